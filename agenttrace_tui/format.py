@@ -1,0 +1,154 @@
+"""The trace format, version 1: field names, kinds, Helicone header mapping, path and time rules.
+
+This module is the one definition both sides share. The SDK uses it to write records; the store's
+vectorised ingest implements the same rules in SQL (tests check the two agree). It imports nothing
+heavier than the standard library, so the SDK import path stays light.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any, Final
+
+FORMAT_VERSION: Final = 1
+
+KINDS: Final = ("llm", "tool", "agent", "retrieval", "embedding", "other")
+"""Span kinds. When a record has none: `model` present means llm, else other."""
+
+STATUSES: Final = ("ok", "error")
+
+RECORD_TYPES: Final = ("span", "session")
+
+USAGE_FIELDS: Final = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+"""input_tokens includes cached tokens; output_tokens includes reasoning tokens (OTel GenAI semantics)."""
+
+SPAN_FIELDS: Final = (
+    "v",
+    "type",
+    "span_id",
+    "session_id",
+    "session_name",
+    "path",
+    "parent_id",
+    "kind",
+    "name",
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "first_token_ms",
+    "status",
+    "status_code",
+    "error",
+    "model",
+    "provider",
+    "usage",
+    "cost_usd",
+    "input",
+    "output",
+    "properties",
+    "user_id",
+    "headers",
+)
+"""Fields the format defines for span records. Any other field is kept verbatim as an extra."""
+
+SESSION_FIELDS: Final = ("v", "type", "session_id", "name", "properties", "user_id", "tags", "headers")
+
+# Epoch numbers: the magnitude says the unit. 1e11 s is the year 5138, so anything at or above it
+# cannot be seconds; the same argument separates ms, µs and ns.
+EPOCH_UNIT_THRESHOLDS: Final = ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3), (0.0, 1.0))
+"""(lower bound, divisor to seconds), checked in order: ≥1e17 ns, ≥1e14 µs, ≥1e11 ms, else seconds."""
+
+STATUS_CODE_TIMEOUT: Final = -1
+STATUS_CODE_CANCELLED: Final = -3
+"""Helicone's conventions: negative status codes are client-side failures, and count as errors."""
+
+HELICONE_PREFIX: Final = "helicone-"
+HELICONE_PROPERTY_PREFIX: Final = "helicone-property-"
+HELICONE_HEADER_FIELDS: Final = {
+    "helicone-session-id": "session_id",
+    "helicone-session-name": "session_name",
+    "helicone-session-path": "path",
+    "helicone-user-id": "user_id",
+    "helicone-request-id": "span_id",
+}
+"""Helicone header (lower-cased) → trace-format field. Property-* headers map to `properties`."""
+
+SECRET_HEADERS: Final = frozenset({"authorization", "helicone-auth", "x-api-key", "api-key", "openai-api-key"})
+"""Headers that carry credentials: never written by the SDK, never kept from a record's `headers`."""
+
+
+def normalize_path(path: str | None) -> str:
+    """Normalise a Helicone session path: leading `/`, no `//`, no trailing `/`; `/` when empty.
+
+    Paths are case-sensitive and otherwise kept as given.
+    """
+    if path is None:
+        return "/"
+    collapsed = re.sub(r"/+", "/", "/" + path.strip())
+    if len(collapsed) > 1 and collapsed.endswith("/"):
+        collapsed = collapsed[:-1]
+    return collapsed
+
+
+def path_prefixes(path: str) -> list[str]:
+    """Every ancestor folder of a normalised path, root first: `/a/b` → [`/`, `/a`, `/a/b`]."""
+    parts = [p for p in path.split("/") if p]
+    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def fields_from_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
+    """Map Helicone headers to trace-format fields (header names are case-insensitive).
+
+    Returns only the fields the headers set; `properties` keeps each property name's case as written.
+    Credential headers are ignored.
+    """
+    fields: dict[str, Any] = {}
+    properties: dict[str, Any] = {}
+    for raw_name, value in headers.items():
+        name = raw_name.lower()
+        if name in HELICONE_HEADER_FIELDS:
+            fields[HELICONE_HEADER_FIELDS[name]] = value
+        elif name.startswith(HELICONE_PROPERTY_PREFIX):
+            properties[raw_name[len(HELICONE_PROPERTY_PREFIX) :]] = value
+    if properties:
+        fields["properties"] = properties
+    return fields
+
+
+def public_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
+    """The headers worth keeping on a record: Helicone ones, never credentials."""
+    return {
+        k: v
+        for k, v in headers.items()
+        if k.lower().startswith(HELICONE_PREFIX) and k.lower() not in SECRET_HEADERS
+    }
+
+
+def epoch_to_seconds(value: float) -> float:
+    """Convert an epoch number in s, ms, µs or ns (told apart by magnitude) to seconds."""
+    for lower_bound, divisor in EPOCH_UNIT_THRESHOLDS:
+        if abs(value) >= lower_bound:
+            return value / divisor
+    return value
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with microseconds, the form the SDK writes."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of one trace-format line, shipped in the package."""
+    text = resources.files("agenttrace_tui.schema").joinpath("trace-v1.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
