@@ -1,0 +1,452 @@
+"""The `agenttrace` command line: one verb per command, `--json`/`--csv` on reads, one-line errors.
+
+Textual is imported only inside `tui`, so `--help`, `ingest` and the query commands start fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Final, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from agenttrace_tui import display
+from agenttrace_tui.textsafe import sanitize
+
+app = typer.Typer(
+    name="agenttrace",
+    help="Local-first trace explorer for AI agents: ingest JSONL traces into DuckDB, query them, browse "
+    "them in the terminal.\n\nStart with: agenttrace ingest sample_traces/ && agenttrace sessions",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Piped output keeps whole rows (rich would otherwise assume 80 columns); messages never wrap, so each
+# error stays one line for grep and logs.
+stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+LARGE_INPUT_BYTES: Final = 8 * 1024 * 1024
+"""Show a progress bar on a terminal when the inputs add up to more than this."""
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Store file (default: $AGENTTRACE_DB, else ~/.local/share/agenttrace/traces.duckdb).",
+                 show_default=False),
+]
+WaitOption = Annotated[
+    float, typer.Option("--wait", help="Seconds to wait for another agenttrace process to release the store.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+CsvOption = Annotated[bool, typer.Option("--csv", help="CSV on stdout.")]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    stderr.print(Text(f"agenttrace: error: {sanitize(message)}"))
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Store and filter errors are the user's to fix: one line, no traceback."""
+    from agenttrace_tui.store.errors import StoreError
+
+    try:
+        yield
+    except StoreError as exc:
+        fail(str(exc))
+
+
+def _json_bytes(value: Any) -> bytes:
+    return orjson.dumps(
+        value, option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE, default=str
+    )
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.buffer.write(_json_bytes(value))
+    sys.stdout.flush()
+
+
+def emit_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(
+            [orjson.dumps(v, default=str).decode() if isinstance(v, (dict, list)) else v for v in row]
+        )
+    sys.stdout.write(buffer.getvalue())
+
+
+def _store(db: str | None, wait: float) -> Any:
+    from agenttrace_tui.store import Store
+
+    return Store(db, wait_seconds=wait)
+
+
+# ingest -----------------------------------------------------------------------------------------
+
+
+@app.command(epilog="Example: agenttrace ingest sample_traces/ 'runs/**/*.jsonl.gz' --db team.duckdb")
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files, directories (recursive *.jsonl, *.jsonl.gz), globs, or - for stdin.",
+                                               show_default=False)],
+    db: DbOption = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Store nothing from a file that has a bad line.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Re-read files that are unchanged since their last ingest.")] = False,
+    prices: Annotated[Path | None, typer.Option("--prices", help="TOML price overrides ([models.\"name\"] input_mtok=…, output_mtok=…).")] = None,
+    json_output: JsonOption = False,
+    wait: WaitOption = 30.0,
+) -> None:
+    """Load trace files into the store. Bad lines are reported (file:line: reason) and kept in
+    `agenttrace rejects`; the good lines next to them are stored. Exit 1 when any line was rejected."""
+    from agenttrace_tui.store.errors import StoreError
+    from agenttrace_tui.store.ingest import expand_inputs
+    from agenttrace_tui.store.ingest import ingest as run_ingest
+    from agenttrace_tui.store.location import resolve_db_path
+
+    db_path = resolve_db_path(db)
+    sources, problems = expand_inputs(paths)
+    for problem in problems:
+        stderr.print(Text(f"agenttrace: {sanitize(problem)}"))
+    if not sources:
+        fail("nothing to ingest")
+    total_bytes = sum(source.size() for source in sources)
+    show_progress = not json_output and stderr.is_terminal and total_bytes > LARGE_INPUT_BYTES
+    try:
+        if show_progress:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+            with Progress(
+                "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                TimeRemainingColumn(), console=stderr, transient=True,
+            ) as progress:
+                task = progress.add_task("ingesting", total=total_bytes)
+                result = run_ingest(db_path, sources, strict=strict, force=force, prices_file=prices,
+                                    wait_seconds=wait, on_bytes=lambda n: progress.advance(task, n))
+        else:
+            result = run_ingest(db_path, sources, strict=strict, force=force, prices_file=prices,
+                                wait_seconds=wait)
+    except StoreError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        stderr.print("agenttrace: interrupted; the file being ingested was rolled back, earlier files are stored")
+        raise typer.Exit(130) from None
+
+    if json_output:
+        emit_json(
+            {
+                "db": str(db_path),
+                "files": [
+                    {
+                        "path": f.path, "lines": f.lines, "stored": f.stored, "rejected": f.rejected,
+                        "spans": f.spans, "sessions_touched": f.sessions_touched,
+                        "skipped_unchanged": f.skipped_unchanged, "strict_refused": f.strict_refused,
+                        "error": f.error,
+                        "rejects": [{"line": r.line, "reason": r.reason} for r in f.rejects],
+                    }
+                    for f in result.files
+                ],
+                "lines": result.lines, "stored": result.stored, "rejected": result.rejected,
+                "sessions_touched": result.sessions_touched, "elapsed_seconds": result.elapsed_seconds,
+            }
+        )
+    else:
+        for file_result in result.files:
+            if file_result.error:
+                stderr.print(Text(f"agenttrace: {sanitize(file_result.error)}"))
+            for reject in file_result.rejects:
+                stderr.print(Text(sanitize(reject.one_line())))
+            if file_result.rejected > len(file_result.rejects):
+                stderr.print(Text(f"{sanitize(file_result.path)}: … {file_result.rejected - len(file_result.rejects)} "
+                                  "more rejected lines (agenttrace rejects)"))
+            if file_result.strict_refused:
+                stderr.print(Text(f"{sanitize(file_result.path)}: --strict: nothing stored from this file"))
+        stderr.print(Text(_summary(result)))
+    raise typer.Exit(0 if result.ok else 1)
+
+
+def _summary(result: Any) -> str:
+    files = len(result.files)
+    skipped = sum(1 for f in result.files if f.skipped_unchanged)
+    rate = result.lines / result.elapsed_seconds if result.elapsed_seconds > 0 else 0.0
+    parts = [
+        f"{files} file{'s' if files != 1 else ''}",
+        f"{result.lines:,} lines",
+        f"{result.stored:,} stored",
+        f"{result.rejected:,} rejected",
+        f"{result.sessions_touched:,} sessions touched",
+    ]
+    if skipped:
+        parts.append(f"{skipped} unchanged (skipped; --force re-reads)")
+    if result.failed_files:
+        parts.append(f"{len(result.failed_files)} unreadable")
+    return f"ingested {', '.join(parts)} in {result.elapsed_seconds:.2f} s ({rate:,.0f} lines/s)"
+
+
+# sessions ---------------------------------------------------------------------------------------
+
+
+@app.command(epilog="Examples: agenttrace sessions --filter 'errors > 0' --sort cost --desc --limit 20\n\n"
+             "agenttrace sessions --filter 'prop.Agent-Version = v1.0' --since 7d --json")
+def sessions(
+    filter_: Annotated[list[str] | None, typer.Option("--filter", "-f", help="FIELD OP VALUE (OP: = != > >= < <= ~); repeat to AND. "
+                       "Fields: name id cost duration errors error_rate spans llm_calls tool_calls tokens unpriced "
+                       "model tool path user started prop.NAME.")] = None,
+    since: Annotated[str | None, typer.Option(help="Sessions that started at or after T (ISO 8601, or 30m/2h/7d ago).")] = None,
+    until: Annotated[str | None, typer.Option(help="Sessions that started before T.")] = None,
+    query: Annotated[str | None, typer.Option("--query", help="Helicone's session query body: '{\"filter\": {\"properties\": {\"K\": \"V\"}}}'.")] = None,
+    sort: Annotated[str | None, typer.Option(help="Sort field: start, name, duration, spans, errors, error_rate, cost, tokens, …")] = None,
+    desc: Annotated[bool, typer.Option("--desc", help="Sort descending (default when --sort is not given: newest first).")] = False,
+    limit: Annotated[int | None, typer.Option(help="At most N sessions.")] = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+    csv_output: CsvOption = False,
+    wait: WaitOption = 30.0,
+) -> None:
+    """List sessions with their rollups: duration (first start → last end), spans, calls, errors, cost."""
+    from agenttrace_tui.store.queries import SESSION_COLUMNS
+
+    store = _store(db, wait)
+    descending = desc if sort else True
+    with user_errors():
+        rows = store.sessions(filter_ or [], since=since, until=until, query=query, sort=sort,
+                              descending=descending, limit=limit)
+    if json_output:
+        emit_json(rows)
+        return
+    if csv_output:
+        emit_csv(SESSION_COLUMNS, [[row[c] for c in SESSION_COLUMNS] for row in rows])
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column, justify in (("name", "left"), ("session id", "left"), ("started", "left"), ("duration", "right"),
+                            ("spans", "right"), ("llm", "right"), ("tools", "right"), ("errors", "right"),
+                            ("cost", "right"), ("tokens in/out", "right")):
+        table.add_column(column, justify=justify, no_wrap=column != "name",  # type: ignore[arg-type]
+                         overflow="ellipsis", max_width=40 if column == "name" else None)
+    for row in rows:
+        errors = f"{row['errors']} ({display.rate(row['error_rate'])})" if row["errors"] else "0"
+        table.add_row(
+            Text(sanitize(row["name"] or "(unnamed)")),
+            Text(sanitize(row["session_id"])),
+            display.timestamp(row["start_time"]),
+            display.duration(row["duration_ms"]),
+            display.count(row["spans"]),
+            display.count(row["llm_calls"]),
+            display.count(row["tool_calls"]),
+            Text(errors, style="red" if row["errors"] else ""),
+            display.cost(row["cost_usd"], row["unpriced"]),
+            f"{display.count(row['input_tokens'])}/{display.count(row['output_tokens'])}",
+        )
+    stdout.print(table)
+    if not rows:
+        stderr.print("no sessions match" if (filter_ or since or until or query) else
+                     "no sessions yet: agenttrace ingest FILE (try sample_traces/)")
+
+
+# show -------------------------------------------------------------------------------------------
+
+
+@app.command(epilog="Example: agenttrace show agent-1718000000 --spans 5")
+def show(
+    session_id: Annotated[str, typer.Argument(help="The session's id.", show_default=False)],
+    spans: Annotated[int, typer.Option("--spans", help="Spans listed per path (0: none; -1: all).")] = 10,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+    wait: WaitOption = 30.0,
+) -> None:
+    """A session's path tree: per node its spans, busy time and wall span, cost, tokens and errors."""
+    store = _store(db, wait)
+    with user_errors():
+        summary = store.session(session_id)
+        tree = store.tree(session_id, spans_per_node=None if spans < 0 else spans)
+    if summary is None or tree is None:
+        fail(f"no session {session_id!r} in {store.path}")
+    if json_output:
+        emit_json({"session": summary, "tree": tree.to_json()})
+        return
+    header = Text()
+    header.append(sanitize(summary["name"] or "(unnamed)"), style="bold")
+    header.append(f"  {sanitize(session_id)}  ", style="dim")
+    header.append(
+        f"{display.duration(summary['duration_ms'])} · {summary['spans']} spans · "
+        f"{display.cost(summary['cost_usd'], summary['unpriced'])} · {summary['errors']} errors"
+    )
+    if summary["name_conflict"]:
+        header.append(f"  (also named: {sanitize(', '.join(summary['names']))})", style="yellow")
+    rich_tree = Tree(header)
+    _add_node(rich_tree, tree, spans)
+    stdout.print(rich_tree)
+
+
+def _node_label(node: Any) -> Text:
+    label = Text()
+    label.append(sanitize(node.path if node.path == "/" else node.name), style="bold red" if node.errors else "bold")
+    label.append(
+        f"  {node.spans} span{'s' if node.spans != 1 else ''} · busy {display.duration(node.busy_ms)} / "
+        f"wall {display.duration(node.wall_ms)} · {display.cost(node.cost_usd, node.unpriced)} · "
+        f"{display.count(node.input_tokens)}/{display.count(node.output_tokens)} tok",
+        style="dim",
+    )
+    if node.errors:
+        label.append(f" · {node.errors} error{'s' if node.errors != 1 else ''}", style="red")
+    return label
+
+
+def _span_label(span: dict[str, Any]) -> Text:
+    label = Text()
+    marker = "✗ " if span["status"] == "error" else ("… " if span["in_progress"] else "")
+    label.append(marker, style="red" if span["status"] == "error" else "yellow")
+    label.append(f"{span['kind']:<9}", style="cyan")
+    label.append(sanitize(span["name"] or span["model"] or span["span_id"]))
+    label.append(f"  {display.duration(span['duration_ms'])}", style="dim")
+    if span["cost_source"] == "unpriced":
+        label.append("  unpriced", style="yellow")
+    elif span["cost_usd"] is not None:
+        label.append(f"  {display.cost(span['cost_usd'])}", style="dim")
+    if span["status"] == "error":
+        reason = span["error_message"] or span["error_type"] or "error"
+        label.append(f"  {sanitize(reason)[:120]}", style="red")
+    return label
+
+
+def _add_node(branch: Tree, node: Any, spans_shown: int) -> None:
+    target = branch.add(_node_label(node)) if node.path != "/" else branch
+    if node.path == "/":
+        target.label = Text.assemble(target.label, "\n", _node_label(node))  # type: ignore[arg-type]
+    for span in node.span_rows:
+        target.add(_span_label(span))
+    hidden = node.self_spans - len(node.span_rows)
+    if hidden > 0 and spans_shown != 0:
+        target.add(Text(f"… {hidden} more (--spans -1 shows all)", style="dim"))
+    for child in node.children:
+        _add_node(target, child, spans_shown)
+
+
+# sql, rejects, reprice ----------------------------------------------------------------------------
+
+
+@app.command(epilog="Example: agenttrace sql \"SELECT model, count(*), sum(cost_usd) FROM spans GROUP BY ALL\"")
+def sql(
+    statement: Annotated[str, typer.Argument(help="A query over the views spans, sessions, rejects, session_properties.",
+                                             show_default=False)],
+    db: DbOption = None,
+    json_output: JsonOption = False,
+    csv_output: CsvOption = False,
+    wait: WaitOption = 30.0,
+) -> None:
+    """Read-only SQL on the store (documented in docs/store.md)."""
+    store = _store(db, wait)
+    with user_errors():
+        columns, rows = store.sql(statement)
+    if json_output:
+        emit_json([dict(zip(columns, row)) for row in rows])
+    elif csv_output:
+        emit_csv(columns, rows)
+    else:
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for column in columns:
+            table.add_column(Text(sanitize(column)))
+        for row in rows:
+            table.add_row(*(Text(sanitize("NULL" if v is None else v)) for v in row))
+        stdout.print(table)
+
+
+@app.command(epilog="Example: agenttrace rejects --json | jq .")
+def rejects(
+    clear: Annotated[bool, typer.Option("--clear", help="Delete the recorded rejects.")] = False,
+    limit: Annotated[int | None, typer.Option(help="At most N.")] = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+    wait: WaitOption = 30.0,
+) -> None:
+    """Lines that failed validation: file, line, reason, and the line itself."""
+    store = _store(db, wait)
+    with user_errors():
+        if clear:
+            cleared = store.clear_rejects()
+            stderr.print(f"cleared {cleared} rejected line{'s' if cleared != 1 else ''}")
+            return
+        rows = store.rejects(limit)
+    if json_output:
+        emit_json(rows)
+        return
+    for row in rows:
+        stdout.print(Text(sanitize(f"{row['file']}:{row['line']}: {row['reason']}")))
+        stdout.print(Text("    " + sanitize(row["raw"])[:200], style="dim"))
+    if not rows:
+        stderr.print("no rejected lines")
+
+
+@app.command(epilog="Example: agenttrace reprice --prices prices.toml")
+def reprice(
+    prices: Annotated[Path | None, typer.Option("--prices", help="TOML price overrides (else the config file's [prices]).")] = None,
+    db: DbOption = None,
+    wait: WaitOption = 30.0,
+) -> None:
+    """Recompute stored costs after price overrides change (reported costs are kept)."""
+    store = _store(db, wait)
+    with user_errors():
+        if not store.exists():
+            fail(f"no store at {store.path} yet")
+        priced = store.reprice(prices)
+        totals = store.totals()
+    stderr.print(
+        f"repriced {priced:,} spans; total {display.cost(totals['cost_usd'], totals['unpriced'])} "
+        f"over {totals['sessions']:,} sessions"
+    )
+
+
+# tui --------------------------------------------------------------------------------------------
+
+
+@app.command(epilog="Example: agenttrace tui sample_traces/")
+def tui(
+    paths: Annotated[list[str] | None, typer.Argument(help="Trace files to ingest first (optional).", show_default=False)] = None,
+    db: DbOption = None,
+    wait: WaitOption = 30.0,
+) -> None:
+    """Browse sessions in the terminal: session list → path tree → span detail."""
+    from agenttrace_tui.store.errors import StoreError
+
+    try:
+        from agenttrace_tui.tui.app import run
+    except ImportError:
+        fail("the explorer is not built in this version yet; use `agenttrace sessions` and `agenttrace show`")
+    if paths:
+        from agenttrace_tui.store.ingest import expand_inputs
+        from agenttrace_tui.store.ingest import ingest as run_ingest
+        from agenttrace_tui.store.location import resolve_db_path
+
+        sources, problems = expand_inputs(paths)
+        for problem in problems:
+            stderr.print(Text(f"agenttrace: {sanitize(problem)}"))
+        try:
+            result = run_ingest(resolve_db_path(db), sources, wait_seconds=wait)
+        except StoreError as exc:
+            fail(str(exc))
+        for file_result in result.files:
+            for reject in file_result.rejects[:5]:
+                stderr.print(Text(sanitize(reject.one_line())))
+        stderr.print(Text(_summary(result)))
+    run(db=db, wait_seconds=wait)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

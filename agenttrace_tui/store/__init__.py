@@ -1,0 +1,170 @@
+"""The store: one DuckDB file holding spans, sessions and their rollups, and the Python API over it.
+
+    from agenttrace_tui.store import Store
+    store = Store("traces.duckdb")
+    store.ingest(["sample_traces"])
+    for row in store.sessions(filters=["errors > 0"], sort="cost"):
+        print(row["session_id"], row["cost_usd"])
+
+Everything returns plain data. No Textual here; SQL lives only in this package.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from agenttrace_tui.store import ingest_sql, queries
+from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, connection
+from agenttrace_tui.store.errors import FilterError, StoreBusyError, StoreError
+from agenttrace_tui.store.filters import Compiled, compile_filters
+from agenttrace_tui.store.ingest import IngestResult, InputSource, Reject, expand_inputs, ingest, price_models
+from agenttrace_tui.store.location import resolve_db_path
+from agenttrace_tui.store.pricing import load_overrides
+from agenttrace_tui.store.queries import TreeNode
+from agenttrace_tui.store.schema import SCHEMA_VERSION, ensure_schema, needs_setup, store_version
+
+__all__ = [
+    "Compiled",
+    "FilterError",
+    "IngestResult",
+    "InputSource",
+    "Reject",
+    "Store",
+    "StoreBusyError",
+    "StoreError",
+    "TreeNode",
+    "compile_filters",
+    "expand_inputs",
+]
+
+
+class Store:
+    """A store file. Connections are opened per call and closed at once, so that other processes
+    (an ingest next to an open TUI) can take the file's lock in between."""
+
+    def __init__(self, db: str | os.PathLike[str] | None = None, *, wait_seconds: float = DEFAULT_WAIT_SECONDS):
+        self.path: Path = resolve_db_path(db)
+        self.wait_seconds = wait_seconds
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived read-only connection; a store from an older version is upgraded first."""
+        if not self.path.exists():
+            raise StoreError(
+                f"no store at {self.path} yet: load traces with `agenttrace ingest FILE` "
+                "(try the bundled sample_traces/)"
+            )
+        with connection(self.path, read_only=True, wait_seconds=self.wait_seconds) as con:
+            version = store_version(con)
+            if version == SCHEMA_VERSION:
+                yield con
+                return
+        self._setup()
+        with connection(self.path, read_only=True, wait_seconds=self.wait_seconds) as con:
+            yield con
+
+    @contextmanager
+    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with connection(self.path, read_only=False, wait_seconds=self.wait_seconds) as con:
+            if needs_setup(con):
+                ensure_schema(con)
+            yield con
+
+    def _setup(self) -> None:
+        with self.writer():
+            pass
+
+    # Writing ---------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: Sequence[str],
+        *,
+        strict: bool = False,
+        force: bool = False,
+        prices_file: Path | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> IngestResult:
+        """Ingest files, directories and globs; unreadable arguments raise StoreError."""
+        sources, problems = expand_inputs(paths)
+        if problems:
+            raise StoreError(problems[0])
+        return ingest(
+            self.path, sources, strict=strict, force=force, prices_file=prices_file,
+            wait_seconds=self.wait_seconds, on_bytes=on_bytes,
+        )
+
+    def reprice(self, prices_file: Path | None = None) -> int:
+        """Recompute every computed cost with the current overrides; returns the spans priced."""
+        overrides = load_overrides(prices_file)
+        with self.writer() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(ingest_sql.REPRICE_RESET_SQL)
+                price_models(con, overrides, ingest_sql.ALL_SCOPE, ingest_sql.ALL_DISTINCT_MODELS_SQL)
+                con.execute(ingest_sql.ALL_SESSIONS_TOUCHED_SQL)
+                con.execute(ingest_sql.ROLLUP_SQL)
+                row = con.execute("SELECT count(*) FROM span_data WHERE cost_computed IS NOT NULL").fetchone()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return int(row[0]) if row else 0
+
+    def clear_rejects(self) -> int:
+        with self.writer() as con:
+            row = con.execute("SELECT count(*) FROM rejects").fetchone()
+            con.execute("DELETE FROM rejects")
+        return int(row[0]) if row else 0
+
+    # Reading ---------------------------------------------------------------------------------
+
+    def sessions(
+        self,
+        filters: Sequence[str] = (),
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        query: str | None = None,
+        sort: str | None = None,
+        descending: bool = True,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        where = compile_filters(filters, since=since, until=until, query_json=query)
+        with self.reader() as con:
+            return queries.list_sessions(
+                con, where, sort=sort, descending=descending, limit=limit, offset=offset
+            )
+
+    def totals(
+        self, filters: Sequence[str] = (), *, since: str | None = None, until: str | None = None
+    ) -> dict[str, Any]:
+        where = compile_filters(filters, since=since, until=until)
+        with self.reader() as con:
+            return queries.count_sessions(con, where)
+
+    def session(self, session_id: str) -> dict[str, Any] | None:
+        with self.reader() as con:
+            return queries.session_summary(con, session_id)
+
+    def tree(self, session_id: str, *, spans_per_node: int | None = None) -> TreeNode | None:
+        with self.reader() as con:
+            return queries.session_tree(con, session_id, spans_per_node=spans_per_node)
+
+    def rejects(self, limit: int | None = None) -> list[dict[str, Any]]:
+        with self.reader() as con:
+            return queries.list_rejects(con, limit)
+
+    def sql(self, statement: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with self.reader() as con:
+            return queries.run_sql(con, statement)

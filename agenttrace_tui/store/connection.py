@@ -1,0 +1,80 @@
+"""Opening the DuckDB file under its one-writer lock, with bounded, honest waiting.
+
+DuckDB lets one process hold a file read-write, or many hold it read-only, never both. So every
+command uses short-lived connections and, when another process has the lock, retries until a
+deadline instead of failing at once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+import duckdb
+
+from agenttrace_tui.store.errors import StoreBusyError, StoreError
+
+DEFAULT_WAIT_SECONDS: Final = 30.0
+"""How long a command waits for another agenttrace process to release the store."""
+
+RETRY_INTERVAL_SECONDS: Final = 0.05
+
+
+def _is_lock_error(exc: duckdb.Error) -> bool:
+    text = str(exc)
+    return "lock" in text.lower() and ("Could not set lock" in text or "Conflicting lock" in text)
+
+
+def _configure(con: duckdb.DuckDBPyConnection) -> None:
+    # Timestamps are stored as UTC; the session zone makes TIMESTAMPTZ casts convert to UTC.
+    con.execute("SET TimeZone = 'UTC'")
+
+
+def connect(
+    path: Path,
+    *,
+    read_only: bool,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+) -> duckdb.DuckDBPyConnection:
+    """Open the store, retrying while another process holds a conflicting lock."""
+    deadline = time.monotonic() + wait_seconds
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            existed = path.exists()
+            con = duckdb.connect(str(path), read_only=read_only)
+            if not existed and not read_only:
+                os.chmod(path, 0o600)  # traces hold prompts and outputs: owner only
+            _configure(con)
+            return con
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise StoreError(f"cannot open store {path}: {_first_line(exc)}") from None
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(
+                    f"store {path} is busy: another process holds its lock "
+                    f"(gave up after {wait_seconds:g} s; see --wait)"
+                ) from None
+            time.sleep(RETRY_INTERVAL_SECONDS)
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open store {path}: {_first_line(exc)}") from None
+
+
+@contextmanager
+def connection(
+    path: Path, *, read_only: bool, wait_seconds: float = DEFAULT_WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(path, read_only=read_only, wait_seconds=wait_seconds)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

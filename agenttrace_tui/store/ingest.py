@@ -1,0 +1,349 @@
+"""`agenttrace ingest`: trace files into the store, one transaction per file.
+
+Per file: lines are staged in Arrow batches, validated and normalised in one SQL pass, bad lines go to
+`rejects` with their number and reason, good ones merge into `span_data` (later non-null wins), costs are
+computed for the models seen, and the touched sessions are rolled up. A crash or Ctrl-C rolls the file
+back; the write lock is released between files so readers (the TUI) get in.
+"""
+
+from __future__ import annotations
+
+import glob
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Final
+
+import duckdb
+import pyarrow as pa
+
+from agenttrace_tui.store import ingest_sql
+from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, connection
+from agenttrace_tui.store.errors import StoreError
+from agenttrace_tui.store.lines import FileReadState, open_binary, read_line_batches
+from agenttrace_tui.store.pricing import PriceOverrides, load_overrides, resolve_prices
+from agenttrace_tui.store.schema import ensure_schema, needs_setup
+
+STDIN_NAME: Final = "<stdin>"
+TRACE_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
+REJECTS_SHOWN_PER_FILE: Final = 20
+"""Rejects returned per file for display; all of them are kept in the store's rejects table."""
+
+
+@dataclass(frozen=True)
+class Reject:
+    file: str
+    line: int
+    reason: str
+    raw: str
+
+    def one_line(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+@dataclass
+class FileResult:
+    path: str
+    lines: int = 0
+    stored: int = 0
+    rejected: int = 0
+    spans: int = 0
+    sessions_touched: int = 0
+    skipped_unchanged: bool = False
+    strict_refused: bool = False
+    error: str | None = None
+    rejects: list[Reject] = field(default_factory=list)
+
+
+@dataclass
+class IngestResult:
+    files: list[FileResult] = field(default_factory=list)
+    elapsed_seconds: float = 0.0
+    bytes_read: int = 0
+
+    @property
+    def lines(self) -> int:
+        return sum(f.lines for f in self.files)
+
+    @property
+    def stored(self) -> int:
+        return sum(f.stored for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    @property
+    def sessions_touched(self) -> int:
+        return sum(f.sessions_touched for f in self.files)
+
+    @property
+    def failed_files(self) -> list[FileResult]:
+        return [f for f in self.files if f.error is not None]
+
+    @property
+    def ok(self) -> bool:
+        return self.rejected == 0 and not self.failed_files
+
+
+@dataclass(frozen=True)
+class InputSource:
+    """One thing to ingest: a file path, or standard input."""
+
+    name: str
+    path: Path | None  # None for stdin
+
+    def size(self) -> int:
+        if self.path is None:
+            return 0
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+
+def expand_inputs(arguments: Sequence[str]) -> tuple[list[InputSource], list[str]]:
+    """Files, directories (recursively: *.jsonl, *.jsonl.gz), globs and `-` → sources, and errors."""
+    sources: dict[str, InputSource] = {}
+    problems: list[str] = []
+    for argument in arguments:
+        if argument == "-":
+            sources[STDIN_NAME] = InputSource(STDIN_NAME, None)
+            continue
+        candidates = [Path(p) for p in sorted(glob.glob(argument, recursive=True))] if glob.has_magic(
+            argument
+        ) else [Path(argument)]
+        if not candidates:
+            problems.append(f"{argument}: no file matches")
+        for candidate in candidates:
+            if candidate.is_dir():
+                found = sorted(
+                    p for p in candidate.rglob("*") if p.is_file() and p.name.endswith(TRACE_SUFFIXES)
+                )
+                if not found:
+                    problems.append(f"{candidate}: no *.jsonl or *.jsonl.gz files in this directory")
+                for path in found:
+                    sources.setdefault(str(path.resolve()), InputSource(str(path), path))
+            elif candidate.is_file():
+                sources.setdefault(str(candidate.resolve()), InputSource(str(candidate), candidate))
+            else:
+                problems.append(f"{candidate}: no such file or directory")
+    return list(sources.values()), problems
+
+
+def ingest(
+    db_path: Path,
+    sources: Sequence[InputSource],
+    *,
+    strict: bool = False,
+    force: bool = False,
+    prices_file: Path | None = None,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    on_bytes: Callable[[int], None] | None = None,
+    stdin: BinaryIO | None = None,
+) -> IngestResult:
+    """Ingest each source in its own transaction; per-file problems are reported, not raised."""
+    overrides = load_overrides(prices_file)
+    result = IngestResult()
+    started = time.perf_counter()
+    for source in sources:
+        file_result = FileResult(path=source.name)
+        result.files.append(file_result)
+        try:
+            if source.path is None:
+                stream: BinaryIO = stdin or sys.stdin.buffer
+                result.bytes_read += _ingest_stream(
+                    db_path, source, stream, file_result, strict, overrides, wait_seconds, on_bytes
+                )
+            else:
+                result.bytes_read += _ingest_path(
+                    db_path, source.path, file_result, strict, force, overrides, wait_seconds, on_bytes
+                )
+        except OSError as exc:
+            file_result.error = f"{source.name}: cannot read: {exc.strerror or exc}"
+        except EOFError as exc:  # gzip stream cut short
+            file_result.error = f"{source.name}: cannot read: {exc}"
+        except duckdb.Error as exc:
+            file_result.error = f"{source.name}: store error: {str(exc).splitlines()[0]}"
+    result.elapsed_seconds = time.perf_counter() - started
+    return result
+
+
+def _ingest_path(
+    db_path: Path,
+    path: Path,
+    file_result: FileResult,
+    strict: bool,
+    force: bool,
+    overrides: PriceOverrides,
+    wait_seconds: float,
+    on_bytes: Callable[[int], None] | None,
+) -> int:
+    stat = path.stat()
+    key = str(path.resolve())
+    with connection(db_path, read_only=False, wait_seconds=wait_seconds) as con:
+        if needs_setup(con):
+            ensure_schema(con)
+        if not force and _unchanged(con, key, stat.st_size, stat.st_mtime_ns):
+            file_result.skipped_unchanged = True
+            if on_bytes is not None:
+                on_bytes(stat.st_size)
+            return 0
+        with open_binary(path) as stream:
+            state = _ingest_one(con, key, stream, file_result, strict, overrides, on_bytes,
+                                fingerprint=(stat.st_size, stat.st_mtime_ns))
+        return state.bytes_read
+
+
+def _ingest_stream(
+    db_path: Path,
+    source: InputSource,
+    stream: BinaryIO,
+    file_result: FileResult,
+    strict: bool,
+    overrides: PriceOverrides,
+    wait_seconds: float,
+    on_bytes: Callable[[int], None] | None,
+) -> int:
+    with connection(db_path, read_only=False, wait_seconds=wait_seconds) as con:
+        if needs_setup(con):
+            ensure_schema(con)
+        state = _ingest_one(con, source.name, stream, file_result, strict, overrides, on_bytes, fingerprint=None)
+        return state.bytes_read
+
+
+def _unchanged(con: duckdb.DuckDBPyConnection, key: str, size: int, mtime_ns: int) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM ingested_files WHERE path = ? AND size = ? AND mtime_ns = ?",
+        [key, size, mtime_ns],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _ingest_one(
+    con: duckdb.DuckDBPyConnection,
+    file_key: str,
+    stream: BinaryIO,
+    file_result: FileResult,
+    strict: bool,
+    overrides: PriceOverrides,
+    on_bytes: Callable[[int], None] | None,
+    fingerprint: tuple[int, int] | None,
+) -> FileReadState:
+    state = FileReadState()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(ingest_sql.STAGE_TABLE)
+        for batch in read_line_batches(stream, state, on_bytes):
+            _stage(con, batch.first_line, batch.lines, batch.bad_utf8_at)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE parsed_lines AS {ingest_sql.parse_lines_sql()}",
+            {"ends_with_newline": state.ends_with_newline, "last_line": state.total_lines},
+        )
+        _record_rejects(con, file_key, file_result)
+        counts = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE reason IS NULL) FROM parsed_lines"
+        ).fetchone()
+        assert counts is not None
+        file_result.lines = int(counts[0])
+        if strict and file_result.rejected:
+            file_result.strict_refused = True
+        else:
+            file_result.stored = int(counts[1])
+            _merge(con, file_key, overrides, file_result)
+        if fingerprint is not None:
+            con.execute("DELETE FROM ingested_files WHERE path = ?", [file_key])
+            con.execute(
+                "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                [file_key, fingerprint[0], fingerprint[1], state.sha256, file_result.lines,
+                 file_result.stored, file_result.rejected],
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for table in ("stage_lines", "parsed_lines", "file_spans", "merged_spans", "merged_session_records",
+                      "touched_sessions"):
+            con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    return state
+
+
+def _stage(con: duckdb.DuckDBPyConnection, first_line: int, lines: pa.Array, bad: pa.Array | None) -> None:
+    count = len(lines)
+    batch = pa.table(
+        {
+            "line_no": pa.array(range(first_line, first_line + count), pa.int64()),
+            "raw": lines,
+            "bad_utf8_at": bad if bad is not None else pa.nulls(count, pa.int64()),
+        }
+    )
+    con.register("line_batch", batch)
+    try:
+        con.execute("INSERT INTO stage_lines SELECT * FROM line_batch")
+    finally:
+        con.unregister("line_batch")
+
+
+def _record_rejects(con: duckdb.DuckDBPyConnection, file_key: str, file_result: FileResult) -> None:
+    con.execute("DELETE FROM rejects WHERE file = ?", [file_key])
+    con.execute(
+        "INSERT INTO rejects SELECT ?, line_no, reason, raw, now()::TIMESTAMP "
+        "FROM parsed_lines WHERE reason IS NOT NULL",
+        [file_key],
+    )
+    row = con.execute("SELECT count(*) FROM parsed_lines WHERE reason IS NOT NULL").fetchone()
+    file_result.rejected = int(row[0]) if row else 0
+    shown = con.execute(
+        "SELECT line_no, reason, raw FROM parsed_lines WHERE reason IS NOT NULL ORDER BY line_no LIMIT ?",
+        [REJECTS_SHOWN_PER_FILE],
+    ).fetchall()
+    file_result.rejects = [Reject(file_result.path, int(n), str(reason), str(raw)) for n, reason, raw in shown]
+
+
+def _merge(
+    con: duckdb.DuckDBPyConnection, file_key: str, overrides: PriceOverrides, file_result: FileResult
+) -> None:
+    params = {"source_file": file_key}
+    con.execute(ingest_sql.FILE_SPANS_SQL)
+    con.execute(ingest_sql.MERGE_SPANS_SQL, params)
+    con.execute(ingest_sql.REPLACE_SPANS_SQL)
+    con.execute(ingest_sql.MERGE_SESSION_RECORDS_SQL, params)
+    con.execute(ingest_sql.REPLACE_SESSION_RECORDS_SQL)
+    price_models(con, overrides, ingest_sql.MERGED_SCOPE, ingest_sql.DISTINCT_MODELS_SQL)
+    con.execute(ingest_sql.TOUCHED_SESSIONS_SQL)
+    con.execute(ingest_sql.ROLLUP_SQL)
+    spans = con.execute("SELECT count(*) FROM merged_spans").fetchone()
+    touched = con.execute("SELECT count(*) FROM touched_sessions").fetchone()
+    file_result.spans = int(spans[0]) if spans else 0
+    file_result.sessions_touched = int(touched[0]) if touched else 0
+
+
+def price_models(
+    con: duckdb.DuckDBPyConnection, overrides: PriceOverrides, scope: str, distinct_models_sql: str
+) -> None:
+    """Resolve prices once per distinct (provider, model) in scope, then cost every span in SQL."""
+    pairs = [(provider, model) for provider, model in con.execute(distinct_models_sql).fetchall()]
+    if not pairs:
+        return
+    prices = resolve_prices(pairs, overrides)
+    con.register("prices", prices)
+    try:
+        con.execute(ingest_sql.apply_prices_sql(scope))
+    finally:
+        con.unregister("prices")
+
+
+def iter_rejects_sources(result: IngestResult) -> Iterator[Reject]:
+    for file_result in result.files:
+        yield from file_result.rejects
+
+
+def check_writable(db_path: Path) -> None:
+    """Fail early with one line when the store's folder cannot be created."""
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the store's folder {db_path.parent}: {exc.strerror}") from None

@@ -1,0 +1,518 @@
+"""The SQL of ingest: validate and normalise staged lines, merge them into the store, roll sessions up.
+
+Every rule of the trace format (agenttrace_tui.format, docs/trace-format.md) is applied here in one
+vectorised pass: DuckDB parses each line once (`from_json` into a struct of JSON values), a CASE chain
+gives the first reason a line is bad, and typed columns are derived for the good ones.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from agenttrace_tui.format import KINDS, SESSION_FIELDS, SPAN_FIELDS, STATUSES, USAGE_FIELDS
+
+STAGE_TABLE: Final = """
+CREATE OR REPLACE TEMP TABLE stage_lines (line_no BIGINT, raw VARCHAR, bad_utf8_at BIGINT)
+"""
+
+_ALL_FIELDS: Final = tuple(dict.fromkeys(SPAN_FIELDS + SESSION_FIELDS))
+_STRUCT_SPEC: Final = "{" + ",".join(f'"{name}":"JSON"' for name in _ALL_FIELDS) + "}"
+_KNOWN_AS_NULLS: Final = "{" + ",".join(f'"{name}":null' for name in _ALL_FIELDS) + "}"
+
+_STRING_FIELDS: Final = (
+    "span_id",
+    "session_name",
+    "path",
+    "parent_id",
+    "name",
+    "model",
+    "provider",
+    "user_id",
+)
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def _present(field: str) -> str:
+    """A field is set when it exists and is not JSON null."""
+    return f"(r.{field} IS NOT NULL AND json_type(r.{field}) <> 'NULL')"
+
+
+def _type_name(expr: str) -> str:
+    """The JSON type of a value, in words a user knows."""
+    return (
+        f"CASE json_type({expr}) WHEN 'VARCHAR' THEN 'a string' WHEN 'BOOLEAN' THEN 'a boolean' "
+        f"WHEN 'ARRAY' THEN 'an array' WHEN 'OBJECT' THEN 'an object' WHEN 'DOUBLE' THEN 'a number' "
+        f"WHEN 'UBIGINT' THEN 'a number' WHEN 'BIGINT' THEN 'a number' ELSE lower(json_type({expr})) END"
+    )
+
+
+def _is_number(expr: str) -> str:
+    return f"json_type({expr}) IN ('UBIGINT', 'BIGINT', 'DOUBLE')"
+
+
+def _is_integer(expr: str) -> str:
+    return f"json_type({expr}) IN ('UBIGINT', 'BIGINT')"
+
+
+_RFC3339: Final = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+_MAX_EPOCH_US: Final = 253402300799999999  # 9999-12-31T23:59:59.999999Z
+
+
+def _epoch_us(expr: str) -> str:
+    """Microseconds since the epoch for a JSON number; the magnitude tells s, ms, µs or ns.
+
+    Integers stay integers (HUGEINT) so nanosecond stamps never pass through a float.
+    """
+    as_int = f"try_cast({expr} AS HUGEINT)"
+    as_dbl = f"try_cast({expr} AS DOUBLE)"
+    return (
+        f"CASE WHEN {_is_integer(expr)} THEN "
+        f"  CASE WHEN {as_int} >= 100000000000000000 THEN {as_int} // 1000"
+        f"       WHEN {as_int} >= 100000000000000 THEN {as_int}"
+        f"       WHEN {as_int} >= 100000000000 THEN {as_int} * 1000"
+        f"       ELSE {as_int} * 1000000 END "
+        f"WHEN json_type({expr}) = 'DOUBLE' THEN try_cast("
+        f"  CASE WHEN abs({as_dbl}) >= 1e17 THEN {as_dbl} / 1000"
+        f"       WHEN abs({as_dbl}) >= 1e14 THEN {as_dbl}"
+        f"       WHEN abs({as_dbl}) >= 1e11 THEN {as_dbl} * 1000"
+        f"       ELSE {as_dbl} * 1000000 END AS HUGEINT) END"
+    )
+
+
+def _time_problem(field: str) -> str:
+    """NULL when a time field is fine (or absent), else the reason."""
+    value = f"r.{field}"
+    text = f"({value}->>'$')"
+    us = _epoch_us(value)
+    return (
+        f"CASE WHEN NOT {_present(field)} THEN NULL "
+        f"WHEN json_type({value}) = 'VARCHAR' THEN "
+        f"  CASE WHEN NOT regexp_full_match({text}, '{_RFC3339}') "
+        f"         OR try_cast(upper({text}) AS TIMESTAMPTZ) IS NULL "
+        f"       THEN '{field}: not an RFC 3339 timestamp with a UTC offset (e.g. 2025-01-31T12:00:00Z): ' "
+        f"            || left({text}, 60) END "
+        f"WHEN {_is_number(value)} THEN "
+        f"  CASE WHEN {us} IS NULL OR {us} < 0 OR {us} > {_MAX_EPOCH_US} "
+        f"       THEN '{field}: epoch number out of range: ' || left({value}::VARCHAR, 40) END "
+        f"ELSE '{field}: must be an RFC 3339 string or an epoch number, got ' || {_type_name(value)} END"
+    )
+
+
+def _time_value(field: str) -> str:
+    value = f"r.{field}"
+    us = _epoch_us(value)
+    return (
+        f"CASE WHEN json_type({value}) = 'VARCHAR' "
+        f"     THEN try_cast(upper({value}->>'$') AS TIMESTAMPTZ)::TIMESTAMP "
+        f"     WHEN {_is_number(value)} AND {us} BETWEEN 0 AND {_MAX_EPOCH_US} "
+        f"     THEN make_timestamp(CAST({us} AS BIGINT)) END"
+    )
+
+
+def _string_problem(field: str) -> str:
+    return (
+        f"CASE WHEN {_present(field)} AND json_type(r.{field}) <> 'VARCHAR' "
+        f"THEN '{field}: must be a string, got ' || {_type_name('r.' + field)} END"
+    )
+
+
+def _non_negative_number_problem(field: str, expr: str | None = None) -> str:
+    value = expr or f"r.{field}"
+    present = f"({value} IS NOT NULL AND json_type({value}) <> 'NULL')"
+    return (
+        f"CASE WHEN {present} AND NOT ({_is_number(value)} AND try_cast({value} AS DOUBLE) >= 0 "
+        f"AND isfinite(try_cast({value} AS DOUBLE))) "
+        f"THEN '{field}: must be a number >= 0, got ' || left({value}::VARCHAR, 40) END"
+    )
+
+
+def _token_problem(token_field: str) -> str:
+    value = f"json_extract(r.usage, '$.{token_field}')"
+    return (
+        f"CASE WHEN {value} IS NOT NULL AND json_type({value}) <> 'NULL' "
+        f"AND NOT ({_is_integer(value)} AND try_cast({value} AS BIGINT) >= 0) "
+        f"THEN 'usage.{token_field}: must be an integer >= 0, got ' || left({value}::VARCHAR, 40) END"
+    )
+
+
+def _properties_problem() -> str:
+    values = "json_transform(r.properties, '\"MAP(VARCHAR, JSON)\"')"
+    bad = (
+        f"list_filter(map_values({values}), "
+        f"v -> json_type(v) NOT IN ('VARCHAR', 'UBIGINT', 'BIGINT', 'DOUBLE', 'BOOLEAN', 'NULL'))"
+    )
+    return (
+        f"CASE WHEN NOT {_present('properties')} THEN NULL "
+        f"WHEN json_type(r.properties) <> 'OBJECT' "
+        f"THEN 'properties: must be an object, got ' || {_type_name('r.properties')} "
+        f"WHEN len({bad}) > 0 "
+        f"THEN 'properties: values must be strings, numbers or booleans, got ' || left({bad}[1]::VARCHAR, 40) END"
+    )
+
+
+def _headers_problem() -> str:
+    values = "json_transform(r.headers, '\"MAP(VARCHAR, JSON)\"')"
+    return (
+        f"CASE WHEN NOT {_present('headers')} THEN NULL "
+        f"WHEN json_type(r.headers) <> 'OBJECT' "
+        f"THEN 'headers: must be an object, got ' || {_type_name('r.headers')} "
+        f"WHEN len(list_filter(map_values({values}), v -> json_type(v) <> 'VARCHAR')) > 0 "
+        f"THEN 'headers: values must be strings' END"
+    )
+
+
+def _error_problem() -> str:
+    return (
+        f"CASE WHEN NOT {_present('error')} THEN NULL "
+        f"WHEN json_type(r.error) NOT IN ('VARCHAR', 'OBJECT') "
+        f"THEN 'error: must be a string or an object {{type, message, stack}}, got ' || {_type_name('r.error')} "
+        f"WHEN json_type(r.error) = 'OBJECT' AND ("
+        + " OR ".join(
+            f"coalesce(json_type(json_extract(r.error, '$.{key}')) NOT IN ('VARCHAR', 'NULL'), false)"
+            for key in ("type", "message", "stack")
+        )
+        + ") THEN 'error: type, message and stack must be strings' END"
+    )
+
+
+# Helicone headers, looked up case-insensitively; explicit fields win over them.
+_HEADER_ENTRIES: Final = "map_entries(json_transform(r.headers, '\"MAP(VARCHAR, JSON)\"'))"
+
+
+def _header(name: str) -> str:
+    return (
+        f"CASE WHEN json_type(r.headers) = 'OBJECT' THEN "
+        f"(list_filter({_HEADER_ENTRIES}, e -> lower(e.key) = '{name}')[1]).value->>'$' END"
+    )
+
+
+_HEADER_PROPERTIES: Final = (
+    "CASE WHEN json_type(r.headers) = 'OBJECT' THEN nullif('{' || array_to_string(list_transform("
+    f"list_filter({_HEADER_ENTRIES}, e -> starts_with(lower(e.key), 'helicone-property-')), "
+    "e -> to_json(substr(e.key, 19)) || ':' || e.value::VARCHAR), ',') || '}', '{}') END"
+)
+
+
+def _string(field: str) -> str:
+    return f"CASE WHEN json_type(r.{field}) = 'VARCHAR' THEN r.{field}->>'$' END"
+
+
+def _json(field: str) -> str:
+    return f"CASE WHEN {_present(field)} THEN r.{field} END"
+
+
+def _normalised_path(expr: str) -> str:
+    """format.normalize_path in SQL: leading /, no //, no trailing /."""
+    collapsed = f"rtrim(regexp_replace('/' || trim({expr}), '/+', '/', 'g'), '/')"
+    return f"CASE WHEN {expr} IS NULL THEN NULL WHEN {collapsed} = '' THEN '/' ELSE {collapsed} END"
+
+
+def parse_lines_sql() -> str:
+    """SELECT over stage_lines → one row per line: typed columns for good lines, `reason` for bad.
+
+    Named parameters: $ends_with_newline (bool) and $last_line (the file's last line number).
+    """
+    session_id_explicit = _string("session_id")
+    reasons = [
+        "CASE WHEN s.bad_utf8_at IS NOT NULL THEN 'not valid UTF-8 (bad byte at column ' || (s.bad_utf8_at + 1) || ')' END",
+        "CASE WHEN NOT s.valid_json AND NOT $ends_with_newline AND s.line_no = $last_line "
+        "THEN 'truncated last line: no newline at end of file and not complete JSON "
+        "(the writer may have stopped mid-write)' END",
+        "CASE WHEN NOT s.valid_json THEN 'not valid JSON' END",
+        "CASE WHEN s.top_type <> 'OBJECT' THEN 'expected a JSON object, got ' || lower(s.top_type) END",
+        f"CASE WHEN {_present('type')} AND coalesce(r.type->>'$', '') NOT IN {_sql_list(('span', 'session'))} "
+        "THEN 'type: must be \"span\" or \"session\", got ' || left(r.type::VARCHAR, 40) END",
+        f"CASE WHEN {_present('v')} AND NOT (r.v::VARCHAR IN ('1', '1.0')) "
+        "THEN 'v: unsupported format version ' || left(r.v::VARCHAR, 20) || ' (this agenttrace reads 1)' END",
+        _headers_problem(),
+        f"CASE WHEN {_present('session_id')} AND (json_type(r.session_id) <> 'VARCHAR' OR {session_id_explicit} = '') "
+        "THEN 'session_id: must be a non-empty string' END",
+        f"CASE WHEN coalesce({session_id_explicit}, nullif({_header('helicone-session-id')}, '')) IS NULL "
+        "THEN 'session_id: required (or a Helicone-Session-Id header)' END",
+        "CASE WHEN NOT is_session AND NOT " + _present("start_time") + " THEN 'start_time: required' END",
+        _time_problem("start_time"),
+        _time_problem("end_time"),
+        _non_negative_number_problem("duration_ms"),
+        _non_negative_number_problem("first_token_ms"),
+        *(_string_problem(field) for field in _STRING_FIELDS),
+        f"CASE WHEN {_present('kind')} AND coalesce(r.kind->>'$', '') NOT IN {_sql_list(KINDS)} "
+        f"THEN 'kind: must be one of {', '.join(KINDS)}; got ' || left(r.kind::VARCHAR, 40) END",
+        f"CASE WHEN {_present('status')} AND coalesce(r.status->>'$', '') NOT IN {_sql_list(STATUSES)} "
+        "THEN 'status: must be \"ok\" or \"error\", got ' || left(r.status::VARCHAR, 40) END",
+        f"CASE WHEN {_present('status_code')} AND NOT ({_is_integer('r.status_code')} "
+        "AND try_cast(r.status_code AS INTEGER) IS NOT NULL) "
+        "THEN 'status_code: must be an integer, got ' || left(r.status_code::VARCHAR, 40) END",
+        _error_problem(),
+        f"CASE WHEN {_present('usage')} AND json_type(r.usage) <> 'OBJECT' "
+        "THEN 'usage: must be an object, got ' || " + _type_name("r.usage") + " END",
+        *(
+            f"CASE WHEN json_type(r.usage) = 'OBJECT' THEN {_token_problem(token)} END"
+            for token in USAGE_FIELDS
+        ),
+        _non_negative_number_problem("cost_usd"),
+        _properties_problem(),
+        f"CASE WHEN {_present('name')} AND is_session AND json_type(r.name) <> 'VARCHAR' "
+        "THEN 'name: must be a string' END",
+        f"CASE WHEN is_session AND {_present('tags')} AND (json_type(r.tags) <> 'ARRAY' OR "
+        "len(list_filter(json_transform(r.tags, '[\"JSON\"]'), t -> json_type(t) <> 'VARCHAR')) > 0) "
+        "THEN 'tags: must be an array of strings' END",
+    ]
+    usage = {token: f"try_cast(json_extract(r.usage, '$.{token}') AS BIGINT)" for token in USAGE_FIELDS}
+    header_span_id = _header("helicone-request-id")
+    return f"""
+WITH staged AS (
+    SELECT line_no, raw, bad_utf8_at,
+           bad_utf8_at IS NULL AND json_valid(raw) AS valid_json
+    FROM stage_lines
+    WHERE bad_utf8_at IS NOT NULL OR trim(raw) <> ''
+), typed AS (
+    SELECT *, CASE WHEN valid_json THEN json_type(raw::JSON) END AS top_type FROM staged
+), parsed AS (
+    SELECT *,
+           CASE WHEN top_type = 'OBJECT' THEN from_json(raw, '{_STRUCT_SPEC}') END AS r
+    FROM typed
+), judged AS (
+    SELECT s.*, coalesce(r.type->>'$', 'span') = 'session' AS is_session FROM parsed s
+)
+SELECT
+    s.line_no,
+    s.raw,
+    coalesce({", ".join(reasons)}) AS reason,
+    is_session,
+    coalesce({session_id_explicit}, nullif({_header('helicone-session-id')}, '')) AS session_id,
+    coalesce({_string('span_id')}, {header_span_id}, 'sha:' || md5(trim(s.raw))) AS span_id,
+    coalesce({_string('session_name')}, {_header('helicone-session-name')}) AS session_name,
+    {_normalised_path(f"coalesce({_string('path')}, {_header('helicone-session-path')})")} AS path,
+    {_string('parent_id')} AS parent_id,
+    {_string('kind')} AS kind,
+    {_string('name')} AS name,
+    {_time_value('start_time')} AS start_time,
+    {_time_value('end_time')} AS end_time,
+    try_cast(r.duration_ms AS DOUBLE) AS duration_ms,
+    try_cast(r.first_token_ms AS DOUBLE) AS first_token_ms,
+    {_string('status')} AS status,
+    try_cast(r.status_code AS INTEGER) AS status_code,
+    {_json('error')} AS error,
+    {_string('model')} AS model,
+    {_string('provider')} AS provider,
+    {usage['input_tokens']} AS input_tokens,
+    {usage['output_tokens']} AS output_tokens,
+    {usage['cache_read_tokens']} AS cache_read_tokens,
+    {usage['cache_write_tokens']} AS cache_write_tokens,
+    {usage['reasoning_tokens']} AS reasoning_tokens,
+    try_cast(r.cost_usd AS DOUBLE) AS cost_reported,
+    CASE WHEN {_HEADER_PROPERTIES} IS NULL THEN {_json('properties')}
+         ELSE json_merge_patch({_HEADER_PROPERTIES}, coalesce({_json('properties')}, '{{}}')) END AS properties,
+    coalesce({_string('user_id')}, {_header('helicone-user-id')}) AS user_id,
+    {_json('input')} AS input,
+    {_json('output')} AS output,
+    {_json('tags')} AS tags,
+    CASE WHEN s.top_type = 'OBJECT'
+         THEN nullif(json_merge_patch(s.raw, '{_KNOWN_AS_NULLS}'), '{{}}') END AS extra
+FROM judged s
+"""
+
+
+# Columns of span_data that come from records, in table order, merged "later non-null wins".
+MERGED_SPAN_COLUMNS: Final = (
+    "session_id",
+    "session_name",
+    "path",
+    "parent_id",
+    "kind",
+    "name",
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "first_token_ms",
+    "status",
+    "status_code",
+    "error",
+    "model",
+    "provider",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_reported",
+    "properties",
+    "user_id",
+    "input",
+    "output",
+    "extra",
+)
+
+
+def _latest(column: str) -> str:
+    return f"arg_max({column}, line_no) FILTER (WHERE {column} IS NOT NULL) AS {column}"
+
+
+FILE_SPANS_SQL: Final = f"""
+CREATE OR REPLACE TEMP TABLE file_spans AS
+SELECT span_id, {", ".join(_latest(c) for c in MERGED_SPAN_COLUMNS)}, max(line_no) AS source_line
+FROM parsed_lines
+WHERE reason IS NULL AND NOT is_session
+GROUP BY span_id
+"""
+"""One row per span of this file: its lines merged in file order."""
+
+MERGE_SPANS_SQL: Final = f"""
+CREATE OR REPLACE TEMP TABLE merged_spans AS
+SELECT n.span_id,
+       {", ".join(f"coalesce(n.{c}, o.{c}) AS {c}" for c in MERGED_SPAN_COLUMNS[:21])},
+       NULL::DOUBLE AS cost_computed,
+       {", ".join(f"coalesce(n.{c}, o.{c}) AS {c}" for c in MERGED_SPAN_COLUMNS[21:])},
+       $source_file AS source_file,
+       n.source_line,
+       now()::TIMESTAMP AS ingested_at,
+       o.session_id AS previous_session_id
+FROM file_spans n
+LEFT JOIN span_data o USING (span_id)
+"""
+"""The file's spans merged over what the store had: the newer ingest wins field by field."""
+
+REPLACE_SPANS_SQL: Final = """
+DELETE FROM span_data WHERE span_id IN (SELECT span_id FROM merged_spans);
+INSERT INTO span_data BY NAME SELECT * EXCLUDE (previous_session_id) FROM merged_spans;
+"""
+
+MERGE_SESSION_RECORDS_SQL: Final = """
+CREATE OR REPLACE TEMP TABLE merged_session_records AS
+WITH n AS (
+    SELECT session_id,
+           arg_max(name, line_no) FILTER (WHERE name IS NOT NULL) AS name,
+           arg_max(properties, line_no) FILTER (WHERE properties IS NOT NULL) AS properties,
+           arg_max(user_id, line_no) FILTER (WHERE user_id IS NOT NULL) AS user_id,
+           arg_max(tags, line_no) FILTER (WHERE tags IS NOT NULL) AS tags,
+           arg_max(extra, line_no) FILTER (WHERE extra IS NOT NULL) AS extra,
+           max(line_no) AS source_line
+    FROM parsed_lines
+    WHERE reason IS NULL AND is_session
+    GROUP BY session_id
+)
+SELECT n.session_id,
+       coalesce(n.name, o.name) AS name,
+       coalesce(n.properties, o.properties) AS properties,
+       coalesce(n.user_id, o.user_id) AS user_id,
+       coalesce(n.tags, o.tags) AS tags,
+       coalesce(n.extra, o.extra) AS extra,
+       $source_file AS source_file,
+       n.source_line
+FROM n LEFT JOIN session_records o USING (session_id)
+"""
+
+REPLACE_SESSION_RECORDS_SQL: Final = """
+DELETE FROM session_records WHERE session_id IN (SELECT session_id FROM merged_session_records);
+INSERT INTO session_records BY NAME SELECT * FROM merged_session_records;
+"""
+
+TOUCHED_SESSIONS_SQL: Final = """
+CREATE OR REPLACE TEMP TABLE touched_sessions AS
+SELECT session_id FROM merged_spans
+UNION SELECT previous_session_id FROM merged_spans WHERE previous_session_id IS NOT NULL
+UNION SELECT session_id FROM merged_session_records
+"""
+
+DISTINCT_MODELS_SQL: Final = """
+SELECT DISTINCT provider, model FROM span_data
+WHERE model IS NOT NULL AND cost_reported IS NULL AND span_id IN (SELECT span_id FROM merged_spans)
+"""
+
+ROLLUP_SQL: Final = """
+DELETE FROM session_properties WHERE session_id IN (SELECT session_id FROM touched_sessions);
+INSERT INTO session_properties
+SELECT DISTINCT session_id, key, properties->>('/' || replace(replace(key, '~', '~0'), '/', '~1')) AS value
+FROM (
+    SELECT session_id, properties, unnest(json_keys(properties)) AS key
+    FROM span_data
+    WHERE session_id IN (SELECT session_id FROM touched_sessions) AND properties IS NOT NULL
+);
+
+DELETE FROM session_stats WHERE session_id IN (SELECT session_id FROM touched_sessions);
+INSERT INTO session_stats
+WITH props AS (
+    SELECT session_id,
+           json_group_object(key, CASE WHEN len(vals) = 1 THEN to_json(vals[1]) ELSE to_json(vals) END)
+               AS properties
+    FROM (SELECT session_id, key, list_sort(list(DISTINCT value)) AS vals
+          FROM session_properties
+          WHERE session_id IN (SELECT session_id FROM touched_sessions)
+          GROUP BY session_id, key)
+    GROUP BY session_id
+)
+SELECT
+    s.session_id,
+    arg_min(s.session_name, s.start_time) FILTER (WHERE s.session_name IS NOT NULL) AS name,
+    coalesce(list_sort(list(DISTINCT s.session_name) FILTER (WHERE s.session_name IS NOT NULL)), []) AS names,
+    min(s.start_time) AS start_time,
+    max(coalesce(s.end_time, s.start_time)) AS end_time,
+    (epoch_us(max(coalesce(s.end_time, s.start_time))) - epoch_us(min(s.start_time))) / 1000.0 AS duration_ms,
+    count(*) AS spans,
+    count(*) FILTER (WHERE s.kind = 'llm') AS llm_calls,
+    count(*) FILTER (WHERE s.kind = 'tool') AS tool_calls,
+    count(*) FILTER (WHERE s.status = 'error') AS errors,
+    count(*) FILTER (WHERE s.status = 'error') / count(*) AS error_rate,
+    count(*) FILTER (WHERE s.in_progress) AS in_progress,
+    coalesce(sum(s.input_tokens), 0) AS input_tokens,
+    coalesce(sum(s.output_tokens), 0) AS output_tokens,
+    coalesce(sum(s.cache_read_tokens), 0) AS cache_read_tokens,
+    coalesce(sum(s.reasoning_tokens), 0) AS reasoning_tokens,
+    coalesce(sum(s.cost_usd), 0) AS cost_usd,
+    count(*) FILTER (WHERE s.cost_source = 'unpriced') AS unpriced,
+    coalesce(list_sort(list(DISTINCT s.model) FILTER (WHERE s.model IS NOT NULL)), []) AS models,
+    coalesce(list_sort(list(DISTINCT s.name) FILTER (WHERE s.kind = 'tool' AND s.name IS NOT NULL)), [])
+        AS tools,
+    coalesce(list_sort(list(DISTINCT s.user_id) FILTER (WHERE s.user_id IS NOT NULL)), []) AS user_ids,
+    any_value(p.properties) AS properties
+FROM spans s
+LEFT JOIN props p USING (session_id)
+WHERE s.session_id IN (SELECT session_id FROM touched_sessions)
+GROUP BY s.session_id;
+"""
+"""Recompute the rollups of every session this ingest touched (and only those)."""
+
+
+def _rate(price_class: str) -> str:
+    return (
+        f"CASE WHEN p.tier_start IS NOT NULL AND s.input_tokens > p.tier_start "
+        f"AND p.tier_{price_class}_mtok IS NOT NULL THEN p.tier_{price_class}_mtok "
+        f"ELSE p.{price_class}_mtok END"
+    )
+
+
+def apply_prices_sql(scope: str) -> str:
+    """Compute `cost_computed` from the `prices` table for spans matching `scope` with no reported cost.
+
+    Input tokens include cached ones (OTel GenAI semantics), so cached tokens are taken out of the
+    input price class and charged at their own rate (the input rate when the model has none).
+    """
+    return f"""
+UPDATE span_data AS s SET cost_computed = (
+      greatest(coalesce(s.input_tokens, 0) - coalesce(s.cache_read_tokens, 0)
+               - coalesce(s.cache_write_tokens, 0), 0) * ({_rate('input')})
+    + coalesce(s.cache_read_tokens, 0) * coalesce({_rate('cache_read')}, {_rate('input')})
+    + coalesce(s.cache_write_tokens, 0) * coalesce({_rate('cache_write')}, {_rate('input')})
+    + coalesce(s.output_tokens, 0) * ({_rate('output')})
+) / 1e6
+FROM prices p
+WHERE s.model = p.model AND s.provider IS NOT DISTINCT FROM p.provider
+  AND s.cost_reported IS NULL AND ({scope})
+"""
+
+
+MERGED_SCOPE: Final = "s.span_id IN (SELECT span_id FROM merged_spans)"
+
+
+# Repricing: all spans are in scope, and every session is rolled up again.
+REPRICE_RESET_SQL: Final = "UPDATE span_data SET cost_computed = NULL"
+ALL_SCOPE: Final = "TRUE"
+ALL_DISTINCT_MODELS_SQL: Final = (
+    "SELECT DISTINCT provider, model FROM span_data WHERE model IS NOT NULL AND cost_reported IS NULL"
+)
+ALL_SESSIONS_TOUCHED_SQL: Final = (
+    "CREATE OR REPLACE TEMP TABLE touched_sessions AS SELECT DISTINCT session_id FROM span_data"
+)

@@ -1,0 +1,116 @@
+"""Reading trace files as numbered lines in Arrow batches, without a Python object per line.
+
+Files are read in large blocks cut at the last newline; each block is decoded once and split by
+pyarrow's C++ kernels. Only a block that is not valid UTF-8 falls back to a per-line decode, so that
+the bad lines can be rejected by number while their neighbours are kept.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+BLOCK_BYTES: Final = 32 * 1024 * 1024
+"""Bytes read per block: large enough that per-block overhead vanishes, small enough to keep memory flat."""
+
+
+
+@dataclass
+class LineBatch:
+    """Lines `first_line` … `first_line + len(lines) - 1` of a file (1-based)."""
+
+    first_line: int
+    lines: pa.Array  # large_string
+    bad_utf8_at: pa.Array | None = None  # int64 byte offset of the first bad byte, null when fine
+
+
+@dataclass
+class FileReadState:
+    """What the reader learnt about the whole file, filled in as it goes."""
+
+    total_lines: int = 0
+    bytes_read: int = 0
+    ends_with_newline: bool = True
+    sha256: str = ""
+    _hash: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """A file, transparently gunzipped when its name ends in .gz."""
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def read_line_batches(
+    stream: BinaryIO,
+    state: FileReadState,
+    on_bytes: Callable[[int], None] | None = None,
+    block_bytes: int = BLOCK_BYTES,
+) -> Iterator[LineBatch]:
+    """Yield numbered line batches of a stream; CRLF endings and a leading BOM are removed."""
+    carry = b""
+    next_line = 1
+    first_block = True
+    while True:
+        block = stream.read(block_bytes)
+        if not block:
+            break
+        state._hash.update(block)
+        state.bytes_read += len(block)
+        if on_bytes is not None:
+            on_bytes(len(block))
+        data = carry + block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        complete, carry = data[: cut + 1], data[cut + 1 :]
+        if first_block and complete.startswith(b"\xef\xbb\xbf"):
+            complete = complete[3:]
+        first_block = False
+        lines, bad = _split(complete[:-1])  # drop the final newline so no empty tail line appears
+        yield LineBatch(next_line, lines, bad)
+        next_line += len(lines)
+    if carry:
+        if first_block and carry.startswith(b"\xef\xbb\xbf"):
+            carry = carry[3:]
+        state.ends_with_newline = False
+        lines, bad = _split(carry)
+        yield LineBatch(next_line, lines, bad)
+        next_line += len(lines)
+    state.total_lines = next_line - 1
+    state.sha256 = state._hash.hexdigest()
+
+
+def _split(data: bytes) -> tuple[pa.Array, pa.Array | None]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _split_slow(data)
+    parts = pc.split_pattern(pa.array([text], pa.large_string()), "\n")
+    lines = parts.flatten()
+    # CRLF files: the \r stays on each line after splitting on \n.
+    return pc.replace_substring_regex(lines, r"\r$", ""), None
+
+
+def _split_slow(data: bytes) -> tuple[pa.Array, pa.Array]:
+    """Per-line decode, only for a block holding invalid UTF-8: bad lines keep an escaped copy."""
+    decoded: list[str] = []
+    bad_at: list[int | None] = []
+    for raw in data.split(b"\n"):
+        raw = raw.removesuffix(b"\r")
+        try:
+            decoded.append(raw.decode("utf-8"))
+            bad_at.append(None)
+        except UnicodeDecodeError as exc:
+            decoded.append(raw.decode("utf-8", errors="backslashreplace"))
+            bad_at.append(exc.start)
+    return pa.array(decoded, pa.large_string()), pa.array(bad_at, pa.int64())
