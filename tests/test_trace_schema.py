@@ -56,6 +56,8 @@ GOOD_RECORDS: dict[str, dict[str, Any]] = {
     ),
     "header-only session id": span(session_id=_DROP, headers={"Helicone-Session-Id": "h-1"}),
     "header-only session id, any case": span(session_id=None, headers={"HELICONE-SESSION-ID": "h-1"}),
+    "explicit session id wins over an empty header": span(headers={"Helicone-Session-Id": ""}),
+    "latest representable epoch (ns, year 9999)": span(start_time=253_402_300_799_999_999_999),
     "nulls mean not set": span(
         span_id=None,
         parent_id=None,
@@ -129,6 +131,7 @@ BAD_RECORDS: dict[str, Any] = {
     "null start_time": span(start_time=None),
     "bool start_time": span(start_time=True),
     "negative epoch": span(start_time=-5),
+    "epoch beyond year 9999": span(start_time=2.6e20),
     "space instead of T": span(start_time="2025-03-01 12:00:00Z"),
     "no offset": span(start_time="2025-03-01T12:00:00"),
     "impossible date": span(start_time="2025-02-30T12:00:00Z"),
