@@ -353,3 +353,35 @@ def test_crashed_span_leaves_its_start_line(trace_file: Path) -> None:
     records = read_lines(trace_file)
     validate(records)
     assert records[-1]["path"] == "/never-ends" and "end_time" not in records[-1]
+
+
+def test_threads_share_one_tracer_without_interleaving(trace_file: Path) -> None:
+    tracer = Tracer(trace_file)
+
+    def work(number: int) -> None:
+        for index in range(200):
+            with tracer.span(f"/t/{number}", input={"pad": "y" * (index * 37 % 5000)}):
+                pass
+
+    with tracer.session(name="threads"):
+        threads = [threading.Thread(target=contextvars.copy_context().run, args=(work, n)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    records = read_lines(trace_file)
+    assert len(records) == 1 + 8 * 200 * 2
+    assert len(merged_spans(records)) == 8 * 200
+
+
+def test_write_failure_warns_once_and_never_raises(trace_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tracer = Tracer(trace_file)
+
+    def disk_full(fd: int, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full)
+    with pytest.warns(RuntimeWarning, match="No space left") as warned:
+        with tracer.session(name="full") as session, session.span("/a"), session.span("/b"):
+            pass
+    assert len(warned) == 1

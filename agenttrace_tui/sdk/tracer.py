@@ -108,7 +108,11 @@ class Tracer:
         )
 
     def write(self, record: Mapping[str, Any]) -> None:
-        """Append one raw record (already in the trace format) as one line."""
+        """Append one raw record (already in the trace format) as one line.
+
+        Every record the SDK writes goes through here, so a subclass can adjust records. A span's `input`
+        arrives as an `orjson.Fragment` (serialised once, when the span opened); pass it through as is.
+        """
         self._writer.write(record)
 
     def new_id(self) -> str:
