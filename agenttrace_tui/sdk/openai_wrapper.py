@@ -65,7 +65,7 @@ class _Target:
 
 
 def wrap_openai(client: ClientT, session_or_tracer: Session | Tracer | None = None) -> ClientT:
-    """Trace `client.chat.completions.create` and `client.responses.create` (sync or async, streaming too).
+    """Trace `chat.completions` and `responses` `create`/`parse` of `client` (sync or async, streaming too).
 
     Each call is one `llm` span. Its session is Helicone-Session-Id from the call's `extra_headers` or the
     client's `default_headers` (the call wins); else `session_or_tracer` if it is a Session; else the
@@ -75,9 +75,7 @@ def wrap_openai(client: ClientT, session_or_tracer: Session | Tracer | None = No
     import openai  # the optional extra: only ever imported here
 
     if isinstance(session_or_tracer, Session):
-        target = _Target(
-            session_or_tracer.tracer, session_or_tracer, client, *_openai_types(openai)
-        )
+        target = _Target(session_or_tracer.tracer, session_or_tracer, client, *_openai_types(openai))
     else:
         tracer = session_or_tracer if session_or_tracer is not None else default_tracer()
         target = _Target(tracer, None, client, *_openai_types(openai))
@@ -95,7 +93,9 @@ def wrap_openai(client: ClientT, session_or_tracer: Session | Tracer | None = No
                 continue
             original = getattr(method, ORIGINAL_ATTR, method)
             # openai's @required_args hides `async def` behind a sync wrapper, so ask the client type too.
-            is_async = isinstance(client, openai.AsyncOpenAI) or inspect.iscoroutinefunction(inspect.unwrap(original))
+            is_async = isinstance(client, openai.AsyncOpenAI) or inspect.iscoroutinefunction(
+                inspect.unwrap(original)
+            )
             patched = _patch(original, is_async, target, label, make_accumulator)
             setattr(patched, ORIGINAL_ATTR, original)
             setattr(resource, method_name, patched)
