@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from agenttrace_tui.format import json_schema
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_traces"
+FORMAT_DOC = Path(__file__).resolve().parent.parent / "docs" / "trace-format.md"
 
 BASE_SPAN: dict[str, Any] = {"session_id": "s-1", "start_time": "2025-03-01T12:00:00Z"}
 
@@ -43,6 +45,28 @@ def test_every_sample_line_validates(validator: Draft202012Validator) -> None:
             assert not errors, f"{file.name}:{number}: {errors}"
             checked_lines += 1
     assert checked_lines > 0
+
+
+def doc_examples() -> list[Any]:
+    """Every JSON value in the ```json blocks of docs/trace-format.md (a block may hold several lines)."""
+    decoder = json.JSONDecoder()
+    examples: list[Any] = []
+    for block in re.findall(r"```json\n(.*?)```", FORMAT_DOC.read_text("utf-8"), re.S):
+        text, position = block.strip(), 0
+        while position < len(text):
+            value, position = decoder.raw_decode(text, position)
+            examples.append(value)
+            while position < len(text) and text[position].isspace():
+                position += 1
+    return examples
+
+
+def test_doc_examples_validate(validator: Draft202012Validator) -> None:
+    examples = doc_examples()
+    assert len(examples) >= 6
+    for example in examples:
+        errors = [e.message for e in validator.iter_errors(example)]
+        assert not errors, f"{example}: {errors}"
 
 
 GOOD_RECORDS: dict[str, dict[str, Any]] = {
