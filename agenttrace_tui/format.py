@@ -94,7 +94,7 @@ def normalize_path(path: str | None) -> str:
     """
     if path is None:
         return "/"
-    collapsed = re.sub(r"/+", "/", "/" + path.strip())
+    collapsed = re.sub(r"/+", "/", "/" + path.strip(" "))  # spaces only, as SQL trim() does
     if len(collapsed) > 1 and collapsed.endswith("/"):
         collapsed = collapsed[:-1]
     return collapsed

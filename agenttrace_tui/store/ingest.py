@@ -22,12 +22,14 @@ import pyarrow as pa
 from agenttrace_tui.store import ingest_sql
 from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, connection
 from agenttrace_tui.store.errors import StoreError
-from agenttrace_tui.store.lines import FileReadState, open_binary, read_line_batches
+from agenttrace_tui.store.lines import FileReadState, LineBatch, open_binary, read_line_batches
 from agenttrace_tui.store.pricing import PriceOverrides, load_overrides, resolve_prices
 from agenttrace_tui.store.schema import ensure_schema, needs_setup
 
 STDIN_NAME: Final = "<stdin>"
 TRACE_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
+PARSE_CHUNK_ROWS: Final = 8192
+"""Rows per Arrow record batch handed to DuckDB: its unit of parallel work."""
 REJECTS_SHOWN_PER_FILE: Final = 20
 """Rejects returned per file for display; all of them are kept in the store's rejects table."""
 
@@ -235,13 +237,13 @@ def _ingest_one(
     state = FileReadState()
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(ingest_sql.STAGE_TABLE)
+        parse_sql = ingest_sql.parse_lines_sql()
+        first = True
         for batch in read_line_batches(stream, state, on_bytes):
-            _stage(con, batch.first_line, batch.lines, batch.bad_utf8_at)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE parsed_lines AS {ingest_sql.parse_lines_sql()}",
-            {"ends_with_newline": state.ends_with_newline, "last_line": state.total_lines},
-        )
+            _parse_batch(con, batch, parse_sql, create=first)
+            first = False
+        if first:  # an empty file: nothing to parse, but the steps below expect the table
+            _parse_batch(con, LineBatch(1, pa.array([], pa.large_string())), parse_sql, create=True)
         _record_rejects(con, file_key, file_result)
         counts = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE reason IS NULL) FROM parsed_lines"
@@ -265,26 +267,37 @@ def _ingest_one(
         con.execute("ROLLBACK")
         raise
     finally:
-        for table in ("stage_lines", "parsed_lines", "file_spans", "merged_spans", "merged_session_records",
-                      "touched_sessions"):
-            con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        _drop_temporaries(con)
     return state
 
 
-def _stage(con: duckdb.DuckDBPyConnection, first_line: int, lines: pa.Array, bad: pa.Array | None) -> None:
-    count = len(lines)
-    batch = pa.table(
+def _drop_temporaries(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp tables and views of one file's ingest, so the next file starts clean."""
+    rows = con.execute(
+        "SELECT table_name, table_type FROM information_schema.tables WHERE table_catalog = 'temp'"
+    ).fetchall()
+    for name, table_type in rows:
+        con.execute(f"DROP {'VIEW' if table_type == 'VIEW' else 'TABLE'} IF EXISTS temp.\"{name}\"")
+
+
+def _parse_batch(con: duckdb.DuckDBPyConnection, batch: LineBatch, parse_sql: str, *, create: bool) -> None:
+    """Validate and normalise one Arrow batch of lines straight into `parsed_lines`."""
+    count = len(batch.lines)
+    table = pa.table(
         {
-            "line_no": pa.array(range(first_line, first_line + count), pa.int64()),
-            "raw": lines,
-            "bad_utf8_at": bad if bad is not None else pa.nulls(count, pa.int64()),
+            "line_no": pa.array(range(batch.first_line, batch.first_line + count), pa.int64()),
+            "raw": batch.lines,
+            "bad_utf8_at": batch.bad_utf8_at if batch.bad_utf8_at is not None else pa.nulls(count, pa.int64()),
         }
     )
-    con.register("line_batch", batch)
+    # Many small record batches let DuckDB scan the Arrow data on every core (one batch = one thread).
+    table = pa.Table.from_batches(table.to_batches(max_chunksize=PARSE_CHUNK_ROWS))
+    con.register(ingest_sql.LINE_BATCH, table)
     try:
-        con.execute("INSERT INTO stage_lines SELECT * FROM line_batch")
+        verb = "CREATE OR REPLACE TEMP TABLE parsed_lines AS" if create else "INSERT INTO parsed_lines"
+        con.execute(f"{verb} {parse_sql}", {"terminated": batch.terminated, "last_line": batch.last_line})
     finally:
-        con.unregister("line_batch")
+        con.unregister(ingest_sql.LINE_BATCH)
 
 
 def _record_rejects(con: duckdb.DuckDBPyConnection, file_key: str, file_result: FileResult) -> None:
@@ -307,15 +320,20 @@ def _merge(
     con: duckdb.DuckDBPyConnection, file_key: str, overrides: PriceOverrides, file_result: FileResult
 ) -> None:
     params = {"source_file": file_key}
-    con.execute(ingest_sql.FILE_SPANS_SQL)
-    con.execute(ingest_sql.MERGE_SPANS_SQL, params)
-    con.execute(ingest_sql.REPLACE_SPANS_SQL)
+    duplicates = con.execute(ingest_sql.DUPLICATE_IDS_SQL).fetchone()
+    con.execute(ingest_sql.FILE_SPANS_SQL if duplicates and duplicates[0] else ingest_sql.FILE_SPANS_VIEW_SQL)
+    con.execute(ingest_sql.EXISTING_SPANS_SQL)
+    existing = con.execute("SELECT count(*) FROM existing_spans").fetchone()
+    if existing and existing[0]:
+        con.execute(ingest_sql.MERGE_EXISTING_SPANS_SQL, params)
+        con.execute(ingest_sql.REPLACE_EXISTING_SPANS_SQL)
+    con.execute(ingest_sql.INSERT_NEW_SPANS_SQL, params)
     con.execute(ingest_sql.MERGE_SESSION_RECORDS_SQL, params)
     con.execute(ingest_sql.REPLACE_SESSION_RECORDS_SQL)
     price_models(con, overrides, ingest_sql.MERGED_SCOPE, ingest_sql.DISTINCT_MODELS_SQL)
     con.execute(ingest_sql.TOUCHED_SESSIONS_SQL)
     con.execute(ingest_sql.ROLLUP_SQL)
-    spans = con.execute("SELECT count(*) FROM merged_spans").fetchone()
+    spans = con.execute("SELECT count(*) FROM file_spans").fetchone()
     touched = con.execute("SELECT count(*) FROM touched_sessions").fetchone()
     file_result.spans = int(spans[0]) if spans else 0
     file_result.sessions_touched = int(touched[0]) if touched else 0

@@ -11,9 +11,8 @@ from typing import Final
 
 from agenttrace_tui.format import KINDS, SESSION_FIELDS, SPAN_FIELDS, STATUSES, USAGE_FIELDS
 
-STAGE_TABLE: Final = """
-CREATE OR REPLACE TEMP TABLE stage_lines (line_no BIGINT, raw VARCHAR, bad_utf8_at BIGINT)
-"""
+LINE_BATCH: Final = "line_batch"
+"""The Arrow batch of (line_no, raw, bad_utf8_at) registered for each parse; it is never copied to a table."""
 
 _ALL_FIELDS: Final = tuple(dict.fromkeys(SPAN_FIELDS + SESSION_FIELDS))
 _STRUCT_SPEC: Final = "{" + ",".join(f'"{name}":"JSON"' for name in _ALL_FIELDS) + "}"
@@ -53,8 +52,16 @@ def _is_number(expr: str) -> str:
     return f"json_type({expr}) IN ('UBIGINT', 'BIGINT', 'DOUBLE')"
 
 
-def _is_integer(expr: str) -> str:
+def _is_strict_integer(expr: str) -> str:
     return f"json_type({expr}) IN ('UBIGINT', 'BIGINT')"
+
+
+def _is_integer(expr: str) -> str:
+    """Integers, and whole-number floats such as 5.0 (JSON Schema counts those as integers too)."""
+    return (
+        f"(json_type({expr}) IN ('UBIGINT', 'BIGINT') OR (json_type({expr}) = 'DOUBLE' "
+        f"AND try_cast({expr} AS DOUBLE) = floor(try_cast({expr} AS DOUBLE))))"
+    )
 
 
 _RFC3339: Final = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
@@ -69,7 +76,7 @@ def _epoch_us(expr: str) -> str:
     as_int = f"try_cast({expr} AS HUGEINT)"
     as_dbl = f"try_cast({expr} AS DOUBLE)"
     return (
-        f"CASE WHEN {_is_integer(expr)} THEN "
+        f"CASE WHEN {_is_strict_integer(expr)} THEN "
         f"  CASE WHEN {as_int} >= 100000000000000000 THEN {as_int} // 1000"
         f"       WHEN {as_int} >= 100000000000000 THEN {as_int}"
         f"       WHEN {as_int} >= 100000000000 THEN {as_int} * 1000"
@@ -79,36 +86,6 @@ def _epoch_us(expr: str) -> str:
         f"       WHEN abs({as_dbl}) >= 1e14 THEN {as_dbl}"
         f"       WHEN abs({as_dbl}) >= 1e11 THEN {as_dbl} * 1000"
         f"       ELSE {as_dbl} * 1000000 END AS HUGEINT) END"
-    )
-
-
-def _time_problem(field: str) -> str:
-    """NULL when a time field is fine (or absent), else the reason."""
-    value = f"r.{field}"
-    text = f"({value}->>'$')"
-    us = _epoch_us(value)
-    return (
-        f"CASE WHEN NOT {_present(field)} THEN NULL "
-        f"WHEN json_type({value}) = 'VARCHAR' THEN "
-        f"  CASE WHEN NOT regexp_full_match({text}, '{_RFC3339}') "
-        f"         OR try_cast(upper({text}) AS TIMESTAMPTZ) IS NULL "
-        f"       THEN '{field}: not an RFC 3339 timestamp with a UTC offset (e.g. 2025-01-31T12:00:00Z): ' "
-        f"            || left({text}, 60) END "
-        f"WHEN {_is_number(value)} THEN "
-        f"  CASE WHEN {us} IS NULL OR {us} < 0 OR {us} > {_MAX_EPOCH_US} "
-        f"       THEN '{field}: epoch number out of range: ' || left({value}::VARCHAR, 40) END "
-        f"ELSE '{field}: must be an RFC 3339 string or an epoch number, got ' || {_type_name(value)} END"
-    )
-
-
-def _time_value(field: str) -> str:
-    value = f"r.{field}"
-    us = _epoch_us(value)
-    return (
-        f"CASE WHEN json_type({value}) = 'VARCHAR' "
-        f"     THEN try_cast(upper({value}->>'$') AS TIMESTAMPTZ)::TIMESTAMP "
-        f"     WHEN {_is_number(value)} AND {us} BETWEEN 0 AND {_MAX_EPOCH_US} "
-        f"     THEN make_timestamp(CAST({us} AS BIGINT)) END"
     )
 
 
@@ -205,24 +182,59 @@ def _json(field: str) -> str:
 
 
 def _normalised_path(expr: str) -> str:
-    """format.normalize_path in SQL: leading /, no //, no trailing /."""
+    """format.normalize_path in SQL: leading /, no //, no trailing /. Most paths are already
+    normal; only the others pay for the regular expression."""
     collapsed = f"rtrim(regexp_replace('/' || trim({expr}), '/+', '/', 'g'), '/')"
-    return f"CASE WHEN {expr} IS NULL THEN NULL WHEN {collapsed} = '' THEN '/' ELSE {collapsed} END"
+    already_normal = (
+        f"(starts_with({expr}, '/') AND NOT contains({expr}, '//') "
+        f"AND ({expr} = '/' OR NOT ends_with({expr}, '/')) AND {expr} = trim({expr}))"
+    )
+    return (
+        f"CASE WHEN {expr} IS NULL THEN NULL WHEN {already_normal} THEN {expr} "
+        f"WHEN {collapsed} = '' THEN '/' ELSE {collapsed} END"
+    )
+
+
+def _time_problem(field: str) -> str:
+    """NULL when a time field is fine (or absent), else the reason; `v.{field}` holds the parsed value."""
+    value = f"r.{field}"
+    return (
+        f"CASE WHEN NOT {_present(field)} OR v.{field} IS NOT NULL THEN NULL "
+        f"WHEN json_type({value}) = 'VARCHAR' "
+        f"THEN '{field}: not an RFC 3339 timestamp with a UTC offset (e.g. 2025-01-31T12:00:00Z): ' "
+        f"     || left({value}->>'$', 60) "
+        f"WHEN {_is_number(value)} THEN '{field}: epoch number out of range: ' || left({value}::VARCHAR, 40) "
+        f"ELSE '{field}: must be an RFC 3339 string or an epoch number, got ' || {_type_name(value)} END"
+    )
+
+
+def _time_value(field: str) -> str:
+    value = f"r.{field}"
+    text = f"({value}->>'$')"
+    us = _epoch_us(value)
+    return (
+        f"CASE WHEN json_type({value}) = 'VARCHAR' AND regexp_full_match({text}, '{_RFC3339}') "
+        f"     THEN try_cast(upper({text}) AS TIMESTAMPTZ)::TIMESTAMP "
+        f"     WHEN {_is_number(value)} AND {us} BETWEEN 0 AND {_MAX_EPOCH_US} "
+        f"     THEN make_timestamp(CAST({us} AS BIGINT)) END"
+    )
 
 
 def parse_lines_sql() -> str:
-    """SELECT over stage_lines → one row per line: typed columns for good lines, `reason` for bad.
+    """SELECT over the registered line batch → one row per non-blank line: typed columns, and a
+    `reason` for bad lines (whose `raw` text is kept; good lines drop it).
 
-    Named parameters: $ends_with_newline (bool) and $last_line (the file's last line number).
+    Named parameters: $terminated (false when the batch is a file's unterminated last line) and
+    $last_line (the batch's last line number).
     """
     session_id_explicit = _string("session_id")
     reasons = [
         "CASE WHEN s.bad_utf8_at IS NOT NULL THEN 'not valid UTF-8 (bad byte at column ' || (s.bad_utf8_at + 1) || ')' END",
-        "CASE WHEN NOT s.valid_json AND NOT $ends_with_newline AND s.line_no = $last_line "
+        "CASE WHEN NOT s.valid_json AND NOT $terminated AND s.line_no = $last_line "
         "THEN 'truncated last line: no newline at end of file and not complete JSON "
         "(the writer may have stopped mid-write)' END",
         "CASE WHEN NOT s.valid_json THEN 'not valid JSON' END",
-        "CASE WHEN s.top_type <> 'OBJECT' THEN 'expected a JSON object, got ' || lower(s.top_type) END",
+        "CASE WHEN NOT s.is_object THEN 'expected a JSON object, got ' || lower(json_type(s.raw)) END",
         f"CASE WHEN {_present('type')} AND coalesce(r.type->>'$', '') NOT IN {_sql_list(('span', 'session'))} "
         "THEN 'type: must be \"span\" or \"session\", got ' || left(r.type::VARCHAR, 40) END",
         f"CASE WHEN {_present('v')} AND NOT (r.v::VARCHAR IN ('1', '1.0')) "
@@ -230,9 +242,8 @@ def parse_lines_sql() -> str:
         _headers_problem(),
         f"CASE WHEN {_present('session_id')} AND (json_type(r.session_id) <> 'VARCHAR' OR {session_id_explicit} = '') "
         "THEN 'session_id: must be a non-empty string' END",
-        f"CASE WHEN coalesce({session_id_explicit}, nullif({_header('helicone-session-id')}, '')) IS NULL "
-        "THEN 'session_id: required (or a Helicone-Session-Id header)' END",
-        "CASE WHEN NOT is_session AND NOT " + _present("start_time") + " THEN 'start_time: required' END",
+        "CASE WHEN v.session_id IS NULL THEN 'session_id: required (or a Helicone-Session-Id header)' END",
+        "CASE WHEN NOT v.is_session AND NOT " + _present("start_time") + " THEN 'start_time: required' END",
         _time_problem("start_time"),
         _time_problem("end_time"),
         _non_negative_number_problem("duration_ms"),
@@ -254,9 +265,9 @@ def parse_lines_sql() -> str:
         ),
         _non_negative_number_problem("cost_usd"),
         _properties_problem(),
-        f"CASE WHEN {_present('name')} AND is_session AND json_type(r.name) <> 'VARCHAR' "
+        f"CASE WHEN {_present('name')} AND v.is_session AND json_type(r.name) <> 'VARCHAR' "
         "THEN 'name: must be a string' END",
-        f"CASE WHEN is_session AND {_present('tags')} AND (json_type(r.tags) <> 'ARRAY' OR "
+        f"CASE WHEN v.is_session AND {_present('tags')} AND (json_type(r.tags) <> 'ARRAY' OR "
         "len(list_filter(json_transform(r.tags, '[\"JSON\"]'), t -> json_type(t) <> 'VARCHAR')) > 0) "
         "THEN 'tags: must be an array of strings' END",
     ]
@@ -266,31 +277,38 @@ def parse_lines_sql() -> str:
 WITH staged AS (
     SELECT line_no, raw, bad_utf8_at,
            bad_utf8_at IS NULL AND json_valid(raw) AS valid_json
-    FROM stage_lines
+    FROM {LINE_BATCH}
     WHERE bad_utf8_at IS NOT NULL OR trim(raw) <> ''
-), typed AS (
-    SELECT *, CASE WHEN valid_json THEN json_type(raw::JSON) END AS top_type FROM staged
 ), parsed AS (
-    SELECT *,
-           CASE WHEN top_type = 'OBJECT' THEN from_json(raw, '{_STRUCT_SPEC}') END AS r
-    FROM typed
+    -- Valid JSON starting with '{{' is an object: no second parse to ask its type.
+    SELECT *, valid_json AND starts_with(ltrim(raw), '{{') AS is_object,
+           CASE WHEN valid_json AND starts_with(ltrim(raw), '{{') THEN from_json(raw, '{_STRUCT_SPEC}') END AS r
+    FROM staged
+), valued AS (
+    SELECT s.*, {{
+        'is_session': coalesce(r.type->>'$', 'span') = 'session',
+        'session_id': coalesce({session_id_explicit}, nullif({_header('helicone-session-id')}, '')),
+        'start_time': {_time_value('start_time')},
+        'end_time': {_time_value('end_time')}
+    }} AS v
+    FROM parsed s
 ), judged AS (
-    SELECT s.*, coalesce(r.type->>'$', 'span') = 'session' AS is_session FROM parsed s
+    SELECT s.*, coalesce({", ".join(reasons)}) AS reason FROM valued s
 )
 SELECT
     s.line_no,
-    s.raw,
-    coalesce({", ".join(reasons)}) AS reason,
-    is_session,
-    coalesce({session_id_explicit}, nullif({_header('helicone-session-id')}, '')) AS session_id,
+    CASE WHEN s.reason IS NOT NULL THEN s.raw END AS raw,
+    s.reason,
+    v.is_session,
+    v.session_id,
     coalesce({_string('span_id')}, {header_span_id}, 'sha:' || md5(trim(s.raw))) AS span_id,
     coalesce({_string('session_name')}, {_header('helicone-session-name')}) AS session_name,
     {_normalised_path(f"coalesce({_string('path')}, {_header('helicone-session-path')})")} AS path,
     {_string('parent_id')} AS parent_id,
     {_string('kind')} AS kind,
     {_string('name')} AS name,
-    {_time_value('start_time')} AS start_time,
-    {_time_value('end_time')} AS end_time,
+    v.start_time,
+    v.end_time,
     try_cast(r.duration_ms AS DOUBLE) AS duration_ms,
     try_cast(r.first_token_ms AS DOUBLE) AS first_token_ms,
     {_string('status')} AS status,
@@ -310,8 +328,9 @@ SELECT
     {_json('input')} AS input,
     {_json('output')} AS output,
     {_json('tags')} AS tags,
-    CASE WHEN s.top_type = 'OBJECT'
-         THEN nullif(json_merge_patch(s.raw, '{_KNOWN_AS_NULLS}'), '{{}}') END AS extra
+    -- Listing keys is a third of the cost of rebuilding the object, and most lines have no extras.
+    CASE WHEN s.reason IS NULL AND len(list_filter(json_keys(s.raw), k -> k NOT IN {_sql_list(_ALL_FIELDS)})) > 0
+         THEN json_merge_patch(s.raw, '{_KNOWN_AS_NULLS}') END AS extra
 FROM judged s
 """
 
@@ -351,6 +370,10 @@ def _latest(column: str) -> str:
     return f"arg_max({column}, line_no) FILTER (WHERE {column} IS NOT NULL) AS {column}"
 
 
+DUPLICATE_IDS_SQL: Final = """
+SELECT count(*) - count(DISTINCT span_id) FROM parsed_lines WHERE reason IS NULL AND NOT is_session
+"""
+
 FILE_SPANS_SQL: Final = f"""
 CREATE OR REPLACE TEMP TABLE file_spans AS
 SELECT span_id, {", ".join(_latest(c) for c in MERGED_SPAN_COLUMNS)}, max(line_no) AS source_line
@@ -358,26 +381,47 @@ FROM parsed_lines
 WHERE reason IS NULL AND NOT is_session
 GROUP BY span_id
 """
-"""One row per span of this file: its lines merged in file order."""
+"""One row per span of this file: its lines merged in file order (only needed when ids repeat)."""
 
-MERGE_SPANS_SQL: Final = f"""
+FILE_SPANS_VIEW_SQL: Final = f"""
+CREATE OR REPLACE TEMP VIEW file_spans AS
+SELECT span_id, {", ".join(MERGED_SPAN_COLUMNS)}, line_no AS source_line
+FROM parsed_lines
+WHERE reason IS NULL AND NOT is_session
+"""
+"""When every span id occurs once in the file, its spans are its good lines: no copy."""
+
+EXISTING_SPANS_SQL: Final = """
+CREATE OR REPLACE TEMP TABLE existing_spans AS
+SELECT span_id, session_id AS previous_session_id FROM span_data
+WHERE span_id IN (SELECT span_id FROM file_spans)
+"""
+"""Spans of this file the store already holds: only these need a field-by-field merge."""
+
+INSERT_NEW_SPANS_SQL: Final = f"""
+INSERT INTO span_data BY NAME
+SELECT span_id, {", ".join(MERGED_SPAN_COLUMNS)}, NULL::DOUBLE AS cost_computed,
+       $source_file AS source_file, source_line, now()::TIMESTAMP AS ingested_at
+FROM file_spans
+WHERE span_id NOT IN (SELECT span_id FROM existing_spans)
+"""
+
+MERGE_EXISTING_SPANS_SQL: Final = f"""
 CREATE OR REPLACE TEMP TABLE merged_spans AS
 SELECT n.span_id,
-       {", ".join(f"coalesce(n.{c}, o.{c}) AS {c}" for c in MERGED_SPAN_COLUMNS[:21])},
+       {", ".join(f"coalesce(n.{c}, o.{c}) AS {c}" for c in MERGED_SPAN_COLUMNS)},
        NULL::DOUBLE AS cost_computed,
-       {", ".join(f"coalesce(n.{c}, o.{c}) AS {c}" for c in MERGED_SPAN_COLUMNS[21:])},
        $source_file AS source_file,
        n.source_line,
-       now()::TIMESTAMP AS ingested_at,
-       o.session_id AS previous_session_id
+       now()::TIMESTAMP AS ingested_at
 FROM file_spans n
-LEFT JOIN span_data o USING (span_id)
+JOIN span_data o USING (span_id)
 """
-"""The file's spans merged over what the store had: the newer ingest wins field by field."""
+"""Spans seen before merged over what the store had: the newer ingest wins field by field."""
 
-REPLACE_SPANS_SQL: Final = """
+REPLACE_EXISTING_SPANS_SQL: Final = """
 DELETE FROM span_data WHERE span_id IN (SELECT span_id FROM merged_spans);
-INSERT INTO span_data BY NAME SELECT * EXCLUDE (previous_session_id) FROM merged_spans;
+INSERT INTO span_data BY NAME SELECT * FROM merged_spans;
 """
 
 MERGE_SESSION_RECORDS_SQL: Final = """
@@ -412,14 +456,14 @@ INSERT INTO session_records BY NAME SELECT * FROM merged_session_records;
 
 TOUCHED_SESSIONS_SQL: Final = """
 CREATE OR REPLACE TEMP TABLE touched_sessions AS
-SELECT session_id FROM merged_spans
-UNION SELECT previous_session_id FROM merged_spans WHERE previous_session_id IS NOT NULL
+SELECT session_id FROM file_spans
+UNION SELECT previous_session_id FROM existing_spans
 UNION SELECT session_id FROM merged_session_records
 """
 
 DISTINCT_MODELS_SQL: Final = """
 SELECT DISTINCT provider, model FROM span_data
-WHERE model IS NOT NULL AND cost_reported IS NULL AND span_id IN (SELECT span_id FROM merged_spans)
+WHERE model IS NOT NULL AND cost_reported IS NULL AND span_id IN (SELECT span_id FROM file_spans)
 """
 
 ROLLUP_SQL: Final = """
@@ -504,7 +548,7 @@ WHERE s.model = p.model AND s.provider IS NOT DISTINCT FROM p.provider
 """
 
 
-MERGED_SCOPE: Final = "s.span_id IN (SELECT span_id FROM merged_spans)"
+MERGED_SCOPE: Final = "s.span_id IN (SELECT span_id FROM file_spans)"
 
 
 # Repricing: all spans are in scope, and every session is rolled up again.

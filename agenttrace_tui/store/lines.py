@@ -29,6 +29,11 @@ class LineBatch:
     first_line: int
     lines: pa.Array  # large_string
     bad_utf8_at: pa.Array | None = None  # int64 byte offset of the first bad byte, null when fine
+    terminated: bool = True  # False for a file's last line when no newline ends it
+
+    @property
+    def last_line(self) -> int:
+        return self.first_line + len(self.lines) - 1
 
 
 @dataclass
@@ -84,21 +89,22 @@ def read_line_batches(
             carry = carry[3:]
         state.ends_with_newline = False
         lines, bad = _split(carry)
-        yield LineBatch(next_line, lines, bad)
+        yield LineBatch(next_line, lines, bad, terminated=False)
         next_line += len(lines)
     state.total_lines = next_line - 1
     state.sha256 = state._hash.hexdigest()
 
 
 def _split(data: bytes) -> tuple[pa.Array, pa.Array | None]:
+    # Split as bytes and let Arrow validate UTF-8 in C++: no Python str of the whole block.
+    lines = pc.split_pattern(pa.array([data], pa.large_binary()), b"\n").flatten()
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
+        text = lines.cast(pa.large_string())
+    except pa.ArrowInvalid:
         return _split_slow(data)
-    parts = pc.split_pattern(pa.array([text], pa.large_string()), "\n")
-    lines = parts.flatten()
-    # CRLF files: the \r stays on each line after splitting on \n.
-    return pc.replace_substring_regex(lines, r"\r$", ""), None
+    if b"\r" in data:  # CRLF files: the \r stays on each line after splitting on \n
+        text = pc.replace_substring_regex(text, r"\r$", "")
+    return text, None
 
 
 def _split_slow(data: bytes) -> tuple[pa.Array, pa.Array]:
