@@ -128,7 +128,7 @@ SELECT
     name,
     start_time,
     coalesce(end_time, start_time + to_microseconds(CAST(duration_ms * 1000 AS BIGINT))) AS end_time,
-    coalesce(duration_ms, epoch_us(end_time) / 1000.0 - epoch_us(start_time) / 1000.0) AS duration_ms,
+    coalesce((epoch_us(end_time) - epoch_us(start_time)) / 1000.0, duration_ms) AS duration_ms,  -- end_time wins
     end_time IS NULL AND duration_ms IS NULL AS in_progress,
     first_token_ms,
     coalesce(status, CASE WHEN error IS NOT NULL OR status_code >= 400 OR status_code < 0

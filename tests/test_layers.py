@@ -1,0 +1,59 @@
+"""The layers hold: SQL and DuckDB only in store/, Textual only in tui/, the SDK light."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "agenttrace_tui"
+SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|CREATE\s+(TEMP\s+)?(TABLE|VIEW)|DELETE\s+FROM)\b",
+                 re.IGNORECASE | re.DOTALL)
+
+
+def modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def imported_roots(path: Path) -> set[str]:
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def layer(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0] if len(path.relative_to(PACKAGE).parts) > 1 else "top"
+
+
+def test_only_the_store_imports_duckdb() -> None:
+    offenders = [str(p) for p in modules() if "duckdb" in imported_roots(p) and layer(p) != "store"]
+    assert offenders == []
+
+
+def test_only_the_tui_imports_textual() -> None:
+    offenders = [str(p) for p in modules() if "textual" in imported_roots(p) and layer(p) != "tui"]
+    assert offenders == []
+
+
+def test_sql_lives_only_in_the_store() -> None:
+    offenders = []
+    for path in modules():
+        if layer(path) == "store":
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            text = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+            if SQL.search(text) and not text.startswith("Example"):  # help text may show a query
+                offenders.append(f"{path}:{node.lineno}")
+    assert offenders == []
+
+
+def test_the_store_does_not_pull_in_textual() -> None:
+    code = "import sys, agenttrace_tui.store, agenttrace_tui.cli; print('textual' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -1,0 +1,114 @@
+"""Real processes sharing one store: two ingests at once, an ingest beside an open reader, a kill mid-file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from agenttrace_tui.store import Store
+
+from store_helpers import REPO, run_cli
+
+HOLD_READER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+con.execute("SELECT count(*) FROM span_data").fetchone()
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def big_trace(path: Path, sessions: int, spans_per_session: int, prefix: str) -> Path:
+    with open(path, "w") as handle:
+        for s in range(sessions):
+            for i in range(spans_per_session):
+                handle.write(json.dumps({
+                    "span_id": f"{prefix}-{s}-{i}", "session_id": f"{prefix}-{s}", "path": f"/step/{i % 4}",
+                    "start_time": 1735725600 + s * 60 + i, "duration_ms": 500, "model": "gpt-4o-mini",
+                    "usage": {"input_tokens": 100, "output_tokens": 10},
+                    "input": {"messages": [{"role": "user", "content": "x" * 200}]},
+                }) + "\n")
+    return path
+
+
+def ingest_process(db: Path, trace: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agenttrace_tui.cli", "ingest", str(trace), "--db", str(db), "--json", *extra],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_two_ingests_at_once_both_succeed(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    first = big_trace(tmp_path / "a.jsonl", 400, 20, "a")
+    second = big_trace(tmp_path / "b.jsonl", 400, 20, "b")
+    processes = [ingest_process(db, first), ingest_process(db, second)]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    for process, (out, err) in zip(processes, outputs):
+        assert process.returncode == 0, err
+        assert json.loads(out)["stored"] == 8000
+    totals = Store(db).totals()
+    assert totals["sessions"] == 800 and totals["spans"] == 16_000
+
+
+def test_ingest_waits_for_an_open_reader_then_succeeds(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    Store(db).ingest([str(big_trace(tmp_path / "a.jsonl", 2, 2, "a"))])
+    reader = subprocess.Popen([sys.executable, "-c", HOLD_READER, str(db), "1.5"], stdout=subprocess.PIPE, text=True)
+    assert reader.stdout is not None and reader.stdout.readline().strip() == "holding"
+    started = time.monotonic()
+    result = run_cli(["ingest", str(big_trace(tmp_path / "b.jsonl", 3, 2, "b")), "--db", str(db)])
+    waited = time.monotonic() - started
+    reader.wait(timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert waited >= 0.5  # it really had to wait for the reader to let go
+    assert Store(db).totals()["sessions"] == 5
+
+
+def test_a_reader_waits_for_an_ingest(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    Store(db).ingest([str(big_trace(tmp_path / "a.jsonl", 2, 2, "a"))])
+    writer = ingest_process(db, big_trace(tmp_path / "b.jsonl", 1500, 20, "b"), "--force")
+    time.sleep(0.3)
+    result = run_cli(["sessions", "--db", str(db), "--json"])
+    writer.communicate(timeout=120)
+    assert writer.returncode == 0
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) in (2, 1502)  # before or after the file, never half of it
+
+
+def test_busy_store_gives_up_with_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    Store(db).ingest([str(big_trace(tmp_path / "a.jsonl", 1, 1, "a"))])
+    reader = subprocess.Popen([sys.executable, "-c", HOLD_READER, str(db), "5"], stdout=subprocess.PIPE, text=True)
+    assert reader.stdout is not None and reader.stdout.readline().strip() == "holding"
+    result = run_cli(["ingest", str(big_trace(tmp_path / "b.jsonl", 1, 1, "b")), "--db", str(db), "--wait", "0.5"])
+    reader.kill()
+    reader.wait()
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "busy" in result.stderr and "--wait" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_kill_mid_file_leaves_the_store_as_before_that_file(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    Store(db).ingest([str(big_trace(tmp_path / "small.jsonl", 3, 3, "small"))])
+    big = big_trace(tmp_path / "big.jsonl", 3000, 20, "big")
+    process = ingest_process(db, big)
+    time.sleep(1.0)  # mid-file: reading and parsing 60k lines takes longer than this
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    with duckdb.connect(str(db), read_only=True) as con:
+        spans = con.execute("SELECT count(*) FROM span_data").fetchone()
+    assert spans is not None and spans[0] in (9, 60_009)  # whole files only
+    rerun = run_cli(["ingest", str(big), "--db", str(db)])
+    assert rerun.returncode == 0, rerun.stderr
+    totals = Store(db).totals()
+    assert totals["spans"] == 60_009 and totals["sessions"] == 3003
