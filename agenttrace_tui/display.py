@@ -14,6 +14,8 @@ def cost(value: float | None, unpriced: int = 0) -> str:
         text = "—"
     elif value == 0:
         text = "$0"
+    elif value < 0.0001:
+        text = "<$0.0001"
     elif value < 0.01:
         text = f"${value:.4f}"
     elif value < 100:

@@ -1,0 +1,1 @@
+"""The explorer (`agenttrace tui`): the only package that imports Textual."""

@@ -1,0 +1,99 @@
+"""The explorer's access to the store: each call opens a short read-only connection and closes it.
+
+Called from worker threads only, never from the event loop, so a slow query never blocks a key press;
+short connections let an `agenttrace ingest` in another process take the write lock in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from agenttrace_tui.store import Store, compile_filters, explorer, queries
+from agenttrace_tui.store.breakdown import session_breakdown
+from agenttrace_tui.store.records import NodeStats, SessionBreakdown, SpanDetail, SpanRow
+
+
+@dataclass(frozen=True)
+class SessionList:
+    raw: pa.Table  # the store's columns, for ids and exports
+    properties: tuple[str, ...]
+    totals: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SessionView:
+    summary: dict[str, Any]
+    nodes: dict[str, NodeStats]
+    tool_spans: list[SpanRow]
+    has_parent_links: bool
+
+
+class ExplorerData:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def session_list(self, filters: Sequence[str], sort: str | None, descending: bool) -> SessionList:
+        where = compile_filters(filters)
+        with self.store.reader() as con:
+            properties = explorer.informative_properties(con)
+            raw = explorer.sessions_table(con, where, sort=sort, descending=descending, properties=properties)
+            totals = queries.count_sessions(con, where)
+        return SessionList(raw, properties, totals)
+
+    def session(self, session_id: str) -> SessionView | None:
+        with self.store.reader() as con:
+            summary = queries.session_summary(con, session_id)
+            if summary is None:
+                return None
+            return SessionView(
+                summary=summary,
+                nodes=explorer.session_nodes(con, session_id),
+                tool_spans=explorer.tool_spans(con, session_id),
+                has_parent_links=explorer.has_parent_links(con, session_id),
+            )
+
+    def spans_at_path(self, session_id: str, path: str, offset: int, limit: int) -> list[SpanRow]:
+        with self.store.reader() as con:
+            return explorer.spans_at_path(con, session_id, path, offset=offset, limit=limit)
+
+    def span_children(self, session_id: str, parent_id: str | None, offset: int, limit: int) -> tuple[list[SpanRow], int]:
+        with self.store.reader() as con:
+            rows = explorer.span_children(con, session_id, parent_id, offset=offset, limit=limit)
+            return rows, explorer.count_span_children(con, session_id, parent_id)
+
+    def span_detail(self, span_id: str) -> SpanDetail | None:
+        with self.store.reader() as con:
+            return explorer.span_detail(con, span_id)
+
+    def breakdown(self, session_id: str) -> SessionBreakdown | None:
+        with self.store.reader() as con:
+            return session_breakdown(con, session_id)
+
+    def search(self, session_id: str, text: str) -> list[tuple[str, str]]:
+        with self.store.reader() as con:
+            return explorer.search_spans(con, session_id, text)
+
+    def errors(self, session_id: str) -> list[tuple[str, str]]:
+        with self.store.reader() as con:
+            return explorer.error_spans(con, session_id)
+
+    def position(self, session_id: str, span_id: str) -> tuple[str, int] | None:
+        with self.store.reader() as con:
+            return explorer.span_position(con, session_id, span_id)
+
+    def paths_of(self, session_id: str, span_ids: Sequence[str]) -> list[tuple[str, str]]:
+        with self.store.reader() as con:
+            return [(row.span_id, row.path) for row in explorer.spans_by_id(con, session_id, list(span_ids))]
+
+    def export_sessions(self, filters: Sequence[str], sort: str | None, descending: bool, target: Path) -> int:
+        with self.store.reader() as con:
+            return explorer.export_sessions(con, compile_filters(filters), sort, descending, target)
+
+    def export_session_spans(self, session_id: str, target: Path) -> int:
+        with self.store.reader() as con:
+            return explorer.export_spans(con, session_id, target)

@@ -1,0 +1,601 @@
+"""One session: the path tree beside its timeline, the selected node's detail, and the session's panels.
+
+Store work runs in workers: the session's folder figures load once (one query), each folder's spans load
+when it is opened, and a span's payloads load only when it is selected, debounced so that holding j
+doesn't queue a query per line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Final
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets.tree import TreeNode
+from textual.worker import get_current_worker
+
+from agenttrace_tui import display
+from agenttrace_tui.store import StoreError
+from agenttrace_tui.store.records import SessionBreakdown, SpanDetail, SpanRow
+from agenttrace_tui.textsafe import sanitize
+from agenttrace_tui.tui.data import ExplorerData, SessionView
+from agenttrace_tui.tui.widgets.detail import DetailPane
+from agenttrace_tui.tui.widgets.panels import SessionPanels
+from agenttrace_tui.tui.widgets.path_tree import PAGE_SIZE, FolderRef, MoreRef, NodeData, PathTree, SpanRef
+from agenttrace_tui.tui.widgets.timeline import Timeline, TimelineRow
+
+DETAIL_DEBOUNCE_SECONDS: Final = 0.1
+"""Wait this long after the cursor stops before loading a span's payloads."""
+
+
+@dataclass
+class SessionLoaded(Message):
+    view: SessionView | None
+
+
+@dataclass
+class LoadFailed(Message):
+    error: str
+
+
+@dataclass
+class SpansLoaded(Message):
+    node: TreeNode[NodeData]
+    rows: list[SpanRow]
+    total: int
+    offset: int
+    then_select: str | None = None  # a span to move the cursor to once placed
+
+
+@dataclass
+class DetailLoaded(Message):
+    span_id: str
+    detail: SpanDetail | None
+
+
+@dataclass
+class BreakdownLoaded(Message):
+    breakdown: SessionBreakdown | None
+
+
+@dataclass
+class MatchesFound(Message):
+    label: str
+    matches: list[tuple[str, str]]  # (span_id, path) in start order
+
+
+class SessionScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="session.back"),
+        Binding("q", "back", "Back", show=False, id="session.quit"),
+        Binding("tab", "focus_next_pane", "Next pane", show=False, id="session.next_pane"),
+        Binding("shift+tab", "focus_previous_pane", "Previous pane", show=False, id="session.previous_pane"),
+        Binding("c", "toggle_causal", "Paths/parents", id="session.causal"),
+        Binding("slash", "search", "Search", id="session.search"),
+        Binding("n", "next_match", "Next match", show=False, id="session.next_match"),
+        Binding("N", "previous_match", "Previous match", show=False, id="session.previous_match"),
+        Binding("E", "next_error", "Next error", id="session.next_error"),
+        Binding("b", "show_breakdown", "Breakdown", id="session.breakdown"),
+        Binding("d", "show_detail", "Detail", show=False, id="session.detail"),
+        Binding("y", "copy_value", "Copy value", show=False, id="session.copy"),
+        Binding("Y", "copy_id", "Copy id", show=False, id="session.copy_id"),
+        Binding("ctrl+e", "export", "Export", id="session.export"),
+    ]
+
+    def __init__(self, data: ExplorerData, session_id: str) -> None:
+        super().__init__()
+        self.data = data
+        self.session_id = session_id
+        self.view: SessionView | None = None
+        self.matches: list[tuple[str, str]] = []
+        self.match_index = -1
+        self.match_label = ""
+        self._detail_timer: Timer | None = None
+        self._selected_detail: SpanDetail | None = None
+        self._lines: list[TreeNode[NodeData]] = []
+        self._line_index: dict[int, int] = {}
+        self._crumb_base = Text()
+        self._spans_requested: set[str] = set()
+
+    # Layout --------------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"agenttrace › sessions › {sanitize(self.session_id)}"), id="crumb", classes="crumb")
+        with Horizontal(id="upper"):
+            with Vertical(id="tree-pane"):
+                # One header line, level with the timeline's time axis, keeps tree line i beside bar i.
+                yield Static(Text("path tree · c: by parent", style="dim"), id="tree-header")
+                yield PathTree(id="tree")
+            yield Timeline(id="timeline")
+        with TabbedContent(id="lower"):
+            with TabPane("Detail", id="detail-tab"):
+                yield DetailPane(id="detail")
+            with TabPane("Breakdown", id="breakdown-tab"):
+                yield SessionPanels(id="panels")
+        yield Input(placeholder="search names, paths, inputs, outputs, errors (enter: find, n/N: next/previous)",
+                    id="search", classes="prompt hidden")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DetailPane).show_message("Loading…")
+        self.query_one(SessionPanels).show_message("Loading…")
+        self._load_session()
+        self._load_breakdown()
+        self.query_one(PathTree).focus()
+        self.watch(self.path_tree, "scroll_y", self._tree_scrolled, init=False)
+
+    def _tree_scrolled(self, scroll_y: float) -> None:
+        self.query_one(Timeline).scroll_to(y=scroll_y, animate=False)
+
+    @property
+    def path_tree(self) -> PathTree:
+        return self.query_one(PathTree)
+
+    # Session ------------------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="session")
+    def _load_session(self) -> None:
+        try:
+            view = self.data.session(self.session_id)
+        except StoreError as exc:
+            self.post_message(LoadFailed(str(exc)))
+            return
+        self.post_message(SessionLoaded(view))
+
+    @on(LoadFailed)
+    def _failed(self, message: LoadFailed) -> None:
+        self.query_one(DetailPane).show_message(message.error)
+
+    @on(SessionLoaded)
+    def _session_loaded(self, message: SessionLoaded) -> None:
+        if message.view is None:
+            self.query_one(DetailPane).show_message(f"No session {self.session_id} in the store.")
+            return
+        self.view = message.view
+        summary = message.view.summary
+        crumb = Text(f"agenttrace › sessions › {sanitize(summary['name'] or '(unnamed)')}  ")
+        crumb.append(
+            f"{sanitize(self.session_id)} · {display.duration(summary['duration_ms'])} · {summary['spans']:,} spans · "
+            f"{display.cost(summary['cost_usd'], summary['unpriced'])} · {summary['errors']} errors",
+            style="dim",
+        )
+        if summary.get("name_conflict"):
+            crumb.append(f" · also named {sanitize(', '.join(summary['names']))}", style="yellow")
+        self._crumb_base = crumb
+        self.query_one("#crumb", Static).update(crumb)
+        self._spans_requested.clear()
+        self.path_tree.show_paths(message.view.nodes)
+        self.path_tree.root.expand()
+        self.path_tree.move_cursor(self.path_tree.root)
+        self._sync_timeline()
+
+    # Tree: lazy children ------------------------------------------------------------------------------
+
+    @on(PathTree.NodeExpanded)
+    def _expanded(self, event: PathTree.NodeExpanded[NodeData]) -> None:
+        node = event.node
+        data = node.data
+        if isinstance(data, FolderRef) and not self.path_tree.causal:
+            self.path_tree.ensure_subfolders(node)
+            stats = self.path_tree.nodes.get(data.path)
+            if stats is not None and stats.self_spans and data.path not in self._spans_requested:
+                self._spans_requested.add(data.path)
+                self._load_spans(node, data.path, None, 0, stats.self_spans)
+        elif self.path_tree.causal and (data is None or isinstance(data, SpanRef)) and not node.children:
+            parent_id = data.row.span_id if isinstance(data, SpanRef) else None
+            self._load_spans(node, None, parent_id, 0, None)
+        self._sync_timeline()
+
+    @on(PathTree.NodeCollapsed)
+    def _collapsed(self) -> None:
+        self._sync_timeline()
+
+    @work(thread=True, group="spans")
+    def _load_spans(self, node: TreeNode[NodeData], path: str | None, parent_id: str | None, offset: int,
+                    total: int | None, then_select: str | None = None, until: int = 0) -> None:
+        limit = max(PAGE_SIZE, until - offset + 1)
+        try:
+            if path is not None:
+                rows = self.data.spans_at_path(self.session_id, path, offset, limit)
+                count = total if total is not None else len(rows)
+            else:
+                rows, count = self.data.span_children(self.session_id, parent_id, offset, limit)
+        except StoreError as exc:
+            self.post_message(LoadFailed(str(exc)))
+            return
+        self.post_message(SpansLoaded(node, rows, count, offset, then_select))
+
+    @on(SpansLoaded)
+    def _spans_loaded(self, message: SpansLoaded) -> None:
+        node = message.node
+        if isinstance(node.data, MoreRef):
+            self.path_tree.add_page(node, message.rows, message.total)
+        elif isinstance(node.data, FolderRef) and not self.path_tree.causal:
+            self.path_tree.set_folder_spans(node, message.rows, message.total)
+        else:
+            self.path_tree.fill_children(node, message.rows, message.total, message.offset,
+                                    node.data.row.span_id if isinstance(node.data, SpanRef) else None)
+        if message.then_select:
+            target = self.path_tree.find(lambda d: isinstance(d, SpanRef) and d.row.span_id == message.then_select)
+            if target is not None:
+                self._select(target)
+        self._sync_timeline()
+
+    def _select(self, node: TreeNode[NodeData]) -> None:
+        self.path_tree.select_line_of(node)
+
+    def _sync_timeline(self) -> None:
+        """The timeline mirrors the tree's lines one to one."""
+        if self.view is None:
+            return
+        self._lines = list(self.path_tree.visible_nodes())
+        self._line_index = {id(node): index for index, node in enumerate(self._lines)}
+        rows = [self._timeline_row(node) for node in self._lines]
+        wall = float(self.view.summary["duration_ms"] or 0)
+        self.query_one(Timeline).set_rows(rows, wall)
+        self._highlight_timeline()
+
+    def _timeline_row(self, node: TreeNode[NodeData]) -> TimelineRow:
+        data = node.data
+        depth = 0
+        parent = node.parent
+        while parent is not None:
+            depth += 1
+            parent = parent.parent
+        if isinstance(data, FolderRef):
+            stats = self.path_tree.nodes[data.path]
+            return TimelineRow(key=f"path:{data.path}", label=stats.name, depth=depth, start_ms=stats.start_ms,
+                               end_ms=stats.end_ms, kind="node", error=stats.errors > 0)
+        if isinstance(data, SpanRef):
+            row = data.row
+            return TimelineRow(key=row.span_id, label=row.label, depth=depth, start_ms=row.start_ms,
+                               end_ms=row.end_ms, kind=row.kind, error=row.status == "error",
+                               in_progress=row.in_progress)
+        # "… N more" lines and the causal root: no interval of their own, so no bar.
+        return TimelineRow(key=f"line:{node.id}", label="", depth=depth, start_ms=0, end_ms=0, kind="node",
+                           error=False)
+
+    def _highlight_timeline(self) -> None:
+        cursor = self.path_tree.cursor_node
+        self.query_one(Timeline).highlight(self._line_index.get(id(cursor)) if cursor is not None else None)
+
+    @on(Timeline.RowClicked)
+    def _timeline_clicked(self, message: Timeline.RowClicked) -> None:
+        if 0 <= message.index < len(self._lines):
+            self.path_tree.move_cursor(self._lines[message.index])
+            self.path_tree.focus()
+
+    # Selection → detail -------------------------------------------------------------------------------
+
+    @on(PathTree.NodeHighlighted)
+    def _highlighted(self, event: PathTree.NodeHighlighted[NodeData]) -> None:
+        self._highlight_timeline()
+        data = event.node.data
+        detail = self.query_one(DetailPane)
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        if isinstance(data, FolderRef):
+            self._selected_detail = None
+            detail.show_node(self.path_tree.nodes[data.path])
+            self._set_crumb_tail(data.path)
+        elif isinstance(data, SpanRef):
+            span_id = data.row.span_id
+            self._set_crumb_tail(f"{data.row.path} › {data.row.label}")
+            self._detail_timer = self.set_timer(DETAIL_DEBOUNCE_SECONDS, lambda: self._load_detail(span_id))
+        elif isinstance(data, MoreRef):
+            detail.show_message(f"{data.remaining:,} more spans here: press enter to load the next page.")
+
+    def _set_crumb_tail(self, tail: str) -> None:
+        """The breadcrumb: sessions › session › where the cursor is."""
+        crumb = self._crumb_base.copy()
+        crumb.append(f"\n  › {sanitize(tail)}", style="bold")
+        self.query_one("#crumb", Static).update(crumb)
+
+    @on(PathTree.NodeSelected)
+    def _selected(self, event: PathTree.NodeSelected[NodeData]) -> None:
+        data = event.node.data
+        if isinstance(data, MoreRef):
+            self._load_spans(event.node, data.path, data.parent_id, data.offset, data.offset + data.remaining)
+        elif isinstance(data, FolderRef) or (self.path_tree.causal and event.node.allow_expand):
+            event.node.toggle()
+        elif isinstance(data, SpanRef):
+            self.query_one(TabbedContent).active = "detail-tab"
+            self.query_one(DetailPane).focus()
+
+    @work(thread=True, exclusive=True, group="detail")
+    def _load_detail(self, span_id: str) -> None:
+        try:
+            detail = self.data.span_detail(span_id)
+        except StoreError as exc:
+            self.post_message(LoadFailed(str(exc)))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(DetailLoaded(span_id, detail))
+
+    @on(DetailLoaded)
+    def _detail_loaded(self, message: DetailLoaded) -> None:
+        cursor = self.path_tree.cursor_node
+        if cursor is None or not isinstance(cursor.data, SpanRef) or cursor.data.row.span_id != message.span_id:
+            return  # the cursor moved on
+        pane = self.query_one(DetailPane)
+        if message.detail is None:
+            pane.show_message("This span is no longer in the store.")
+            return
+        self._selected_detail = message.detail
+        pane.show_span(message.detail, self._tool_links(message.detail))
+
+    def _tool_links(self, detail: SpanDetail) -> dict[str, SpanRow]:
+        """tool_call id → the tool span that answered it: the first later tool span of that name."""
+        calls = _tool_calls(detail.output)
+        if not calls or self.view is None:
+            return {}
+        links: dict[str, SpanRow] = {}
+        taken: set[str] = set()
+        for call_id, name in calls:
+            for tool in self.view.tool_spans:
+                if tool.span_id in taken or tool.start_ms < detail.row.start_ms or tool.name != name:
+                    continue
+                links[call_id] = tool
+                taken.add(tool.span_id)
+                break
+        return links
+
+    @on(DetailPane.ToolSpanRequested)
+    def _jump_to_tool(self, message: DetailPane.ToolSpanRequested) -> None:
+        self._reveal_by_id(message.span_id)
+
+    # Breakdown ----------------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="breakdown")
+    def _load_breakdown(self) -> None:
+        try:
+            self.post_message(BreakdownLoaded(self.data.breakdown(self.session_id)))
+        except StoreError as exc:
+            self.post_message(LoadFailed(str(exc)))
+
+    @on(BreakdownLoaded)
+    def _breakdown_loaded(self, message: BreakdownLoaded) -> None:
+        panels = self.query_one(SessionPanels)
+        if message.breakdown is None:
+            panels.show_message("No spans in this session.")
+        else:
+            panels.show(message.breakdown)
+
+    @on(SessionPanels.JumpToSpans)
+    def _jump_to_spans(self, message: SessionPanels.JumpToSpans) -> None:
+        self._find_paths(message.title, list(message.span_ids))
+
+    @work(thread=True, exclusive=True, group="matches")
+    def _find_paths(self, label: str, span_ids: list[str]) -> None:
+        try:
+            self.post_message(MatchesFound(label, self.data.paths_of(self.session_id, span_ids)))
+        except StoreError as exc:
+            self.post_message(LoadFailed(str(exc)))
+
+    # Search, errors, jumping --------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        prompt = self.query_one("#search", Input)
+        prompt.remove_class("hidden")
+        prompt.focus()
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.input.add_class("hidden")
+        self.path_tree.focus()
+        if event.value.strip():
+            self._search(event.value.strip())
+
+    @work(thread=True, exclusive=True, group="matches")
+    def _search(self, text: str) -> None:
+        try:
+            self.post_message(MatchesFound(f"“{text}”", self.data.search(self.session_id, text)))
+        except StoreError as exc:
+            self.post_message(LoadFailed(str(exc)))
+
+    def action_next_error(self) -> None:
+        if self.match_label == "errors" and self.matches:
+            self.action_next_match()
+        else:
+            self._errors()
+
+    @work(thread=True, exclusive=True, group="matches")
+    def _errors(self) -> None:
+        try:
+            self.post_message(MatchesFound("errors", self.data.errors(self.session_id)))
+        except StoreError as exc:
+            self.post_message(LoadFailed(str(exc)))
+
+    @on(MatchesFound)
+    def _matches_found(self, message: MatchesFound) -> None:
+        self.matches = message.matches
+        self.match_label = message.label
+        self.match_index = -1
+        if not self.matches:
+            self.notify(f"no spans match {sanitize(message.label)}", markup=False)
+            return
+        self.action_next_match()
+
+    def action_next_match(self) -> None:
+        self._step_match(1)
+
+    def action_previous_match(self) -> None:
+        self._step_match(-1)
+
+    def _step_match(self, step: int) -> None:
+        if not self.matches:
+            return
+        self.match_index = (self.match_index + step) % len(self.matches)
+        span_id, path = self.matches[self.match_index]
+        self.notify(f"{sanitize(self.match_label)}: {self.match_index + 1} of {len(self.matches)}",
+                    timeout=2, markup=False)
+        self._reveal(span_id, path)
+
+    def _reveal_by_id(self, span_id: str) -> None:
+        if self.view is None:
+            return
+        for tool in self.view.tool_spans:
+            if tool.span_id == span_id:
+                self._reveal(span_id, tool.path)
+                return
+        self._find_paths("linked span", [span_id])
+
+    def _reveal(self, span_id: str, path: str) -> None:
+        """Open the folders down to `path` and put the cursor on the span (loading its page if needed)."""
+        if self.path_tree.causal:
+            self._spans_requested.clear()
+            self.path_tree.show_paths(self.path_tree.nodes)
+        node = self.path_tree.root
+        for prefix in _prefixes(path)[1:]:
+            self.path_tree.ensure_subfolders(node)
+            node.expand()
+            child = next((c for c in node.children if isinstance(c.data, FolderRef) and c.data.path == prefix), None)
+            if child is None:
+                break
+            node = child
+        self.path_tree.ensure_subfolders(node)
+        existing = next((c for c in node.children if isinstance(c.data, SpanRef) and c.data.row.span_id == span_id),
+                        None)
+        self._spans_requested.add(path)  # this load replaces the folder's first page
+        node.expand()
+        if existing is not None:
+            self._select(existing)
+            return
+        self._load_position(node, span_id)
+
+    @work(thread=True, group="spans")
+    def _load_position(self, node: TreeNode[NodeData], span_id: str) -> None:
+        try:
+            position = self.data.position(self.session_id, span_id)
+            if position is None:
+                return
+            path, index = position
+            rows = self.data.spans_at_path(self.session_id, path, 0, max(PAGE_SIZE, index + 1))
+        except StoreError as exc:
+            self.post_message(LoadFailed(str(exc)))
+            return
+        stats = self.path_tree.nodes.get(path)
+        total = stats.self_spans if stats is not None else len(rows)
+        self.post_message(SpansLoaded(node, rows, total, 0, then_select=span_id))
+
+    # Other actions -------------------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        prompt = self.query_one("#search", Input)
+        if not prompt.has_class("hidden"):
+            prompt.add_class("hidden")
+            self.path_tree.focus()
+            return
+        self.app.pop_screen()
+
+    def action_toggle_causal(self) -> None:
+        if self.view is None:
+            return
+        if self.path_tree.causal:
+            self._spans_requested.clear()
+            self.path_tree.show_paths(self.view.nodes)
+        else:
+            if not self.view.has_parent_links:
+                self.notify("no span in this session has a parent_id: the path view is the only view")
+                return
+            self.path_tree.show_causal(Text("spans by parent", style="bold"))
+        self.path_tree.root.expand()
+        self._select(self.path_tree.root)
+        self._sync_timeline()
+
+    def action_show_breakdown(self) -> None:
+        self.query_one(TabbedContent).active = "breakdown-tab"
+        self.query_one(SessionPanels).focus()
+
+    def action_show_detail(self) -> None:
+        self.query_one(TabbedContent).active = "detail-tab"
+
+    def action_focus_next_pane(self) -> None:
+        self.focus_next()
+
+    def action_focus_previous_pane(self) -> None:
+        self.focus_previous()
+
+    def action_copy_value(self) -> None:
+        cursor = self.path_tree.cursor_node
+        if cursor is None:
+            return
+        data = cursor.data
+        if isinstance(data, FolderRef):
+            value = data.path
+        elif isinstance(data, SpanRef):
+            detail = self._selected_detail
+            if detail is not None and detail.row.span_id == data.row.span_id and detail.output is not None:
+                import json
+
+                value = detail.output if isinstance(detail.output, str) else json.dumps(detail.output, indent=2)
+            else:
+                value = data.row.label
+        else:
+            return
+        self.app.copy_to_clipboard(value)
+        self.notify("copied", timeout=2)
+
+    def action_copy_id(self) -> None:
+        cursor = self.path_tree.cursor_node
+        value = self.session_id
+        if cursor is not None and isinstance(cursor.data, SpanRef):
+            value = cursor.data.row.span_id
+        self.app.copy_to_clipboard(value)
+        self.notify(f"copied {sanitize(value)}", timeout=2, markup=False)
+
+    def action_export(self, extension: str = ".jsonl") -> None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        self._export(Path.cwd() / f"agenttrace-session-{stamp}{extension}")
+
+    @work(thread=True, exclusive=True, group="export")
+    def _export(self, target: Path) -> None:
+        try:
+            rows = self.data.export_session_spans(self.session_id, target)
+        except StoreError as exc:
+            self.app.call_from_thread(self.notify, sanitize(str(exc)), severity="error", markup=False)
+            return
+        self.app.call_from_thread(self.notify, f"exported {rows:,} spans to {sanitize(str(target))}", markup=False)
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Session: next error", "Jump to the next span with an error", self.action_next_error)
+        yield SystemCommand("Session: breakdown", "Cost, latency and errors of this session",
+                            self.action_show_breakdown)
+        yield SystemCommand("Session: paths / parents", "Toggle the path tree and the causal tree",
+                            self.action_toggle_causal)
+        for extension, label in ((".jsonl", "JSONL"), (".csv", "CSV"), (".parquet", "Parquet")):
+            yield SystemCommand(f"Export: session spans as {label}", f"Write this session's spans to a {label} file",
+                                lambda e=extension: self.action_export(e))
+
+
+def _prefixes(path: str) -> list[str]:
+    parts = [p for p in path.split("/") if p]
+    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _tool_calls(output: Any) -> list[tuple[str, str]]:
+    """(call id, function name) of the tool calls in an LLM output (Chat Completions or Responses)."""
+    calls: list[tuple[str, str]] = []
+    if not isinstance(output, dict):
+        return calls
+    for choice in output.get("choices") or []:
+        message = choice.get("message") if isinstance(choice, dict) else None
+        for call in (message or {}).get("tool_calls") or []:
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and isinstance(call.get("id"), str):
+                calls.append((call["id"], str(function.get("name"))))
+    for item in output.get("output") or []:
+        if isinstance(item, dict) and item.get("type") == "function_call" and isinstance(item.get("call_id"), str):
+            calls.append((item["call_id"], str(item.get("name"))))
+    return calls

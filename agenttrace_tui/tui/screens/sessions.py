@@ -1,0 +1,294 @@
+"""The session list: every session in a virtual Arrow-backed table, sortable and filterable.
+
+The whole filtered, sorted list is fetched as one Arrow table (a few MB for 100k sessions) and the
+table widget renders only the visible rows; every reload runs in a worker, so typing never waits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Container
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+from textual.worker import get_current_worker
+from textual_fastdatatable import ArrowBackend
+from textual_fastdatatable import DataTable as FastDataTable
+
+from agenttrace_tui import display
+from agenttrace_tui.store import StoreError
+from agenttrace_tui.textsafe import sanitize
+from agenttrace_tui.tui.columns import BASE_COLUMNS, display_table
+from agenttrace_tui.tui.data import ExplorerData, SessionList
+
+ERRORS_ONLY = "errors > 0"
+_SPLIT_FILTERS = re.compile(r"\s+and\s+", re.IGNORECASE)
+
+
+class SessionTable(FastDataTable):
+    """The virtual table, with the vim-style keys people expect."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False, id="list.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="list.up"),
+        Binding("g", "scroll_home", "Top", show=False, id="list.top"),
+        Binding("G", "scroll_end", "Bottom", show=False, id="list.bottom"),
+    ]
+
+
+@dataclass
+class ListLoaded(Message):
+    listing: SessionList
+    generation: int
+
+
+@dataclass
+class ListFailed(Message):
+    error: str
+    generation: int
+
+
+class SessionsScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Open", id="sessions.open"),
+        Binding("slash", "filter", "Filter", id="sessions.filter"),
+        Binding("s", "sort_next", "Sort", id="sessions.sort"),
+        Binding("S", "sort_reverse", "Reverse", id="sessions.reverse"),
+        Binding("e", "errors_only", "Errors only", id="sessions.errors"),
+        Binding("y", "copy_value", "Copy name", show=False, id="sessions.copy"),
+        Binding("Y", "copy_id", "Copy id", show=False, id="sessions.copy_id"),
+        Binding("ctrl+e", "export", "Export", id="sessions.export"),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="sessions.reload"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="sessions.clear"),
+        Binding("q", "app.quit", "Quit", id="sessions.quit"),
+    ]
+
+    def __init__(self, data: ExplorerData) -> None:
+        super().__init__()
+        self.data = data
+        self.filter_text = ""
+        self.errors_only = False
+        self.sort_index = 1  # "started"
+        self.descending = True
+        self.listing: SessionList | None = None
+        self.generation = 0
+        self._restore_row = 0
+
+    # Layout ----------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="crumb", classes="crumb")
+        yield Container(Static("Loading sessions…", classes="message"), id="sessions-holder")
+        yield Static("", id="filter-error", classes="error-line hidden")
+        yield Input(placeholder="filter: errors > 0 and model ~ gpt and prop.Agent-Version = v1.0   (enter applies, esc cancels)",
+                    id="filter", classes="prompt hidden")
+        yield Static("", id="totals")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    # Loading ---------------------------------------------------------------------------------------
+
+    @property
+    def filters(self) -> list[str]:
+        expressions = [e for e in _SPLIT_FILTERS.split(self.filter_text.strip()) if e]
+        return expressions + ([ERRORS_ONLY] if self.errors_only else [])
+
+    @property
+    def sort_key(self) -> str:
+        return BASE_COLUMNS[self.sort_index].key
+
+    def reload(self, keep_row: bool = False) -> None:
+        table = self._table()
+        self._restore_row = table.cursor_row if (keep_row and table is not None) else 0
+        self.generation += 1
+        self._update_crumb()
+        self._load(self.filters, self.sort_key, self.descending, self.generation)
+
+    @work(thread=True, exclusive=True, group="sessions-list")
+    def _load(self, filters: list[str], sort: str, descending: bool, generation: int) -> None:
+        worker = get_current_worker()
+        try:
+            listing = self.data.session_list(filters, sort, descending)
+        except StoreError as exc:
+            if not worker.is_cancelled:
+                self.post_message(ListFailed(str(exc), generation))
+            return
+        if not worker.is_cancelled:
+            self.post_message(ListLoaded(listing, generation))
+
+    @on(ListFailed)
+    async def _failed(self, message: ListFailed) -> None:
+        if message.generation != self.generation:
+            return
+        if self.listing is None or "filter" not in message.error:
+            holder = self.query_one("#sessions-holder", Container)
+            await holder.remove_children()
+            await holder.mount(Static(Text(sanitize(message.error)), classes="message"))
+        self._show_filter_error(message.error)
+
+    @on(ListLoaded)
+    async def _loaded(self, message: ListLoaded) -> None:
+        if message.generation != self.generation:
+            return  # a newer reload is on its way
+        self.listing = message.listing
+        self._show_filter_error(None)
+        holder = self.query_one("#sessions-holder", Container)
+        await holder.remove_children()
+        raw = message.listing.raw
+        if raw.num_rows == 0:
+            text = ("No sessions match this filter (esc clears it)." if self.filters else
+                    "No sessions yet. Load traces with `agenttrace ingest FILE`, e.g. agenttrace ingest sample_traces/")
+            await holder.mount(Static(text, classes="message"))
+        else:
+            shown = display_table(raw, message.listing.properties)
+            table = SessionTable(backend=ArrowBackend(shown), cursor_type="row", render_markup=False,
+                                 show_row_labels=False, max_column_content_width=48, id="sessions")
+            await holder.mount(table)
+            row = min(self._restore_row, raw.num_rows - 1)
+            if row:
+                table.move_cursor(row=row)
+            table.focus()
+        self._update_totals()
+
+    # Display ---------------------------------------------------------------------------------------
+
+    def _table(self) -> SessionTable | None:
+        tables = self.query(SessionTable)
+        return tables.first() if tables else None
+
+    def _update_crumb(self) -> None:
+        parts = ["agenttrace › sessions"]
+        if self.filter_text.strip():
+            parts.append(f"filter: {self.filter_text.strip()}")
+        if self.errors_only:
+            parts.append("errors only")
+        arrow = "↓" if self.descending else "↑"
+        parts.append(f"sort: {BASE_COLUMNS[self.sort_index].label} {arrow}")
+        self.query_one("#crumb", Static).update(Text(sanitize("  ·  ".join(parts))))
+
+    def _update_totals(self) -> None:
+        if self.listing is None:
+            return
+        totals = self.listing.totals
+        text = (
+            f"{totals['sessions']:,} sessions · {display.cost(totals['cost_usd'], totals['unpriced'])} · "
+            f"error rate {display.rate(totals['error_rate'])} · p95 duration {display.duration(totals['p95_duration_ms'])}"
+        )
+        self.query_one("#totals", Static).update(text)
+
+    def _show_filter_error(self, error: str | None) -> None:
+        line = self.query_one("#filter-error", Static)
+        line.set_class(error is None, "hidden")
+        line.update(Text(sanitize(error or "")))
+
+    def selected_session_id(self) -> str | None:
+        table = self._table()
+        if table is None or self.listing is None or self.listing.raw.num_rows == 0:
+            return None
+        return str(self.listing.raw["session_id"][table.cursor_row].as_py())
+
+    # Actions ---------------------------------------------------------------------------------------
+
+    def action_open(self) -> None:
+        session_id = self.selected_session_id()
+        if session_id is not None:
+            from agenttrace_tui.tui.screens.session import SessionScreen
+
+            self.app.push_screen(SessionScreen(self.data, session_id))
+
+    @on(FastDataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_open()
+
+    def action_filter(self) -> None:
+        prompt = self.query_one("#filter", Input)
+        prompt.value = self.filter_text
+        prompt.remove_class("hidden")
+        prompt.focus()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self.filter_text = event.value
+        event.input.add_class("hidden")
+        self.reload()
+
+    def action_clear_filter(self) -> None:
+        prompt = self.query_one("#filter", Input)
+        if not prompt.has_class("hidden"):
+            prompt.add_class("hidden")  # cancel editing: the applied filter stays
+            table = self._table()
+            if table is not None:
+                table.focus()
+            return
+        if self.filter_text or self.errors_only:
+            self.filter_text = ""
+            self.errors_only = False
+            self.reload()
+
+    def action_sort_next(self) -> None:
+        self.sort_index = (self.sort_index + 1) % len(BASE_COLUMNS)
+        self.descending = BASE_COLUMNS[self.sort_index].key not in ("name", "id")
+        self.reload()
+
+    def action_sort_reverse(self) -> None:
+        self.descending = not self.descending
+        self.reload()
+
+    def action_errors_only(self) -> None:
+        self.errors_only = not self.errors_only
+        self.reload()
+
+    def action_reload(self) -> None:
+        self.reload(keep_row=True)
+
+    def action_copy_value(self) -> None:
+        table = self._table()
+        if table is not None and self.listing is not None and self.listing.raw.num_rows:
+            name = self.listing.raw["name"][table.cursor_row].as_py() or ""
+            self.app.copy_to_clipboard(str(name))
+            self.notify("copied the session name")
+
+    def action_copy_id(self) -> None:
+        session_id = self.selected_session_id()
+        if session_id is not None:
+            self.app.copy_to_clipboard(session_id)
+            self.notify(f"copied {sanitize(session_id)}", markup=False)
+
+    def action_export(self, extension: str = ".csv") -> None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        self._export(Path.cwd() / f"agenttrace-sessions-{stamp}{extension}")
+
+    @work(thread=True, exclusive=True, group="export")
+    def _export(self, target: Path) -> None:
+        try:
+            rows = self.data.export_sessions(self.filters, self.sort_key, self.descending, target)
+        except StoreError as exc:
+            self.app.call_from_thread(self.notify, sanitize(str(exc)), severity="error", markup=False)
+            return
+        self.app.call_from_thread(self.notify, f"exported {rows:,} sessions to {sanitize(str(target))}",
+                                  markup=False)
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        for index, column in enumerate(BASE_COLUMNS):
+            yield SystemCommand(f"Sort: by {column.label}", f"Sort the session list by {column.label}",
+                                lambda i=index: self._sort_by(i))
+        yield SystemCommand("Filter: errors only", "Toggle sessions with errors only", self.action_errors_only)
+        for extension, label in ((".csv", "CSV"), (".jsonl", "JSONL"), (".parquet", "Parquet")):
+            yield SystemCommand(f"Export: sessions as {label}", f"Write the listed sessions to a {label} file",
+                                lambda e=extension: self.action_export(e))
+
+    def _sort_by(self, index: int) -> None:
+        self.sort_index = index
+        self.reload()

@@ -1,0 +1,216 @@
+"""The session tree: folders from the session paths (or spans by parent), built lazily on expand.
+
+Nothing below a collapsed node exists as a widget line: folders add their sub-folders and the first
+page of their spans when opened, and a wide folder ends in a "… N more" line that loads the next page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import ClassVar, Final
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from agenttrace_tui import display
+from agenttrace_tui.store.records import NodeStats, SpanRow
+from agenttrace_tui.textsafe import sanitize
+
+PAGE_SIZE: Final = 200
+"""Spans added per expand or per "more" line: a wide folder can't stall the event loop."""
+
+KIND_STYLE: Final = {
+    "llm": "magenta", "tool": "cyan", "agent": "green", "retrieval": "yellow", "embedding": "blue", "other": "white",
+}
+
+
+@dataclass(frozen=True)
+class FolderRef:
+    path: str
+
+
+@dataclass(frozen=True)
+class SpanRef:
+    row: SpanRow
+
+
+@dataclass(frozen=True)
+class MoreRef:
+    """A "… N more" line: the next page of a folder's spans (path) or of a span's children (parent_id)."""
+
+    path: str | None
+    parent_id: str | None
+    offset: int
+    remaining: int
+
+
+NodeData = FolderRef | SpanRef | MoreRef
+
+
+def folder_label(node: NodeStats) -> Text:
+    label = Text()
+    label.append(sanitize(node.path if node.path == "/" else node.name), style="bold red" if node.errors else "bold")
+    label.append(f"  {node.spans} span{'s' if node.spans != 1 else ''}", style="dim")
+    label.append(f" · {display.duration(node.busy_ms)}/{display.duration(node.wall_ms)}", style="dim")
+    label.append(f" · {display.cost(node.cost_usd, node.unpriced)}", style="dim")
+    if node.errors:
+        label.append(f" · ✗ {node.errors}", style="red")
+    return label
+
+
+def span_label(row: SpanRow) -> Text:
+    label = Text()
+    if row.status == "error":
+        label.append("✗ ", style="bold red")
+    elif row.in_progress:
+        label.append("… ", style="yellow")
+    label.append(f"{row.kind} ", style=KIND_STYLE.get(row.kind, "white"))
+    label.append(sanitize(row.label), style="red" if row.status == "error" else "")
+    label.append(f"  {display.duration(row.duration_ms) if not row.in_progress else 'running'}", style="dim")
+    if row.cost_source == "unpriced":
+        label.append(" · unpriced", style="yellow")
+    elif row.cost_usd:
+        label.append(f" · {display.cost(row.cost_usd)}", style="dim")
+    if row.orphan:
+        label.append(" · missing parent", style="yellow")
+    if row.child_count:
+        label.append(f" · {row.child_count} child{'ren' if row.child_count != 1 else ''}", style="dim")
+    return label
+
+
+class PathTree(Tree[NodeData]):
+    """Expansion asks the screen for rows through `load_spans`; the tree only places them."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False, id="tree.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="tree.up"),
+        Binding("h,left", "collapse_or_parent", "Collapse", show=False, id="tree.collapse"),
+        Binding("l,right", "expand_node", "Expand", show=False, id="tree.expand"),
+        Binding("g", "scroll_home", "Top", show=False, id="tree.top"),
+        Binding("G", "scroll_end", "Bottom", show=False, id="tree.bottom"),
+        Binding("space", "toggle_node", "Toggle", show=False, id="tree.toggle"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(Text("session"), id=id)
+        self.nodes: dict[str, NodeStats] = {}
+        self._subfolders_added: set[str] = set()
+        self.causal = False
+        self.guide_depth = 2
+        self.auto_expand = False  # enter is ours: it opens a span's detail or loads "more"
+
+    # Building ----------------------------------------------------------------------------------------
+
+    def show_paths(self, nodes: dict[str, NodeStats]) -> None:
+        self.causal = False
+        self.nodes = nodes
+        self._subfolders_added = set()
+        self.clear()
+        root_stats = nodes.get("/")
+        if root_stats is None:
+            self.root.set_label(Text("(no spans)"))
+            return
+        self.root.data = FolderRef("/")
+        self.root.set_label(folder_label(root_stats))
+        self.root.allow_expand = True
+
+    def show_causal(self, root_label: Text) -> None:
+        self.causal = True
+        self.clear()
+        self.root.data = None
+        self.root.set_label(root_label)
+        self.root.allow_expand = True
+
+    def ensure_subfolders(self, node: TreeNode[NodeData]) -> None:
+        """Add a folder's sub-folders (their figures are already loaded): no query, so it is immediate."""
+        data = node.data
+        if not isinstance(data, FolderRef) or data.path in self._subfolders_added:
+            return
+        self._subfolders_added.add(data.path)
+        for child_path in self.nodes[data.path].child_paths:
+            node.add(folder_label(self.nodes[child_path]), FolderRef(child_path), allow_expand=True)
+
+    def set_folder_spans(self, node: TreeNode[NodeData], rows: list[SpanRow], total: int) -> None:
+        """A folder's own spans (after its sub-folders), then "… N more". A shorter page than the one
+        already shown is ignored, so a late first page can't undo a jump deeper into the folder."""
+        shown = [c for c in node.children if isinstance(c.data, (SpanRef, MoreRef))]
+        if sum(isinstance(c.data, SpanRef) for c in shown) > len(rows):
+            return
+        for child in shown:
+            child.remove()
+        data = node.data
+        assert isinstance(data, FolderRef)
+        self._add_spans(node, rows, total, 0, path=data.path, parent_id=None)
+
+    def fill_children(self, node: TreeNode[NodeData], rows: list[SpanRow], total: int, offset: int,
+                      parent_id: str | None) -> None:
+        """Causal view: a span's children (or the roots), one page."""
+        if offset == 0:
+            node.remove_children()
+        self._add_spans(node, rows, total, offset, path=None, parent_id=parent_id)
+
+    def add_page(self, more: TreeNode[NodeData], rows: list[SpanRow], total: int) -> None:
+        """Replace a "… N more" line with the next page."""
+        data = more.data
+        assert isinstance(data, MoreRef)
+        parent = more.parent
+        assert parent is not None
+        more.remove()
+        self._add_spans(parent, rows, total, data.offset, path=data.path, parent_id=data.parent_id)
+
+    def _add_spans(self, node: TreeNode[NodeData], rows: list[SpanRow], total: int, offset: int,
+                   path: str | None, parent_id: str | None) -> None:
+        for row in rows:
+            expandable = self.causal and row.child_count > 0
+            node.add(span_label(row), SpanRef(row), allow_expand=expandable)
+        shown = offset + len(rows)
+        if shown < total:
+            remaining = total - shown
+            label = Text(f"… {remaining:,} more (enter loads {min(PAGE_SIZE, remaining)})", style="dim italic")
+            node.add_leaf(label, MoreRef(path, parent_id, shown, remaining))
+
+    # Reading -----------------------------------------------------------------------------------------
+
+    def visible_nodes(self) -> Iterator[TreeNode[NodeData]]:
+        """The tree's lines top to bottom, as drawn: what the timeline mirrors."""
+        stack: list[TreeNode[NodeData]] = [self.root]
+        while stack:
+            node = stack.pop()
+            yield node
+            if node.is_expanded:
+                stack.extend(reversed(node.children))
+
+    def find(self, predicate: Callable[[NodeData | None], bool]) -> TreeNode[NodeData] | None:
+        for node in self.visible_nodes():
+            if predicate(node.data):
+                return node
+        return None
+
+    def select_line_of(self, node: TreeNode[NodeData]) -> None:
+        """Move the cursor to a node added or revealed in this same turn.
+
+        Tree numbers its lines lazily (on idle); reading `_tree_lines` numbers them now, so the node's
+        line is known before we move to it.
+        """
+        _ = self._tree_lines
+        self.move_cursor(node)
+        self.scroll_to_node(node)
+
+    # Keys --------------------------------------------------------------------------------------------
+
+    def action_collapse_or_parent(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.is_expanded:
+            node.collapse()
+        elif node.parent is not None:
+            self.move_cursor(node.parent)
+
+    def action_expand_node(self) -> None:
+        node = self.cursor_node
+        if node is not None and node.allow_expand and not node.is_expanded:
+            node.expand()
