@@ -23,7 +23,7 @@ def cost(value: float | None, unpriced: int = 0) -> str:
     else:
         text = f"${value:,.0f}"
     if unpriced:
-        return f"{text} + {unpriced} unpriced"
+        return f"{text} + {unpriced:,} unpriced"
     return text
 
 

@@ -199,3 +199,18 @@ def test_instantaneous_session_has_no_share(tmp_path: Path) -> None:
         result = session_breakdown(con, "i")
     assert result is not None and result.wall_ms == 0
     assert result.latency_by_path[0].share_of_wall is None and result.latency_by_path[0].p95_ms == 0
+
+
+def test_wide_sessions_keep_the_top_rows_and_true_totals(tmp_path: Path) -> None:
+    records = [span("wide", span_id=f"w{i}", path=f"/step/{i}", model="gpt-4o-mini", duration_ms=i + 1,
+                    usage={"input_tokens": 1000, "output_tokens": 10}) for i in range(30)]
+    db = Store(tmp_path / "w.duckdb")
+    db.ingest([str(write_jsonl(tmp_path / "w.jsonl", records))])
+    with db.reader() as con:
+        full = session_breakdown(con, "wide")
+        cut = session_breakdown(con, "wide", rows_per_list=5)
+    assert full is not None and cut is not None
+    assert len(full.latency_by_path) == 30 and len(cut.latency_by_path) == 5
+    assert [r.key for r in cut.latency_by_path] == [r.key for r in full.latency_by_path[:5]]
+    assert cut.total_cost_usd == pytest.approx(sum(r.cost_usd for r in full.cost_by_path))
+    assert cut.rows_cut > 0 and full.rows_cut == 0

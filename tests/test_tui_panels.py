@@ -54,6 +54,8 @@ BREAKDOWN = SessionBreakdown(
                      span_ids=("t2", "t3")),
     ],
     errors_by_path=[],
+    total_cost_usd=0.42,
+    total_unpriced=5,
 )
 
 

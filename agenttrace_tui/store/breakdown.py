@@ -189,6 +189,7 @@ def session_breakdown(
     *,
     span_ids_per_row: int = 200,
     slowest: int = 10,
+    rows_per_list: int = 100,
 ) -> SessionBreakdown | None:
     """The cost, latency and error breakdowns of one session; None when it has no spans."""
     if span_ids_per_row < 1:
@@ -209,14 +210,25 @@ def session_breakdown(
         group = dict(zip(names, values))
         groups[group["dim"]].append(group)
 
+    # A session with 50,000 distinct paths must not become 50,000 table rows: each list keeps its top
+    # rows (by the figure it is sorted on); the cost totals still count every row.
+    cut = 0
+
+    def top(rows: list[BreakdownRow]) -> list[BreakdownRow]:
+        nonlocal cut
+        cut += max(0, len(rows) - rows_per_list)
+        return rows[:rows_per_list]
+
     def cost(dim: str) -> list[BreakdownRow]:
-        return sorted((_cost_row(g) for g in groups[dim] if g["priced_spans"]), key=_by_cost)
+        return top(sorted((_cost_row(g) for g in groups[dim] if g["priced_spans"]), key=_by_cost))
 
     def latency(dim: str) -> list[BreakdownRow]:
-        return sorted((_latency_row(g, wall_ms) for g in groups[dim]), key=_by_p95)
+        return top(sorted((_latency_row(g, wall_ms) for g in groups[dim]), key=_by_p95))
 
     def errors(dim: str) -> list[BreakdownRow]:
-        return sorted((_error_row(g) for g in groups[dim] if g["errors"]), key=_by_errors)
+        return top(sorted((_error_row(g) for g in groups[dim] if g["errors"]), key=_by_errors))
+
+    all_path_costs = [_cost_row(g) for g in groups["path"] if g["priced_spans"]]
 
     cursor = con.execute(SLOWEST_SQL, {"session_id": session_id, "slowest": slowest})
     names = [d[0] for d in cursor.description or []]
@@ -232,4 +244,7 @@ def session_breakdown(
         slowest_spans=slowest_spans,
         errors_by_tool=errors("tool"),
         errors_by_path=errors("path"),
+        total_cost_usd=sum(row.cost_usd for row in all_path_costs),
+        total_unpriced=sum(row.unpriced for row in all_path_costs),
+        rows_cut=cut,
     )

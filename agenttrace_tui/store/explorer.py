@@ -251,11 +251,19 @@ def spans_by_id(con: duckdb.DuckDBPyConnection, session_id: str, span_ids: list[
     )
 
 
-def tool_spans(con: duckdb.DuckDBPyConnection, session_id: str) -> list[SpanRow]:
-    """The session's tool spans in start order: answers to the tool calls an LLM made."""
+def tool_spans_after(
+    con: duckdb.DuckDBPyConnection, session_id: str, start_time: Any, names: list[str], limit: int = 100
+) -> list[SpanRow]:
+    """Tool spans named in `names` that started at or after `start_time`, in start order: the
+    candidates for answering the tool calls of an LLM span that started then."""
+    if not names:
+        return []
     return _span_rows(
-        con, "s.session_id = $session_id AND s.kind = 'tool'",
-        {"session_id": session_id, "t0": session_start(con, session_id)}, "ORDER BY s.start_time, s.span_id",
+        con,
+        "s.session_id = $session_id AND s.kind = 'tool' AND s.start_time >= $after AND s.name IN (SELECT unnest($names))",
+        {"session_id": session_id, "after": start_time, "names": names, "t0": session_start(con, session_id),
+         "limit": limit},
+        "ORDER BY s.start_time, s.span_id LIMIT $limit",
     )
 
 

@@ -117,3 +117,6 @@ class SessionBreakdown:
     slowest_spans: list[SpanRow]
     errors_by_tool: list[BreakdownRow]
     errors_by_path: list[BreakdownRow]
+    total_cost_usd: float = 0.0  # over all rows, also those cut from the lists
+    total_unpriced: int = 0
+    rows_cut: int = 0  # rows left out of the lists above (each keeps its top rows only)

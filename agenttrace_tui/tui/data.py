@@ -29,7 +29,6 @@ class SessionList:
 class SessionView:
     summary: dict[str, Any]
     nodes: dict[str, NodeStats]
-    tool_spans: list[SpanRow]
     has_parent_links: bool
 
 
@@ -53,7 +52,6 @@ class ExplorerData:
             return SessionView(
                 summary=summary,
                 nodes=explorer.session_nodes(con, session_id),
-                tool_spans=explorer.tool_spans(con, session_id),
                 has_parent_links=explorer.has_parent_links(con, session_id),
             )
 
@@ -69,6 +67,10 @@ class ExplorerData:
     def span_detail(self, span_id: str) -> SpanDetail | None:
         with self.store.reader() as con:
             return explorer.span_detail(con, span_id)
+
+    def tool_spans_after(self, session_id: str, start_time: Any, names: list[str]) -> list[SpanRow]:
+        with self.store.reader() as con:
+            return explorer.tool_spans_after(con, session_id, start_time, names)
 
     def breakdown(self, session_id: str) -> SessionBreakdown | None:
         with self.store.reader() as con:

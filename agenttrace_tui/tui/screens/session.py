@@ -62,6 +62,7 @@ class SpansLoaded(Message):
 class DetailLoaded(Message):
     span_id: str
     detail: SpanDetail | None
+    tool_links: dict[str, SpanRow]
 
 
 @dataclass
@@ -317,11 +318,12 @@ class SessionScreen(Screen[None]):
     def _load_detail(self, span_id: str) -> None:
         try:
             detail = self.data.span_detail(span_id)
+            links = self._tool_links(detail) if detail is not None else {}
         except StoreError as exc:
             self.post_message(LoadFailed(str(exc)))
             return
         if not get_current_worker().is_cancelled:
-            self.post_message(DetailLoaded(span_id, detail))
+            self.post_message(DetailLoaded(span_id, detail, links))
 
     @on(DetailLoaded)
     def _detail_loaded(self, message: DetailLoaded) -> None:
@@ -333,18 +335,22 @@ class SessionScreen(Screen[None]):
             pane.show_message("This span is no longer in the store.")
             return
         self._selected_detail = message.detail
-        pane.show_span(message.detail, self._tool_links(message.detail))
+        pane.show_span(message.detail, message.tool_links)
 
     def _tool_links(self, detail: SpanDetail) -> dict[str, SpanRow]:
-        """tool_call id → the tool span that answered it: the first later tool span of that name."""
+        """tool_call id → the tool span that answered it: the first later tool span of that name.
+
+        Runs in the detail worker: it asks the store for the few candidates, never the whole session."""
         calls = _tool_calls(detail.output)
-        if not calls or self.view is None:
+        if not calls:
             return {}
+        candidates = self.data.tool_spans_after(self.session_id, detail.row.start_time,
+                                                sorted({name for _, name in calls}))
         links: dict[str, SpanRow] = {}
         taken: set[str] = set()
         for call_id, name in calls:
-            for tool in self.view.tool_spans:
-                if tool.span_id in taken or tool.start_ms < detail.row.start_ms or tool.name != name:
+            for tool in candidates:
+                if tool.span_id in taken or tool.name != name:
                     continue
                 links[call_id] = tool
                 taken.add(tool.span_id)
@@ -443,12 +449,6 @@ class SessionScreen(Screen[None]):
         self._reveal(span_id, path)
 
     def _reveal_by_id(self, span_id: str) -> None:
-        if self.view is None:
-            return
-        for tool in self.view.tool_spans:
-            if tool.span_id == span_id:
-                self._reveal(span_id, tool.path)
-                return
         self._find_paths("linked span", [span_id])
 
     def _reveal(self, span_id: str, path: str) -> None:

@@ -101,7 +101,7 @@ def _cost_rows(pick: Callable[[SessionBreakdown], list[BreakdownRow]], what: str
 ]:
     def rows(breakdown: SessionBreakdown) -> list[_Row]:
         # Every priced span has one path, so the path rows add up to the session's cost.
-        total = sum(row.cost_usd for row in breakdown.cost_by_path)
+        total = breakdown.total_cost_usd
         return [
             _Row(
                 cells=(
@@ -201,8 +201,8 @@ class _Tab:
 
 
 def _cost_summary(breakdown: SessionBreakdown) -> str:
-    total = sum(row.cost_usd for row in breakdown.cost_by_path)
-    unpriced = sum(row.unpriced for row in breakdown.cost_by_path)
+    total = breakdown.total_cost_usd
+    unpriced = breakdown.total_unpriced
     return f"session {cost_text(total, unpriced)}"
 
 
