@@ -238,3 +238,23 @@ async def test_keymap_from_config_remaps_a_binding(sample_store: Store) -> None:
         await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
         await pilot.press("x")
         await wait_for(pilot, lambda: len(table_ids(app)) == len(sample_store.sessions(["errors > 0"])))
+
+
+def test_every_binding_has_an_id_and_is_documented() -> None:
+    """Keys can be remapped only by id, so every binding needs one, listed in docs/explorer.md."""
+    from textual.binding import Binding
+
+    from agenttrace_tui.tui.screens.session import SessionScreen
+    from agenttrace_tui.tui.widgets.panels import PanelTable, SessionPanels
+    from agenttrace_tui.tui.widgets.timeline import Timeline
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "explorer.md").read_text()
+    classes = [AgentTraceApp, SessionsScreen, SessionTable, SessionScreen, PathTree, DetailPane, SessionPanels,
+               PanelTable, Timeline]
+    ids = []
+    for cls in classes:
+        for binding in cls.__dict__.get("BINDINGS", []):
+            assert isinstance(binding, Binding) and binding.id, f"{cls.__name__}: {binding}"
+            ids.append(binding.id)
+    missing = [binding_id for binding_id in ids if f"`{binding_id}`" not in docs]
+    assert missing == []
