@@ -258,9 +258,9 @@ def _ingest_one(
         if fingerprint is not None:
             con.execute("DELETE FROM ingested_files WHERE path = ?", [file_key])
             con.execute(
-                "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                [file_key, fingerprint[0], fingerprint[1], state.sha256, file_result.lines,
-                 file_result.stored, file_result.rejected],
+                "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                [file_key, fingerprint[0], fingerprint[1], file_result.lines, file_result.stored,
+                 file_result.rejected],
             )
         con.execute("COMMIT")
     except BaseException:

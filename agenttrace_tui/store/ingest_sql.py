@@ -274,11 +274,13 @@ def parse_lines_sql() -> str:
     usage = {token: f"try_cast(json_extract(r.usage, '$.{token}') AS BIGINT)" for token in USAGE_FIELDS}
     header_span_id = _header("helicone-request-id")
     return f"""
-WITH staged AS (
-    SELECT line_no, raw, bad_utf8_at,
-           bad_utf8_at IS NULL AND json_valid(raw) AS valid_json
+WITH lines AS (
+    -- A line may end in its newline (and CR): JSON ignores them; the text kept for a reject drops them.
+    SELECT line_no, raw, bad_utf8_at, bad_utf8_at IS NULL AND json_valid(raw) AS valid_json
     FROM {LINE_BATCH}
-    WHERE bad_utf8_at IS NOT NULL OR trim(raw) <> ''
+), staged AS (
+    SELECT * FROM lines
+    WHERE valid_json OR bad_utf8_at IS NOT NULL OR trim(raw, ' \t\r\n') <> ''  -- blank lines carry nothing
 ), parsed AS (
     -- Valid JSON starting with '{{' is an object: no second parse to ask its type.
     SELECT *, valid_json AND starts_with(ltrim(raw), '{{') AS is_object,
@@ -297,11 +299,11 @@ WITH staged AS (
 )
 SELECT
     s.line_no,
-    CASE WHEN s.reason IS NOT NULL THEN s.raw END AS raw,
+    CASE WHEN s.reason IS NOT NULL THEN rtrim(s.raw, '\r\n') END AS raw,
     s.reason,
     v.is_session,
     v.session_id,
-    coalesce({_string('span_id')}, {header_span_id}, 'sha:' || md5(trim(s.raw))) AS span_id,
+    coalesce({_string('span_id')}, {header_span_id}, 'sha:' || md5(trim(s.raw, ' \t\r\n'))) AS span_id,
     coalesce({_string('session_name')}, {_header('helicone-session-name')}) AS session_name,
     {_normalised_path(f"coalesce({_string('path')}, {_header('helicone-session-path')})")} AS path,
     {_string('parent_id')} AS parent_id,

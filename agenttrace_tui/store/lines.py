@@ -1,21 +1,22 @@
 """Reading trace files as numbered lines in Arrow batches, without a Python object per line.
 
-Files are read in large blocks cut at the last newline; each block is decoded once and split by
-pyarrow's C++ kernels. Only a block that is not valid UTF-8 falls back to a per-line decode, so that
-the bad lines can be rejected by number while their neighbours are kept.
+Files are read in large blocks cut at the last newline. A block becomes an Arrow string array without
+copying: numpy finds the newlines, and their positions are the array's offsets over the block's bytes
+(each line keeps its trailing newline, which JSON parsing ignores). Only a block that is not valid
+UTF-8 falls back to a per-line decode, so that the bad lines can be rejected by number while their
+neighbours are kept.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final, cast
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 BLOCK_BYTES: Final = 32 * 1024 * 1024
 """Bytes read per block: large enough that per-block overhead vanishes, small enough to keep memory flat."""
@@ -43,8 +44,6 @@ class FileReadState:
     total_lines: int = 0
     bytes_read: int = 0
     ends_with_newline: bool = True
-    sha256: str = ""
-    _hash: "hashlib._Hash" = field(default_factory=hashlib.sha256)
 
 
 def open_binary(path: Path) -> BinaryIO:
@@ -68,7 +67,6 @@ def read_line_batches(
         block = stream.read(block_bytes)
         if not block:
             break
-        state._hash.update(block)
         state.bytes_read += len(block)
         if on_bytes is not None:
             on_bytes(len(block))
@@ -81,7 +79,7 @@ def read_line_batches(
         if first_block and complete.startswith(b"\xef\xbb\xbf"):
             complete = complete[3:]
         first_block = False
-        lines, bad = _split(complete[:-1])  # drop the final newline so no empty tail line appears
+        lines, bad = _split(complete)
         yield LineBatch(next_line, lines, bad)
         next_line += len(lines)
     if carry:
@@ -92,27 +90,30 @@ def read_line_batches(
         yield LineBatch(next_line, lines, bad, terminated=False)
         next_line += len(lines)
     state.total_lines = next_line - 1
-    state.sha256 = state._hash.hexdigest()
+
+
+NEWLINE: Final = 10
 
 
 def _split(data: bytes) -> tuple[pa.Array, pa.Array | None]:
-    # Split as bytes and let Arrow validate UTF-8 in C++: no Python str of the whole block.
-    lines = pc.split_pattern(pa.array([data], pa.large_binary()), b"\n").flatten()
+    """Lines of a block (each with its newline, except an unterminated last one), zero-copy."""
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == NEWLINE) + 1
+    if len(ends) == 0 or ends[-1] != len(data):
+        ends = np.append(ends, len(data))
+    offsets = np.concatenate((np.zeros(1, np.int64), ends.astype(np.int64)))
+    lines = pa.Array.from_buffers(pa.large_string(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
     try:
-        text = lines.cast(pa.large_string())
+        lines.validate(full=True)  # checks UTF-8 in C++
     except pa.ArrowInvalid:
         return _split_slow(data)
-    if b"\r" in data:  # CRLF files: the \r stays on each line after splitting on \n
-        text = pc.replace_substring_regex(text, r"\r$", "")
-    return text, None
+    return lines, None
 
 
 def _split_slow(data: bytes) -> tuple[pa.Array, pa.Array]:
     """Per-line decode, only for a block holding invalid UTF-8: bad lines keep an escaped copy."""
     decoded: list[str] = []
     bad_at: list[int | None] = []
-    for raw in data.split(b"\n"):
-        raw = raw.removesuffix(b"\r")
+    for raw in data.removesuffix(b"\n").split(b"\n"):
         try:
             decoded.append(raw.decode("utf-8"))
             bad_at.append(None)

@@ -108,7 +108,6 @@ CREATE TABLE IF NOT EXISTS ingested_files (
     path VARCHAR,
     size BIGINT,
     mtime_ns BIGINT,
-    sha256 VARCHAR,
     lines BIGINT,
     stored BIGINT,
     rejected BIGINT,
