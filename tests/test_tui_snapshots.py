@@ -53,9 +53,25 @@ def screen_text(app: AgentTraceApp) -> str:
     return text.replace(str(SAMPLES), "<repo>/sample_traces")
 
 
+async def settled_text(app: AgentTraceApp, pilot: object) -> str:
+    """The screen once two captures in a row agree: workers and repaints have finished."""
+    import asyncio
+
+    previous = ""
+    for _ in range(100):
+        await app.workers.wait_for_complete()
+        await pilot.pause()  # type: ignore[attr-defined]
+        text = screen_text(app)
+        if text == previous:
+            return text
+        previous = text
+        await asyncio.sleep(0.05)
+    return previous
+
+
 def check(name: str, text: str) -> None:
     golden = SNAPSHOTS / f"{name}.txt"
-    if os.environ.get("AGENTTRACE_UPDATE_SNAPSHOTS") or not golden.exists():
+    if os.environ.get("AGENTTRACE_UPDATE_SNAPSHOTS") or not golden.exists():  # pragma: no cover
         golden.write_text(text, encoding="utf-8")
         if not os.environ.get("AGENTTRACE_UPDATE_SNAPSHOTS"):
             pytest.fail(f"wrote a new snapshot {golden.name}: read it, then commit it")
@@ -66,8 +82,7 @@ async def test_sessions_screen(store: Store) -> None:
     app = AgentTraceApp(store, keymap={})
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
-        await pilot.pause()
-        check("sessions", screen_text(app))
+        check("sessions", await settled_text(app, pilot))
 
 
 async def test_session_screen_tree_timeline_and_detail(store: Store) -> None:
@@ -89,8 +104,6 @@ async def test_session_screen_tree_timeline_and_detail(store: Store) -> None:
         await wait_for(pilot, lambda: any(isinstance(c.data, SpanRef) for c in first.children))
         await pilot.press("j")
         await wait_for(pilot, lambda: "RateLimitError" in screen.query_one(DetailPane).rendered_text())
-        await pilot.pause()
-        check("session", screen_text(app))
+        check("session", await settled_text(app, pilot))
         await pilot.press("b")
-        await pilot.pause()
-        check("session-breakdown", screen_text(app))
+        check("session-breakdown", await settled_text(app, pilot))
