@@ -82,6 +82,7 @@ async def test_sessions_screen(store: Store) -> None:
     app = AgentTraceApp(store, keymap={})
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
+        await wait_for(pilot, lambda: "Customer Support - Trip Planning" in screen_text(app))
         check("sessions", await settled_text(app, pilot))
 
 
@@ -104,6 +105,8 @@ async def test_session_screen_tree_timeline_and_detail(store: Store) -> None:
         await wait_for(pilot, lambda: any(isinstance(c.data, SpanRef) for c in first.children))
         await pilot.press("j")
         await wait_for(pilot, lambda: "RateLimitError" in screen.query_one(DetailPane).rendered_text())
+        await wait_for(pilot, lambda: "ERROR  RateLimitError" in screen_text(app) and "answer  1 span" in screen_text(app))
         check("session", await settled_text(app, pilot))
         await pilot.press("b")
+        await wait_for(pilot, lambda: "gpt-4o-2024-08-06" in screen_text(app))
         check("session-breakdown", await settled_text(app, pilot))
