@@ -112,3 +112,24 @@ def test_kill_mid_file_leaves_the_store_as_before_that_file(tmp_path: Path) -> N
     assert rerun.returncode == 0, rerun.stderr
     totals = Store(db).totals()
     assert totals["spans"] == 60_009 and totals["sessions"] == 3003
+
+
+def test_readers_get_in_during_a_long_multi_file_ingest(tmp_path: Path) -> None:
+    """The writer keeps its connection across quick files but lets go regularly."""
+    db = tmp_path / "s.duckdb"
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    for index in range(60):
+        big_trace(folder / f"run{index:03d}.jsonl", 20, 5, f"r{index}")
+    Store(db).ingest([str(big_trace(tmp_path / "seed.jsonl", 1, 1, "seed"))])
+    writer = ingest_process(db, folder)
+    answers = []
+    while writer.poll() is None and len(answers) < 5:
+        result = run_cli(["sessions", "--db", str(db), "--json", "--wait", "10"])
+        assert result.returncode == 0, result.stderr
+        answers.append(len(json.loads(result.stdout)))
+    out, err = writer.communicate(timeout=120)
+    assert writer.returncode == 0, err
+    assert answers and answers == sorted(answers)  # each read saw whole files only, more as time went on
+    assert all((count - 1) % 20 == 0 for count in answers)
+    assert Store(db).totals()["sessions"] == 1201

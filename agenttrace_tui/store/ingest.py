@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from agenttrace_tui.store import ingest_sql
-from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, connection
+from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, connect
 from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.lines import FileReadState, LineBatch, open_binary, read_line_batches
 from agenttrace_tui.store.pricing import PriceOverrides, load_overrides, resolve_prices
@@ -135,6 +135,44 @@ def expand_inputs(arguments: Sequence[str]) -> tuple[list[InputSource], list[str
     return list(sources.values()), problems
 
 
+class _WriterSession:
+    """The write connection of one ingest, shared by its files and let go regularly.
+
+    Opening and closing the store costs ~60 ms a file (the close checkpoints), too much for a folder of
+    small runs; holding it for a whole folder would lock out readers (an open TUI). So the connection is
+    kept while files follow quickly, and released, with a short pause for a waiting reader to get in,
+    once it has been held for HOLD_SECONDS. Each file is still its own transaction.
+    """
+
+    HOLD_SECONDS: Final = 0.5
+    PAUSE_SECONDS: Final = 0.1
+
+    def __init__(self, db_path: Path, wait_seconds: float) -> None:
+        self.db_path = db_path
+        self.wait_seconds = wait_seconds
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.opened_at = 0.0
+
+    def get(self) -> duckdb.DuckDBPyConnection:
+        if self.con is None:
+            self.con = connect(self.db_path, read_only=False, wait_seconds=self.wait_seconds)
+            self.opened_at = time.monotonic()
+            if needs_setup(self.con):
+                ensure_schema(self.con)
+        return self.con
+
+    def after_file(self, more_to_come: bool) -> None:
+        if self.con is not None and time.monotonic() - self.opened_at > self.HOLD_SECONDS:
+            self.close()
+            if more_to_come:
+                time.sleep(self.PAUSE_SECONDS)
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+
+
 def ingest(
     db_path: Path,
     sources: Sequence[InputSource],
@@ -150,70 +188,55 @@ def ingest(
     overrides = load_overrides(prices_file)
     result = IngestResult()
     started = time.perf_counter()
-    for source in sources:
-        file_result = FileResult(path=source.name)
-        result.files.append(file_result)
-        try:
-            if source.path is None:
-                stream: BinaryIO = stdin or sys.stdin.buffer
-                result.bytes_read += _ingest_stream(
-                    db_path, source, stream, file_result, strict, overrides, wait_seconds, on_bytes
-                )
-            else:
-                result.bytes_read += _ingest_path(
-                    db_path, source.path, file_result, strict, force, overrides, wait_seconds, on_bytes
-                )
-        except OSError as exc:
-            file_result.error = f"{source.name}: cannot read: {exc.strerror or exc}"
-        except EOFError as exc:  # gzip stream cut short
-            file_result.error = f"{source.name}: cannot read: {exc}"
-        except duckdb.Error as exc:
-            file_result.error = f"{source.name}: store error: {str(exc).splitlines()[0]}"
+    writer = _WriterSession(db_path, wait_seconds)
+    try:
+        for index, source in enumerate(sources):
+            file_result = FileResult(path=source.name)
+            result.files.append(file_result)
+            try:
+                if source.path is None:
+                    stream: BinaryIO = stdin or sys.stdin.buffer
+                    state = _ingest_one(writer.get(), source.name, stream, file_result, strict, overrides,
+                                        on_bytes, fingerprint=None)
+                    result.bytes_read += state.bytes_read
+                else:
+                    result.bytes_read += _ingest_path(
+                        writer, source.path, file_result, strict, force, overrides, on_bytes
+                    )
+            except OSError as exc:
+                file_result.error = f"{source.name}: cannot read: {exc.strerror or exc}"
+            except EOFError as exc:  # gzip stream cut short
+                file_result.error = f"{source.name}: cannot read: {exc}"
+            except duckdb.Error as exc:
+                file_result.error = f"{source.name}: store error: {str(exc).splitlines()[0]}"
+            writer.after_file(more_to_come=index < len(sources) - 1)
+    finally:
+        writer.close()
     result.elapsed_seconds = time.perf_counter() - started
     return result
 
 
 def _ingest_path(
-    db_path: Path,
+    writer: _WriterSession,
     path: Path,
     file_result: FileResult,
     strict: bool,
     force: bool,
     overrides: PriceOverrides,
-    wait_seconds: float,
     on_bytes: Callable[[int], None] | None,
 ) -> int:
     stat = path.stat()
     key = str(path.resolve())
-    with connection(db_path, read_only=False, wait_seconds=wait_seconds) as con:
-        if needs_setup(con):
-            ensure_schema(con)
-        if not force and _unchanged(con, key, stat.st_size, stat.st_mtime_ns):
-            file_result.skipped_unchanged = True
-            if on_bytes is not None:
-                on_bytes(stat.st_size)
-            return 0
-        with open_binary(path) as stream:
-            state = _ingest_one(con, key, stream, file_result, strict, overrides, on_bytes,
-                                fingerprint=(stat.st_size, stat.st_mtime_ns))
-        return state.bytes_read
-
-
-def _ingest_stream(
-    db_path: Path,
-    source: InputSource,
-    stream: BinaryIO,
-    file_result: FileResult,
-    strict: bool,
-    overrides: PriceOverrides,
-    wait_seconds: float,
-    on_bytes: Callable[[int], None] | None,
-) -> int:
-    with connection(db_path, read_only=False, wait_seconds=wait_seconds) as con:
-        if needs_setup(con):
-            ensure_schema(con)
-        state = _ingest_one(con, source.name, stream, file_result, strict, overrides, on_bytes, fingerprint=None)
-        return state.bytes_read
+    con = writer.get()
+    if not force and _unchanged(con, key, stat.st_size, stat.st_mtime_ns):
+        file_result.skipped_unchanged = True
+        if on_bytes is not None:
+            on_bytes(stat.st_size)
+        return 0
+    with open_binary(path) as stream:
+        state = _ingest_one(con, key, stream, file_result, strict, overrides, on_bytes,
+                            fingerprint=(stat.st_size, stat.st_mtime_ns))
+    return state.bytes_read
 
 
 def _unchanged(con: duckdb.DuckDBPyConnection, key: str, size: int, mtime_ns: int) -> bool:
