@@ -26,7 +26,7 @@ from textual_fastdatatable import ArrowBackend
 from textual_fastdatatable import DataTable as FastDataTable
 
 from agenttrace_tui import display
-from agenttrace_tui.store import StoreError
+from agenttrace_tui.store import FilterError, StoreError
 from agenttrace_tui.textsafe import sanitize
 from agenttrace_tui.tui.columns import BASE_COLUMNS, display_table
 from agenttrace_tui.tui.data import ExplorerData, SessionList
@@ -56,6 +56,7 @@ class ListLoaded(Message):
 class ListFailed(Message):
     error: str
     generation: int
+    is_filter_error: bool = False
 
 
 class SessionsScreen(Screen[None]):
@@ -123,7 +124,7 @@ class SessionsScreen(Screen[None]):
             listing = self.data.session_list(filters, sort, descending)
         except StoreError as exc:
             if not worker.is_cancelled:
-                self.post_message(ListFailed(str(exc), generation))
+                self.post_message(ListFailed(str(exc), generation, isinstance(exc, FilterError)))
             return
         if not worker.is_cancelled:
             self.post_message(ListLoaded(listing, generation))
@@ -132,11 +133,13 @@ class SessionsScreen(Screen[None]):
     async def _failed(self, message: ListFailed) -> None:
         if message.generation != self.generation:
             return
-        if self.listing is None or "filter" not in message.error:
-            holder = self.query_one("#sessions-holder", Container)
-            await holder.remove_children()
-            await holder.mount(Static(Text(sanitize(message.error)), classes="message"))
-        self._show_filter_error(message.error)
+        if message.is_filter_error and self.listing is not None:
+            self._show_filter_error(message.error)  # the list stays as it was
+            return
+        holder = self.query_one("#sessions-holder", Container)
+        await holder.remove_children()
+        await holder.mount(Static(Text(sanitize(message.error)), classes="message"))
+        self._show_filter_error(message.error if message.is_filter_error else None)
 
     @on(ListLoaded)
     async def _loaded(self, message: ListLoaded) -> None:
