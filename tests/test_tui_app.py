@@ -134,6 +134,8 @@ async def test_drilldown_list_session_node_span_and_back(sample_store: Store) ->
 
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        # Back on the list, its rows are drawn again (they once came back blank).
+        await wait_for(pilot, lambda: "Customer Support - " in _svg_text(app.export_screenshot()))
 
 
 async def test_search_and_next_error(sample_store: Store) -> None:

@@ -99,6 +99,13 @@ class SessionsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.reload()
 
+    def on_screen_resume(self) -> None:
+        # Back from a session: the virtual table keeps its rows but must be drawn again.
+        table = self._table()
+        if table is not None:
+            table.refresh(layout=True)
+            table.focus()
+
     # Loading ---------------------------------------------------------------------------------------
 
     @property
