@@ -196,7 +196,7 @@ class SessionsScreen(Screen[None]):
             f"{totals['sessions']:,} sessions · {display.cost(totals['cost_usd'], totals['unpriced'])} · "
             f"error rate {display.rate(totals['error_rate'])} · p95 duration {display.duration(totals['p95_duration_ms'])}"
         )
-        self.query_one("#totals", Static).update(text)
+        self.query_one("#totals", Static).update(Text(text))
 
     def _show_filter_error(self, error: str | None) -> None:
         line = self.query_one("#filter-error", Static)
