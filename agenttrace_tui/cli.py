@@ -164,18 +164,24 @@ def ingest(
             }
         )
     else:
-        for file_result in result.files:
-            if file_result.error:
-                stderr.print(Text(f"agenttrace: {sanitize(file_result.error)}"))
-            for reject in file_result.rejects:
-                stderr.print(Text(sanitize(reject.one_line())))
-            if file_result.rejected > len(file_result.rejects):
-                stderr.print(Text(f"{sanitize(file_result.path)}: … {file_result.rejected - len(file_result.rejects)} "
-                                  "more rejected lines (agenttrace rejects)"))
-            if file_result.strict_refused:
-                stderr.print(Text(f"{sanitize(file_result.path)}: --strict: nothing stored from this file"))
-        stderr.print(Text(_summary(result)))
+        _report(result, rejects_per_file=None)
     raise typer.Exit(0 if result.ok else 1)
+
+
+def _report(result: Any, rejects_per_file: int | None) -> None:
+    """Per-file problems, then the one-line summary, on stderr."""
+    for file_result in result.files:
+        if file_result.error:
+            stderr.print(Text(f"agenttrace: {sanitize(file_result.error)}"))
+        shown = file_result.rejects[:rejects_per_file]
+        for reject in shown:
+            stderr.print(Text(sanitize(reject.one_line())))
+        if file_result.rejected > len(shown):
+            stderr.print(Text(f"{sanitize(file_result.path)}: … {file_result.rejected - len(shown)} "
+                              "more rejected lines (agenttrace rejects)"))
+        if file_result.strict_refused:
+            stderr.print(Text(f"{sanitize(file_result.path)}: --strict: nothing stored from this file"))
+    stderr.print(Text(_summary(result)))
 
 
 def _summary(result: Any) -> str:
@@ -437,10 +443,7 @@ def tui(
             result = run_ingest(resolve_db_path(db), sources, wait_seconds=wait)
         except StoreError as exc:
             fail(str(exc))
-        for file_result in result.files:
-            for reject in file_result.rejects[:5]:
-                stderr.print(Text(sanitize(reject.one_line())))
-        stderr.print(Text(_summary(result)))
+        _report(result, rejects_per_file=5)
     run(db=db, wait_seconds=wait)
 
 
