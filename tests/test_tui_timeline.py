@@ -317,3 +317,13 @@ async def test_theme_change_recolours_the_bars() -> None:
         light = style_at(timeline.render_line(1), bar_column(0)).bgcolor
         assert dark != light
         assert style_at(timeline.render_line(1), bar_column(0)).color == component_color(timeline, "llm")
+
+
+async def test_a_row_of_kind_none_draws_no_bar() -> None:
+    app = TimelineApp()
+    async with app.run_test(size=(WIDTH, 6)) as pilot:
+        timeline = app.query_one(Timeline)
+        timeline.set_rows([row(0, 0, label="", kind="none"), row(0, 4000)], SESSION_MS)
+        await pilot.pause()
+        assert timeline.render_line(1).text[LABEL_WIDTH:].strip() == ""  # line 0 is the axis
+        assert "█" in timeline.render_line(2).text

@@ -264,7 +264,7 @@ class SessionScreen(Screen[None]):
                                end_ms=row.end_ms, kind=row.kind, error=row.status == "error",
                                in_progress=row.in_progress)
         # "… N more" lines and the causal root: no interval of their own, so no bar.
-        return TimelineRow(key=f"line:{node.id}", label="", depth=depth, start_ms=0, end_ms=0, kind="node",
+        return TimelineRow(key=f"line:{node.id}", label="", depth=depth, start_ms=0, end_ms=0, kind="none",
                            error=False)
 
     def _highlight_timeline(self) -> None:

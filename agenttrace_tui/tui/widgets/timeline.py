@@ -75,7 +75,7 @@ class TimelineRow:
     depth: int  # tree depth, for a small indent of the label column
     start_ms: float  # from session start
     end_ms: float  # == start_ms for in-progress spans: drawn to `now_ms` instead
-    kind: str  # llm tool agent retrieval embedding other | "node" for a folder (aggregate bar)
+    kind: str  # llm tool agent retrieval embedding other | "node" for a folder (aggregate bar) | "none": no bar
     error: bool  # red bar (spans) or a red ✗ after the bar (spans and folders)
     in_progress: bool = False
 
@@ -371,7 +371,7 @@ class Timeline(ScrollView, can_focus=False):
     def _row_strip(self, row: TimelineRow, geometry: _Geometry, palette: _Palette) -> Strip:
         segments = [self._label_segment(row, geometry.label_width, palette.line + palette.label)]
         bar_width = geometry.bar_width
-        if bar_width <= 0:
+        if bar_width <= 0 or row.kind == "none":  # "none": a line with no interval ("… N more")
             return Strip(segments, geometry.label_width).adjust_cell_length(geometry.width, palette.line)
 
         in_progress = row.in_progress
