@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -21,7 +21,6 @@ import pyarrow as pa
 
 from agenttrace_tui.store import ingest_sql
 from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, connect
-from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.lines import FileReadState, LineBatch, open_binary, read_line_batches
 from agenttrace_tui.store.pricing import PriceOverrides, load_overrides, resolve_prices
 from agenttrace_tui.store.schema import ensure_schema, needs_setup
@@ -375,16 +374,3 @@ def price_models(
         con.execute(ingest_sql.apply_prices_sql(scope))
     finally:
         con.unregister("prices")
-
-
-def iter_rejects_sources(result: IngestResult) -> Iterator[Reject]:
-    for file_result in result.files:
-        yield from file_result.rejects
-
-
-def check_writable(db_path: Path) -> None:
-    """Fail early with one line when the store's folder cannot be created."""
-    try:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot create the store's folder {db_path.parent}: {exc.strerror}") from None

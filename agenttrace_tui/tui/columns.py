@@ -12,7 +12,7 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from agenttrace_tui.textsafe import sanitize_arrow
+from agenttrace_tui.textsafe import sanitize, sanitize_arrow
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,6 @@ BASE_COLUMNS: Final = (
     Column("cost", "cost"),
     Column("tokens", "tokens in/out"),
 )
-ID_COLUMN: Final = Column("id", "session id")
 
 
 def _text(array: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -112,12 +111,6 @@ def display_table(raw: pa.Table, property_names: tuple[str, ...]) -> pa.Table:
         "tokens in/out": _join(count(raw["input_tokens"]), "/", count(raw["output_tokens"])),
     }
     for index, property_name in enumerate(property_names):
-        columns[sanitize_property_label(property_name)] = sanitize_arrow(pc.fill_null(raw[f"prop_{index}"], ""))
+        columns[sanitize(property_name)[:24]] = sanitize_arrow(pc.fill_null(raw[f"prop_{index}"], ""))
     columns["session id"] = sanitize_arrow(raw["session_id"])
     return pa.table(columns)
-
-
-def sanitize_property_label(name: str) -> str:
-    from agenttrace_tui.textsafe import sanitize
-
-    return sanitize(name)[:24]
