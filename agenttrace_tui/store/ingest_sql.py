@@ -73,19 +73,20 @@ def _epoch_us(expr: str) -> str:
 
     Integers stay integers (HUGEINT) so nanosecond stamps never pass through a float.
     """
-    as_int = f"try_cast({expr} AS HUGEINT)"
+    # From the number's text: integers beyond 64 bits (nanoseconds near year 9999) stay exact too.
+    as_int = f"try_cast({expr}::VARCHAR AS HUGEINT)"
     as_dbl = f"try_cast({expr} AS DOUBLE)"
     return (
-        f"CASE WHEN {_is_strict_integer(expr)} THEN "
+        f"CASE WHEN {_is_strict_integer(expr)} OR regexp_full_match({expr}::VARCHAR, '-?[0-9]+') THEN "
         f"  CASE WHEN {as_int} >= 100000000000000000 THEN {as_int} // 1000"
         f"       WHEN {as_int} >= 100000000000000 THEN {as_int}"
         f"       WHEN {as_int} >= 100000000000 THEN {as_int} * 1000"
         f"       ELSE {as_int} * 1000000 END "
-        f"WHEN json_type({expr}) = 'DOUBLE' THEN try_cast("
+        f"WHEN json_type({expr}) = 'DOUBLE' THEN try_cast(floor("  # floor: µs precision, as integers
         f"  CASE WHEN abs({as_dbl}) >= 1e17 THEN {as_dbl} / 1000"
         f"       WHEN abs({as_dbl}) >= 1e14 THEN {as_dbl}"
         f"       WHEN abs({as_dbl}) >= 1e11 THEN {as_dbl} * 1000"
-        f"       ELSE {as_dbl} * 1000000 END AS HUGEINT) END"
+        f"       ELSE {as_dbl} * 1000000 END) AS HUGEINT) END"
     )
 
 
@@ -228,27 +229,13 @@ def parse_lines_sql() -> str:
     $last_line (the batch's last line number).
     """
     session_id_explicit = _string("session_id")
-    reasons = [
-        "CASE WHEN s.bad_utf8_at IS NOT NULL THEN 'not valid UTF-8 (bad byte at column ' || (s.bad_utf8_at + 1) || ')' END",
-        "CASE WHEN NOT s.valid_json AND NOT $terminated AND s.line_no = $last_line "
-        "THEN 'truncated last line: no newline at end of file and not complete JSON "
-        "(the writer may have stopped mid-write)' END",
-        "CASE WHEN NOT s.valid_json THEN 'not valid JSON' END",
-        "CASE WHEN NOT s.is_object THEN 'expected a JSON object, got ' || lower(json_type(s.raw)) END",
-        f"CASE WHEN {_present('type')} AND coalesce(r.type->>'$', '') NOT IN {_sql_list(('span', 'session'))} "
-        "THEN 'type: must be \"span\" or \"session\", got ' || left(r.type::VARCHAR, 40) END",
-        f"CASE WHEN {_present('v')} AND NOT (r.v::VARCHAR IN ('1', '1.0')) "
-        "THEN 'v: unsupported format version ' || left(r.v::VARCHAR, 20) || ' (this agenttrace reads 1)' END",
-        _headers_problem(),
-        f"CASE WHEN {_present('session_id')} AND (json_type(r.session_id) <> 'VARCHAR' OR {session_id_explicit} = '') "
-        "THEN 'session_id: must be a non-empty string' END",
-        "CASE WHEN v.session_id IS NULL THEN 'session_id: required (or a Helicone-Session-Id header)' END",
-        "CASE WHEN NOT v.is_session AND NOT " + _present("start_time") + " THEN 'start_time: required' END",
+    span_reasons = [
+        "CASE WHEN NOT " + _present("start_time") + " THEN 'start_time: required' END",
         _time_problem("start_time"),
         _time_problem("end_time"),
         _non_negative_number_problem("duration_ms"),
         _non_negative_number_problem("first_token_ms"),
-        *(_string_problem(field) for field in _STRING_FIELDS),
+        *(_string_problem(field) for field in _STRING_FIELDS if field != "user_id"),
         f"CASE WHEN {_present('kind')} AND coalesce(r.kind->>'$', '') NOT IN {_sql_list(KINDS)} "
         f"THEN 'kind: must be one of {', '.join(KINDS)}; got ' || left(r.kind::VARCHAR, 40) END",
         f"CASE WHEN {_present('status')} AND coalesce(r.status->>'$', '') NOT IN {_sql_list(STATUSES)} "
@@ -264,7 +251,27 @@ def parse_lines_sql() -> str:
             for token in USAGE_FIELDS
         ),
         _non_negative_number_problem("cost_usd"),
+    ]
+    reasons = [
+        "CASE WHEN s.bad_utf8_at IS NOT NULL THEN 'not valid UTF-8 (bad byte at column ' || (s.bad_utf8_at + 1) || ')' END",
+        "CASE WHEN NOT s.valid_json AND NOT $terminated AND s.line_no = $last_line "
+        "THEN 'truncated last line: no newline at end of file and not complete JSON "
+        "(the writer may have stopped mid-write)' END",
+        "CASE WHEN NOT s.valid_json THEN 'not valid JSON' END",
+        "CASE WHEN NOT s.is_object THEN 'expected a JSON object, got ' || lower(json_type(s.raw)) END",
+        f"CASE WHEN {_present('type')} AND coalesce(r.type->>'$', '') NOT IN {_sql_list(('span', 'session'))} "
+        "THEN 'type: must be \"span\" or \"session\", got ' || left(r.type::VARCHAR, 40) END",
+        f"CASE WHEN {_present('v')} AND NOT (r.v::VARCHAR IN ('1', '1.0')) "
+        "THEN 'v: unsupported format version ' || left(r.v::VARCHAR, 20) || ' (this agenttrace reads 1)' END",
+        _headers_problem(),
+        f"CASE WHEN {_present('session_id')} AND (json_type(r.session_id) <> 'VARCHAR' OR {session_id_explicit} = '') "
+        "THEN 'session_id: must be a non-empty string' END",
+        "CASE WHEN v.session_id IS NULL THEN 'session_id: required' "
+        "|| CASE WHEN v.is_session THEN '' ELSE ' (or a Helicone-Session-Id header)' END END",
+        _string_problem("user_id"),
         _properties_problem(),
+        # Span fields are checked on spans only: on a session record they are just extra fields.
+        f"CASE WHEN NOT v.is_session THEN coalesce({', '.join(span_reasons)}) END",
         f"CASE WHEN {_present('name')} AND v.is_session AND json_type(r.name) <> 'VARCHAR' "
         "THEN 'name: must be a string' END",
         f"CASE WHEN v.is_session AND {_present('tags')} AND (json_type(r.tags) <> 'ARRAY' OR "
@@ -289,7 +296,8 @@ WITH lines AS (
 ), valued AS (
     SELECT s.*, {{
         'is_session': coalesce(r.type->>'$', 'span') = 'session',
-        'session_id': coalesce({session_id_explicit}, nullif({_header('helicone-session-id')}, '')),
+        'session_id': CASE WHEN coalesce(r.type->>'$', 'span') = 'session' THEN {session_id_explicit}
+                           ELSE coalesce({session_id_explicit}, nullif({_header('helicone-session-id')}, '')) END,
         'start_time': {_time_value('start_time')},
         'end_time': {_time_value('end_time')}
     }} AS v
