@@ -512,6 +512,8 @@ class SessionScreen(Screen[None]):
             self.path_tree.show_causal(Text("spans by parent", style="bold"))
         self.path_tree.root.expand()
         self._select(self.path_tree.root)
+        header = "spans by parent · c: path tree" if self.path_tree.causal else "path tree · c: by parent"
+        self.query_one("#tree-header", Static).update(Text(header, style="dim"))
         self._sync_timeline()
 
     def action_show_breakdown(self) -> None:
