@@ -289,10 +289,12 @@ WITH lines AS (
     SELECT * FROM lines
     WHERE valid_json OR bad_utf8_at IS NOT NULL OR trim(raw, ' \t\r\n') <> ''  -- blank lines carry nothing
 ), parsed AS (
-    -- Valid JSON starting with '{{' is an object: no second parse to ask its type.
-    SELECT *, valid_json AND starts_with(ltrim(raw), '{{') AS is_object,
-           CASE WHEN valid_json AND starts_with(ltrim(raw), '{{') THEN from_json(raw, '{_STRUCT_SPEC}') END AS r
-    FROM staged
+    -- Valid JSON starting with '{{' is an object: no second parse to ask its type. ltrim copies the
+    -- line, so only lines that don't start with '{{' pay for it.
+    SELECT *, starts_as_object AND valid_json AS is_object,
+           CASE WHEN starts_as_object AND valid_json THEN from_json(raw, '{_STRUCT_SPEC}') END AS r
+    FROM (SELECT *, CASE WHEN starts_with(raw, '{{') THEN true ELSE starts_with(ltrim(raw), '{{') END AS starts_as_object
+          FROM staged)
 ), valued AS (
     SELECT s.*, {{
         'is_session': coalesce(r.type->>'$', 'span') = 'session',
