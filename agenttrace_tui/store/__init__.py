@@ -19,7 +19,8 @@ from typing import Any
 
 import duckdb
 
-from agenttrace_tui.store import ingest_sql, queries
+from agenttrace_tui.store import analytics, ingest_sql, queries
+from agenttrace_tui.store.analytics import Stats, StatsRules
 from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, connection
 from agenttrace_tui.store.errors import FilterError, StoreBusyError, StoreError
 from agenttrace_tui.store.filters import Compiled, compile_filters
@@ -164,6 +165,24 @@ class Store:
     def rejects(self, limit: int | None = None) -> list[dict[str, Any]]:
         with self.reader() as con:
             return queries.list_rejects(con, limit)
+
+    def stats(
+        self,
+        filters: Sequence[str] = (),
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        query: str | None = None,
+        by: str | None = None,
+        top: int = 10,
+        rules: StatsRules | None = None,
+    ) -> Stats:
+        """Cost, latency, errors, bottlenecks (and a compare by `by`) over the whole sessions selected;
+        `rules` default to the config file's `[stats]` table (docs/analytics.md)."""
+        where = compile_filters(filters, since=since, until=until, query_json=query)
+        chosen_rules = rules if rules is not None else analytics.load_rules()
+        with self.reader() as con:
+            return analytics.session_stats(con, where, by=by, top=top, rules=chosen_rules)
 
     def sql(self, statement: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self.reader() as con:
