@@ -225,3 +225,15 @@ def test_sql_is_read_only_and_errors_are_one_line(store: Store) -> None:
 def test_missing_store_says_how_to_get_data_in(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="agenttrace ingest"):
         Store(tmp_path / "none.duckdb").sessions()
+
+
+def test_properties_only_on_the_session_record_select_the_session(tmp_path: Path) -> None:
+    records = [
+        {"type": "session", "session_id": "rec", "name": "Has a record", "properties": {"Agent-Version": "v2"}},
+        span("rec", span_id="r1"),
+        span("plain", span_id="p1", properties={"Agent-Version": "v1"}),
+    ]
+    db = Store(tmp_path / "p.duckdb")
+    db.ingest([str(write_jsonl(tmp_path / "p.jsonl", records))])
+    assert ids(db.sessions(["prop.Agent-Version = v2"])) == ["rec"]
+    assert ids(db.sessions(query='{"filter": {"properties": {"Agent-Version": "v2"}}}')) == ["rec"]

@@ -484,7 +484,11 @@ INSERT INTO session_properties
 SELECT DISTINCT session_id, key, properties->>('/' || replace(replace(key, '~', '~0'), '/', '~1')) AS value
 FROM (
     SELECT session_id, properties, unnest(json_keys(properties)) AS key
-    FROM span_data
+    FROM (
+        -- A property may sit on the spans, or only on the session record: both select the session.
+        SELECT session_id, properties FROM span_data
+        UNION ALL SELECT session_id, properties FROM session_records
+    )
     WHERE session_id IN (SELECT session_id FROM touched_sessions) AND properties IS NOT NULL
 );
 
