@@ -284,3 +284,20 @@ def test_store_file_is_owner_only(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     Store(db).ingest([str(write_jsonl(tmp_path / "t.jsonl", [span()]))])
     assert db.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(("usage", "stored"), [
+    ({"input_tokens": 5.0, "output_tokens": 3}, (5, 3)),
+    ({"input_tokens": 99999999999999999999}, None),  # beyond 64 bits: rejected, not stored as NULL
+    ({"input_tokens": 5.5}, None),
+    ({"input_tokens": "5"}, None),
+    ({"input_tokens": -1}, None),
+    ({"input_tokens": None, "output_tokens": 0}, (None, 0)),
+])
+def test_token_counts(tmp_path: Path, usage: dict[str, object], stored: tuple[int | None, int | None] | None) -> None:
+    store = Store(tmp_path / "s.duckdb")
+    result = store.ingest([str(write_jsonl(tmp_path / "t.jsonl", [span(usage=usage)]))])
+    if stored is None:
+        assert result.rejected == 1 and result.files[0].rejects[0].reason.startswith("usage.input_tokens")
+    else:
+        assert store.sql("SELECT input_tokens, output_tokens FROM spans")[1] == [stored]

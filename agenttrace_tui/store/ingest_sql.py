@@ -107,27 +107,34 @@ def _non_negative_number_problem(field: str, expr: str | None = None) -> str:
     )
 
 
-def _token_problem(token_field: str) -> str:
-    value = f"json_extract(r.usage, '$.{token_field}')"
+_USAGE_PATHS: Final = "[" + ", ".join(f"'$.{token}'" for token in USAGE_FIELDS) + "]"
+_USAGE_SPEC: Final = "{" + ",".join(f'"{token}":"BIGINT"' for token in USAGE_FIELDS) + "}"
+
+
+def _token_problem(index: int, token_field: str) -> str:
+    """`v.usage_types` holds the JSON types of the token fields, from one parse of `usage`."""
+    kind = f"v.usage_types[{index + 1}]"
+    value = f"json_extract(r.usage, '$.{token_field}')"  # only read for a line that fails
     return (
-        f"CASE WHEN {value} IS NOT NULL AND json_type({value}) <> 'NULL' "
-        f"AND NOT ({_is_integer(value)} AND try_cast({value} AS BIGINT) >= 0) "
-        f"THEN 'usage.{token_field}: must be an integer >= 0, got ' || left({value}::VARCHAR, 40) END"
+        f"CASE WHEN {kind} IS NULL OR {kind} = 'NULL' THEN NULL "
+        f"WHEN {kind} IN ('UBIGINT', 'BIGINT') AND v.usage_values.{token_field} >= 0 THEN NULL "  # fits 64 bits
+        f"WHEN {kind} = 'DOUBLE' AND {_is_integer(value)} AND try_cast({value} AS BIGINT) >= 0 THEN NULL "
+        f"ELSE 'usage.{token_field}: must be an integer >= 0, got ' || left({value}::VARCHAR, 40) END"
     )
 
 
 def _properties_problem() -> str:
-    values = "json_transform(r.properties, '\"MAP(VARCHAR, JSON)\"')"
+    # json_type over `$.*` lists the values' types in one parse, without building a map per line.
     bad = (
-        f"list_filter(map_values({values}), "
-        f"v -> json_type(v) NOT IN ('VARCHAR', 'UBIGINT', 'BIGINT', 'DOUBLE', 'BOOLEAN', 'NULL'))"
+        "list_filter(json_type(r.properties, '$.*'), "
+        "t -> t NOT IN ('VARCHAR', 'UBIGINT', 'BIGINT', 'DOUBLE', 'BOOLEAN', 'NULL'))"
     )
     return (
         f"CASE WHEN NOT {_present('properties')} THEN NULL "
         f"WHEN json_type(r.properties) <> 'OBJECT' "
         f"THEN 'properties: must be an object, got ' || {_type_name('r.properties')} "
         f"WHEN len({bad}) > 0 "
-        f"THEN 'properties: values must be strings, numbers or booleans, got ' || left({bad}[1]::VARCHAR, 40) END"
+        f"THEN 'properties: values must be strings, numbers or booleans, got ' || lower({bad}[1]) END"
     )
 
 
@@ -247,8 +254,8 @@ def parse_lines_sql() -> str:
         f"CASE WHEN {_present('usage')} AND json_type(r.usage) <> 'OBJECT' "
         "THEN 'usage: must be an object, got ' || " + _type_name("r.usage") + " END",
         *(
-            f"CASE WHEN json_type(r.usage) = 'OBJECT' THEN {_token_problem(token)} END"
-            for token in USAGE_FIELDS
+            f"CASE WHEN json_type(r.usage) = 'OBJECT' THEN {_token_problem(index, token)} END"
+            for index, token in enumerate(USAGE_FIELDS)
         ),
         _non_negative_number_problem("cost_usd"),
     ]
@@ -278,7 +285,7 @@ def parse_lines_sql() -> str:
         "len(list_filter(json_transform(r.tags, '[\"JSON\"]'), t -> json_type(t) <> 'VARCHAR')) > 0) "
         "THEN 'tags: must be an array of strings' END",
     ]
-    usage = {token: f"try_cast(json_extract(r.usage, '$.{token}') AS BIGINT)" for token in USAGE_FIELDS}
+    usage = {token: f"v.usage_values.{token}" for token in USAGE_FIELDS}
     header_span_id = _header("helicone-request-id")
     return f"""
 WITH lines AS (
@@ -300,6 +307,8 @@ WITH lines AS (
         'is_session': coalesce(r.type->>'$', 'span') = 'session',
         'session_id': CASE WHEN coalesce(r.type->>'$', 'span') = 'session' THEN {session_id_explicit}
                            ELSE coalesce({session_id_explicit}, nullif({_header('helicone-session-id')}, '')) END,
+        'usage_types': CASE WHEN json_type(r.usage) = 'OBJECT' THEN json_type(r.usage, {_USAGE_PATHS}) END,
+        'usage_values': CASE WHEN json_type(r.usage) = 'OBJECT' THEN from_json(r.usage, '{_USAGE_SPEC}') END,
         'start_time': {_time_value('start_time')},
         'end_time': {_time_value('end_time')}
     }} AS v
