@@ -300,12 +300,14 @@ def show(
 def _node_label(node: Any) -> Text:
     label = Text()
     label.append(sanitize(node.path if node.path == "/" else node.name), style="bold red" if node.errors else "bold")
-    label.append(
-        f"  {node.spans} span{'s' if node.spans != 1 else ''} · busy {display.duration(node.busy_ms)} / "
-        f"wall {display.duration(node.wall_ms)} · {display.cost(node.cost_usd, node.unpriced)} · "
-        f"{display.count(node.input_tokens)}/{display.count(node.output_tokens)} tok",
-        style="dim",
-    )
+    figures = [
+        f"{node.spans} span{'s' if node.spans != 1 else ''}",
+        f"busy {display.duration(node.busy_ms)} / wall {display.duration(node.wall_ms)}",
+    ]
+    if node.llm_calls:  # a folder of tool calls has no cost or tokens to show
+        figures.append(display.cost(node.cost_usd, node.unpriced))
+        figures.append(f"{display.count(node.input_tokens)}/{display.count(node.output_tokens)} tok")
+    label.append("  " + " · ".join(figures), style="dim")
     if node.errors:
         label.append(f" · {node.errors} error{'s' if node.errors != 1 else ''}", style="red")
     return label
