@@ -246,13 +246,14 @@ def test_every_binding_has_an_id_and_is_documented() -> None:
     """Keys can be remapped only by id, so every binding needs one, listed in docs/explorer.md."""
     from textual.binding import Binding
 
+    from agenttrace_tui.tui.screens.dashboard import DashboardScreen
     from agenttrace_tui.tui.screens.session import SessionScreen
     from agenttrace_tui.tui.widgets.panels import PanelTable, SessionPanels
     from agenttrace_tui.tui.widgets.timeline import Timeline
 
     docs = (Path(__file__).resolve().parent.parent / "docs" / "explorer.md").read_text()
     classes = [AgentTraceApp, SessionsScreen, SessionTable, SessionScreen, PathTree, DetailPane, SessionPanels,
-               PanelTable, Timeline]
+               PanelTable, Timeline, DashboardScreen]
     ids = []
     for cls in classes:
         for binding in cls.__dict__.get("BINDINGS", []):
@@ -260,3 +261,22 @@ def test_every_binding_has_an_id_and_is_documented() -> None:
             ids.append(binding.id)
     missing = [binding_id for binding_id in ids if f"`{binding_id}`" not in docs]
     assert missing == []
+
+
+async def test_analytics_dashboard_describes_the_listed_sessions(sample_store: Store) -> None:
+    from agenttrace_tui.tui.screens.dashboard import DashboardScreen
+
+    with_errors = sample_store.stats(["errors > 0"])
+    app = AgentTraceApp(sample_store, keymap={})
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
+        await pilot.press("e")
+        await wait_for(pilot, lambda: len(table_ids(app)) == with_errors.sessions)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        headline = f"{with_errors.sessions} sessions · {with_errors.spans} spans"
+        await wait_for(pilot, lambda: headline in _svg_text(app.export_screenshot()))
+        await pilot.press("G")
+        await wait_for(pilot, lambda: "Compare by prop." in _svg_text(app.export_screenshot()))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))

@@ -66,6 +66,7 @@ class SessionsScreen(Screen[None]):
         Binding("s", "sort_next", "Sort", id="sessions.sort"),
         Binding("S", "sort_reverse", "Reverse", id="sessions.reverse"),
         Binding("e", "errors_only", "Errors only", id="sessions.errors"),
+        Binding("a", "analytics", "Analytics", id="sessions.analytics"),
         Binding("y", "copy_value", "Copy name", show=False, id="sessions.copy"),
         Binding("Y", "copy_id", "Copy id", show=False, id="sessions.copy_id"),
         Binding("ctrl+e", "export", "Export", id="sessions.export"),
@@ -221,6 +222,13 @@ class SessionsScreen(Screen[None]):
     @on(FastDataTable.RowSelected)
     def _row_selected(self) -> None:
         self.action_open()
+
+    def action_analytics(self) -> None:
+        """The dashboard for exactly the sessions listed (same filter, errors-only included)."""
+        from agenttrace_tui.tui.screens.dashboard import DashboardScreen
+
+        properties = self.listing.properties if self.listing is not None else ()
+        self.app.push_screen(DashboardScreen(self.data, self.filters, properties))
 
     def action_filter(self) -> None:
         prompt = self.query_one("#filter", Input)
