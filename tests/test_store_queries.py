@@ -237,3 +237,24 @@ def test_properties_only_on_the_session_record_select_the_session(tmp_path: Path
     db.ingest([str(write_jsonl(tmp_path / "p.jsonl", records))])
     assert ids(db.sessions(["prop.Agent-Version = v2"])) == ["rec"]
     assert ids(db.sessions(query='{"filter": {"properties": {"Agent-Version": "v2"}}}')) == ["rec"]
+
+
+def test_critical_path_is_the_chain_that_sets_the_end(tmp_path: Path) -> None:
+    from agenttrace_tui.store import explorer
+
+    def at(span_id: str, start: float, end: float, **fields: object) -> dict[str, object]:
+        return span("cp", span_id=span_id, start_time=1735725600 + start, end_time=1735725600 + end, **fields)
+
+    records = [
+        at("agent", 0, 10, kind="agent"),           # a container: its children explain its interval
+        at("plan", 0, 2, parent_id="agent"),
+        at("slow-tool", 2, 6, parent_id="agent"),   # ends last before "answer" starts
+        at("fast-tool", 2, 3, parent_id="agent"),   # overlaps, ends earlier: not on the path
+        at("answer", 7, 10, parent_id="agent"),     # ends last; an idle second before it
+        at("zero", 10, 10),                         # zero length at the very end
+    ]
+    db = Store(tmp_path / "cp.duckdb")
+    db.ingest([str(write_jsonl(tmp_path / "cp.jsonl", records))])
+    with db.reader() as con:
+        assert explorer.critical_path(con, "cp") == ["plan", "slow-tool", "answer", "zero"]
+        assert explorer.critical_path(con, "none") == []

@@ -327,3 +327,14 @@ async def test_a_row_of_kind_none_draws_no_bar() -> None:
         await pilot.pause()
         assert timeline.render_line(1).text[LABEL_WIDTH:].strip() == ""  # line 0 is the axis
         assert "█" in timeline.render_line(2).text
+
+
+async def test_critical_rows_carry_a_marker() -> None:
+    app = TimelineApp()
+    async with app.run_test(size=(WIDTH, 6)) as pilot:
+        timeline = app.query_one(Timeline)
+        timeline.set_rows([TimelineRow("on", "on", 0, 0, 2000, "llm", False, critical=True),
+                           row(0, 1000, label="off")], SESSION_MS)
+        await pilot.pause()
+        assert "◆" in timeline.render_line(1).text
+        assert "◆" not in timeline.render_line(2).text

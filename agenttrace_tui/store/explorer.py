@@ -6,6 +6,7 @@ Everything a screen shows is loaded when it is shown: folder figures for a whole
 
 from __future__ import annotations
 
+import bisect
 from pathlib import Path
 from typing import Any, Final
 
@@ -333,3 +334,38 @@ def export_spans(con: duckdb.DuckDBPyConnection, session_id: str, target: Path) 
     """Every span of one session, payloads included, in start order."""
     return _copy(con, "SELECT * FROM spans WHERE session_id = $sid ORDER BY start_time, span_id",
                  {"sid": session_id}, target)
+
+
+def critical_path(con: duckdb.DuckDBPyConnection, session_id: str) -> list[str]:
+    """The chain of spans that set the session's end time, first to last.
+
+    From the span that ends last, step back to the span that ended latest at or before its start, and
+    so on. Only leaf spans count (a span some other span names as parent is a container, whose own
+    interval is explained by its children). A step is a binary search over the leaves sorted by end,
+    so a 100k-span session costs one query and a few dozen steps, not a loop over its spans.
+    """
+    rows = con.execute(
+        """
+        SELECT span_id, epoch_us(start_time) AS start_us, epoch_us(coalesce(end_time, start_time)) AS end_us
+        FROM spans s
+        WHERE session_id = ? AND NOT EXISTS (
+            SELECT 1 FROM span_data c WHERE c.session_id = s.session_id AND c.parent_id = s.span_id)
+        ORDER BY end_us, start_us, span_id
+        """,
+        [session_id],
+    ).fetchall()
+    if not rows:
+        return []
+    ends = [row[2] for row in rows]
+    chain: list[str] = []
+    index = len(rows) - 1
+    while True:
+        span_id, start_us, _ = rows[index]
+        chain.append(span_id)
+        # the latest end at or before this start, among the spans before this one in end order
+        before = bisect.bisect_right(ends, start_us, 0, index) - 1
+        if before < 0:
+            break
+        index = before
+    chain.reverse()
+    return chain

@@ -30,6 +30,7 @@ class SessionView:
     summary: dict[str, Any]
     nodes: dict[str, NodeStats]
     has_parent_links: bool
+    critical_path: frozenset[str]  # span ids of the chain that set the session's end
 
 
 class ExplorerData:
@@ -52,6 +53,7 @@ class ExplorerData:
             return SessionView(
                 summary=summary,
                 nodes=explorer.session_nodes(con, session_id),
+                critical_path=frozenset(explorer.critical_path(con, session_id)),
                 has_parent_links=explorer.has_parent_links(con, session_id),
             )
 

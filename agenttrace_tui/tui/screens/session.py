@@ -262,7 +262,8 @@ class SessionScreen(Screen[None]):
             row = data.row
             return TimelineRow(key=row.span_id, label=row.label, depth=depth, start_ms=row.start_ms,
                                end_ms=row.end_ms, kind=row.kind, error=row.status == "error",
-                               in_progress=row.in_progress)
+                               in_progress=row.in_progress,
+                               critical=self.view is not None and row.span_id in self.view.critical_path)
         # "… N more" lines and the causal root: no interval of their own, so no bar.
         return TimelineRow(key=f"line:{node.id}", label="", depth=depth, start_ms=0, end_ms=0, kind="none",
                            error=False)

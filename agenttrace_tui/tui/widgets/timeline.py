@@ -52,6 +52,7 @@ EIGHTHS: Final = " ▏▎▍▌▋▊▉█"
 FULL: Final = "█"
 PENDING: Final = "▒"  # in-progress body: visibly not a finished bar, even without colour
 ERROR_MARK: Final = "✗"
+CRITICAL_MARK: Final = "◆"
 PENDING_MARK: Final = "▸"
 TICK: Final = "┊"
 
@@ -78,6 +79,7 @@ class TimelineRow:
     kind: str  # llm tool agent retrieval embedding other | "node" for a folder (aggregate bar) | "none": no bar
     error: bool  # red bar (spans) or a red ✗ after the bar (spans and folders)
     in_progress: bool = False
+    critical: bool = False  # on the session's critical path: a ◆ after the bar
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class _Palette:
     duration: Style
     pending: Style
     error_mark: Style
+    critical_mark: Style
     bars: dict[str, Style]  # kind (and "node", "error") → bar style, fg = bar colour
 
 
@@ -166,6 +169,7 @@ class Timeline(ScrollView, can_focus=False):
         "timeline--highlight",
         "timeline--in-progress",
         "timeline--error",
+        "timeline--critical",
         "timeline--node",
         *(f"timeline--{kind}" for kind in KINDS),
     }
@@ -184,6 +188,7 @@ class Timeline(ScrollView, can_focus=False):
     Timeline > .timeline--highlight { background: $block-cursor-blurred-background; text-style: bold; }
     Timeline > .timeline--in-progress { color: $text-warning; }
     Timeline > .timeline--error { color: $error; }
+    Timeline > .timeline--critical { color: $text-accent; text-style: bold; }
     Timeline > .timeline--node { color: $foreground 35%; }
     Timeline > .timeline--llm { color: #4c9be8; }
     Timeline > .timeline--tool { color: #e69f00; }
@@ -353,6 +358,7 @@ class Timeline(ScrollView, can_focus=False):
             duration=component("duration") + text_overlay,
             pending=component("in-progress") + text_overlay,
             error_mark=component("error") + text_overlay,
+            critical_mark=component("critical") + text_overlay,
             bars=bars,
         )
         self._palettes[highlighted] = palette
@@ -404,6 +410,8 @@ class Timeline(ScrollView, can_focus=False):
 
         # after the bar: a marker, then the duration if it fits before the right edge
         after: list[Segment] = []
+        if row.critical:
+            after.append(Segment(CRITICAL_MARK, palette.critical_mark))
         if row.error:
             after.append(Segment(ERROR_MARK, palette.error_mark))
         elif in_progress:
