@@ -248,12 +248,13 @@ def test_every_binding_has_an_id_and_is_documented() -> None:
 
     from agenttrace_tui.tui.screens.dashboard import DashboardScreen
     from agenttrace_tui.tui.screens.session import SessionScreen
+    from agenttrace_tui.tui.widgets.agents import AgentTreeView
     from agenttrace_tui.tui.widgets.panels import PanelTable, SessionPanels
     from agenttrace_tui.tui.widgets.timeline import Timeline
 
     docs = (Path(__file__).resolve().parent.parent / "docs" / "explorer.md").read_text()
     classes = [AgentTraceApp, SessionsScreen, SessionTable, SessionScreen, PathTree, DetailPane, SessionPanels,
-               PanelTable, Timeline, DashboardScreen]
+               PanelTable, Timeline, DashboardScreen, AgentTreeView]
     ids = []
     for cls in classes:
         for binding in cls.__dict__.get("BINDINGS", []):
@@ -280,3 +281,27 @@ async def test_analytics_dashboard_describes_the_listed_sessions(sample_store: S
         await wait_for(pilot, lambda: "Compare by prop." in _svg_text(app.export_screenshot()))
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+
+
+async def test_agent_tree_jumps_to_an_agents_spans(sample_store: Store) -> None:
+    from agenttrace_tui.tui.widgets.agents import AgentTree
+
+    target = sample_store.sessions(["name ~ research"], sort="spans", descending=True)[0]
+    agent_spans = {row[0] for row in sample_store.sql(
+        f"SELECT span_id FROM spans WHERE session_id = '{target['session_id']}' "
+        "AND json_extract_string(properties, '$.\"Agent-Name\"') = 'research-agent'")[1]}
+    app = AgentTraceApp(sample_store, keymap={})
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
+        app.push_screen(SessionScreen(app.data, target["session_id"]))
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view is not None)
+        screen = app.screen
+        agents = screen.query_one(AgentTree)
+        await wait_for(pilot, lambda: bool(agents.roots))
+        assert [root.name for root in agents.roots] == ["coordinator"]
+        assert [child.name for child in agents.roots[0].children] == ["research-agent"]
+        await pilot.press("A")
+        await pilot.press("j", "enter")  # the research-agent line
+        tree = screen.query_one(PathTree)
+        await wait_for(pilot, lambda: tree.cursor_node is not None and isinstance(tree.cursor_node.data, SpanRef)
+                       and tree.cursor_node.data.row.span_id in agent_spans)

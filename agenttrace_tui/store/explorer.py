@@ -369,3 +369,20 @@ def critical_path(con: duckdb.DuckDBPyConnection, session_id: str) -> list[str]:
         index = before
     chain.reverse()
     return chain
+
+
+def spans_with_property(
+    con: duckdb.DuckDBPyConnection, session_id: str, key: str, value: str
+) -> list[tuple[str, str]]:
+    """(span_id, path) of a session's spans whose property `key` is `value`, in start order."""
+    rows = con.execute(
+        "SELECT span_id, path FROM spans WHERE session_id = ? AND json_extract_string(properties, ?) = ? "
+        "ORDER BY start_time, span_id",
+        [session_id, "$." + json_key(key), value],
+    ).fetchall()
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def json_key(key: str) -> str:
+    """A property name as one JSON path step, quoted so dashes and dots stay part of the name."""
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'

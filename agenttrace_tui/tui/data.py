@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from agenttrace_tui.store import Store, compile_filters, explorer, queries
+from agenttrace_tui.store.agents import AgentNode, agent_tree
 from agenttrace_tui.store.breakdown import session_breakdown
 from agenttrace_tui.store.records import NodeStats, SessionBreakdown, SpanDetail, SpanRow
 
@@ -77,6 +78,14 @@ class ExplorerData:
     def breakdown(self, session_id: str) -> SessionBreakdown | None:
         with self.store.reader() as con:
             return session_breakdown(con, session_id)
+
+    def agents(self, session_id: str) -> list[AgentNode]:
+        with self.store.reader() as con:
+            return agent_tree(con, session_id)
+
+    def agent_spans(self, session_id: str, agent: str) -> list[tuple[str, str]]:
+        with self.store.reader() as con:
+            return explorer.spans_with_property(con, session_id, "Agent-Name", agent)
 
     def search(self, session_id: str, text: str) -> list[tuple[str, str]]:
         with self.store.reader() as con:

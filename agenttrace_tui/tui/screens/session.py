@@ -27,9 +27,11 @@ from textual.worker import get_current_worker
 
 from agenttrace_tui import display
 from agenttrace_tui.store import StoreError
+from agenttrace_tui.store.agents import AgentNode
 from agenttrace_tui.store.records import SessionBreakdown, SpanDetail, SpanRow
 from agenttrace_tui.textsafe import sanitize
 from agenttrace_tui.tui.data import ExplorerData, SessionView
+from agenttrace_tui.tui.widgets.agents import AgentTree
 from agenttrace_tui.tui.widgets.detail import DetailPane
 from agenttrace_tui.tui.widgets.panels import SessionPanels
 from agenttrace_tui.tui.widgets.path_tree import PAGE_SIZE, FolderRef, MoreRef, NodeData, PathTree, SpanRef
@@ -71,6 +73,11 @@ class BreakdownLoaded(Message):
 
 
 @dataclass
+class AgentsLoaded(Message):
+    roots: list[AgentNode]
+
+
+@dataclass
 class MatchesFound(Message):
     label: str
     matches: list[tuple[str, str]]  # (span_id, path) in start order
@@ -88,6 +95,7 @@ class SessionScreen(Screen[None]):
         Binding("N", "previous_match", "Previous match", show=False, id="session.previous_match"),
         Binding("E", "next_error", "Next error", id="session.next_error"),
         Binding("b", "show_breakdown", "Breakdown", id="session.breakdown"),
+        Binding("A", "show_agents", "Agents", id="session.agents"),
         Binding("d", "show_detail", "Detail", show=False, id="session.detail"),
         Binding("y", "copy_value", "Copy value", show=False, id="session.copy"),
         Binding("Y", "copy_id", "Copy id", show=False, id="session.copy_id"),
@@ -124,6 +132,8 @@ class SessionScreen(Screen[None]):
                 yield DetailPane(id="detail")
             with TabPane("Breakdown", id="breakdown-tab"):
                 yield SessionPanels(id="panels")
+            with TabPane("Agents", id="agents-tab"):
+                yield AgentTree(id="agents")
         yield Input(placeholder="search names, paths, inputs, outputs, errors (enter: find, n/N: next/previous)",
                     id="search", classes="prompt hidden")
         yield Footer()
@@ -368,6 +378,22 @@ class SessionScreen(Screen[None]):
     def _load_breakdown(self) -> None:
         try:
             self.post_message(BreakdownLoaded(self.data.breakdown(self.session_id)))
+            self.post_message(AgentsLoaded(self.data.agents(self.session_id)))
+        except StoreError as exc:
+            self.post_message(LoadFailed(str(exc)))
+
+    @on(AgentsLoaded)
+    def _agents_loaded(self, message: AgentsLoaded) -> None:
+        self.query_one(AgentTree).show(message.roots)
+
+    @on(AgentTree.AgentSelected)
+    def _agent_selected(self, message: AgentTree.AgentSelected) -> None:
+        self._agent_spans(message.name)
+
+    @work(thread=True, exclusive=True, group="matches")
+    def _agent_spans(self, name: str) -> None:
+        try:
+            self.post_message(MatchesFound(f"agent {name}", self.data.agent_spans(self.session_id, name)))
         except StoreError as exc:
             self.post_message(LoadFailed(str(exc)))
 
@@ -520,6 +546,10 @@ class SessionScreen(Screen[None]):
     def action_show_breakdown(self) -> None:
         self.query_one(TabbedContent).active = "breakdown-tab"
         self.query_one(SessionPanels).focus()
+
+    def action_show_agents(self) -> None:
+        self.query_one(TabbedContent).active = "agents-tab"
+        self.query_one(AgentTree).tree_view.focus()
 
     def action_show_detail(self) -> None:
         self.query_one(TabbedContent).active = "detail-tab"
