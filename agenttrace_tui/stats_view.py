@@ -187,7 +187,8 @@ def stats_renderables(result: Any) -> list[RenderableType]:
         items.append(Text(""))
         table = _table(f"Compare by {sanitize(result.compare_by)} (difference vs the first value)",
                        [("value", "left"), ("sessions", "right"), ("cost/session", "right"), ("", "left"),
-                        ("p50 duration", "right"), ("p95 duration", "right"), ("", "left"), ("error rate", "right"),
+                        ("p50 duration", "right"), ("", "left"), ("p95 duration", "right"), ("", "left"),
+                        ("error rate", "right"),
                         ("", "left"), ("iterations/session", "right"), ("", "left")])
         for row in result.compare:
             d, p = row.diff, row.diff_pct
@@ -195,7 +196,9 @@ def stats_renderables(result: Any) -> list[RenderableType]:
                 Text(sanitize(row.value)), display.count(row.sessions),
                 display.cost(row.cost_per_session, row.unpriced),
                 _signed(d["cost_per_session"], p["cost_per_session"], display.cost),
-                display.duration(row.p50_duration_ms), display.duration(row.p95_duration_ms),
+                display.duration(row.p50_duration_ms),
+                _signed(d["p50_duration_ms"], p["p50_duration_ms"], display.duration),
+                display.duration(row.p95_duration_ms),
                 _signed(d["p95_duration_ms"], p["p95_duration_ms"], display.duration),
                 display.rate(row.error_rate),
                 _signed(d["error_rate"], p["error_rate"], lambda v: f"{v * 100:.1f}pt"),
