@@ -25,6 +25,8 @@ from typing import Any, Final
 
 import duckdb
 
+from agenttrace_tui.store.sql_parts import busy_time_ctes
+
 
 @dataclass(frozen=True)
 class AgentNode:
@@ -49,7 +51,9 @@ class AgentNode:
         return self.llm_calls + self.tool_calls
 
 
-AGENTS_SQL: Final = """
+_BUSY_AGENTS_SQL: Final = busy_time_ctes('a', 'agent')
+
+AGENTS_SQL: Final = f"""
 WITH s AS (
     SELECT span_id, kind, status, cost_usd, cost_source, start_time,
            coalesce(end_time, start_time) AS end_time,
@@ -61,20 +65,7 @@ WITH s AS (
     SELECT min(start_time) AS t0 FROM s
 ), a AS (
     SELECT * FROM s WHERE agent IS NOT NULL
-), islands AS (
-    -- Overlapping spans of an agent form one island; summing island lengths leaves idle gaps out.
-    SELECT agent, start_time, end_time,
-           sum(CASE WHEN previous_end IS NULL OR start_time > previous_end THEN 1 ELSE 0 END)
-               OVER (PARTITION BY agent ORDER BY start_time, span_id) AS island
-    FROM (SELECT *, max(end_time) OVER (PARTITION BY agent ORDER BY start_time, span_id
-                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous_end
-          FROM a)
-), busy AS (
-    SELECT agent, sum(island_ms) AS busy_ms FROM (
-        SELECT agent, island, (epoch_us(max(end_time)) - epoch_us(min(start_time))) / 1000.0 AS island_ms
-        FROM islands GROUP BY agent, island
-    ) GROUP BY agent
-), roles AS (
+), {_BUSY_AGENTS_SQL}, roles AS (
     SELECT agent, first(role ORDER BY times DESC, first_seen, role) AS role
     FROM (SELECT agent, role, count(*) AS times, min(start_time) AS first_seen
           FROM a WHERE role IS NOT NULL GROUP BY agent, role)

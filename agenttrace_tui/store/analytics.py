@@ -23,6 +23,7 @@ import duckdb
 from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.filters import Compiled
 from agenttrace_tui.store.pricing import config_path
+from agenttrace_tui.store.sql_parts import busy_time_ctes
 
 HISTOGRAM_BINS: Final = 10
 """Bins of the per-session cost histogram: enough to see a shape, few enough for one terminal line each."""
@@ -387,26 +388,14 @@ FROM stats_sessions GROUP BY 2
 """
 """Cost per key; a key none of whose spans has a price (tools, usually) has a NULL cost, not $0."""
 
+_BUSY_LATENCY_SQL: Final = busy_time_ctes('keyed', 'dim, key, session_id', 'dim, key')
+
 LATENCY_SQL: Final = f"""
 WITH keyed AS (
     SELECT 'tool' AS dim, coalesce(name, '{UNNAMED_TOOL}') AS key, * FROM stats_spans WHERE kind = 'tool'
     UNION ALL
     SELECT 'path', path, * FROM stats_spans
-), islands AS (
-    -- Overlapping spans of a key in one session form one island; summing islands leaves idle gaps out.
-    SELECT dim, key, session_id, start_time, end_time,
-           sum(CASE WHEN previous_end IS NULL OR start_time > previous_end THEN 1 ELSE 0 END)
-               OVER (PARTITION BY dim, key, session_id ORDER BY start_time, span_id) AS island
-    FROM (SELECT *, max(end_time) OVER (PARTITION BY dim, key, session_id ORDER BY start_time, span_id
-                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous_end
-          FROM keyed)
-), busy AS (
-    SELECT dim, key, sum(island_ms) AS busy_ms FROM (
-        SELECT dim, key, session_id, island,
-               (epoch_us(max(end_time)) - epoch_us(min(start_time))) / 1000.0 AS island_ms
-        FROM islands GROUP BY dim, key, session_id, island
-    ) GROUP BY dim, key
-)
+), {_BUSY_LATENCY_SQL}
 SELECT k.dim, k.key, count(*) AS count, count(DISTINCT k.session_id) AS sessions,
        count(*) FILTER (WHERE k.status = 'error') AS errors,
        quantile_cont(k.duration_ms, 0.5) AS p50_ms,

@@ -28,6 +28,7 @@ from typing import Any, Final
 import duckdb
 
 from agenttrace_tui.store.records import BreakdownRow, SessionBreakdown, SpanRow
+from agenttrace_tui.store.sql_parts import busy_time_ctes
 
 MESSAGES_PER_ROW: Final = 5
 """Distinct error messages kept per error row: enough to see the pattern, few enough to read."""
@@ -45,6 +46,8 @@ FROM spans WHERE session_id = $session_id
 """
 """Wall time as the sessions view defines duration: an unfinished span counts with its start."""
 
+_BUSY_GROUPS_SQL: Final = busy_time_ctes("keyed WHERE dim <> 'model'", 'dim, key')
+
 GROUPS_SQL: Final = f"""
 WITH s AS (
     SELECT span_id, path, kind, name, model, status,
@@ -58,20 +61,7 @@ WITH s AS (
     SELECT 'tool' AS dim, coalesce(name, '{UNNAMED_TOOL}') AS key, * FROM s WHERE kind = 'tool'
     UNION ALL
     SELECT 'model' AS dim, coalesce(model, '{NO_MODEL}') AS key, * FROM s WHERE kind = 'llm'
-), islands AS (
-    -- Overlapping spans of a key form one island; summing island lengths leaves idle gaps out.
-    SELECT dim, key, start_time, end_time,
-           sum(CASE WHEN previous_end IS NULL OR start_time > previous_end THEN 1 ELSE 0 END)
-               OVER (PARTITION BY dim, key ORDER BY start_time, span_id) AS island
-    FROM (SELECT *, max(end_time) OVER (PARTITION BY dim, key ORDER BY start_time, span_id
-                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous_end
-          FROM keyed WHERE dim <> 'model')
-), busy AS (
-    SELECT dim, key, sum(island_ms) AS busy_ms FROM (
-        SELECT dim, key, island, (epoch_us(max(end_time)) - epoch_us(min(start_time))) / 1000.0 AS island_ms
-        FROM islands GROUP BY dim, key, island
-    ) GROUP BY dim, key
-), messages AS (
+), {_BUSY_GROUPS_SQL}, messages AS (
     SELECT dim, key, list(message ORDER BY times DESC, first_seen, message)[1:$messages] AS messages
     FROM (SELECT dim, key, message, count(*) AS times, min(start_time) AS first_seen
           FROM keyed WHERE status = 'error' AND message IS NOT NULL

@@ -16,6 +16,7 @@ import orjson
 
 from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.filters import Compiled
+from agenttrace_tui.store.sql_parts import busy_time_ctes
 
 SESSION_COLUMNS: Final = (
     "session_id",
@@ -177,7 +178,9 @@ class TreeNode:
         }
 
 
-NODE_STATS_SQL: Final = """
+_BUSY_NODE_STATS_SQL: Final = busy_time_ctes('expanded', 'node')
+
+NODE_STATS_SQL: Final = f"""
 WITH s AS (
     SELECT span_id, path, kind, status, cost_usd, cost_source, input_tokens, output_tokens,
            start_time, coalesce(end_time, start_time) AS end_time
@@ -188,18 +191,7 @@ WITH s AS (
     SELECT *, unnest(list_concat(['/'], list_transform(range(1, len(segments) + 1),
                      i -> '/' || array_to_string(segments[1:i], '/')))) AS node
     FROM parts
-), islands AS (
-    SELECT *, sum(CASE WHEN previous_end IS NULL OR start_time > previous_end THEN 1 ELSE 0 END)
-                  OVER (PARTITION BY node ORDER BY start_time, span_id) AS island
-    FROM (SELECT *, max(end_time) OVER (PARTITION BY node ORDER BY start_time, span_id
-                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous_end
-          FROM expanded)
-), busy AS (
-    SELECT node, sum(island_ms) AS busy_ms FROM (
-        SELECT node, island, (epoch_us(max(end_time)) - epoch_us(min(start_time))) / 1000.0 AS island_ms
-        FROM islands GROUP BY node, island
-    ) GROUP BY node
-)
+), {_BUSY_NODE_STATS_SQL}
 SELECT e.node AS path,
        count(*) AS spans,
        count(*) FILTER (WHERE e.path = e.node) AS self_spans,
