@@ -38,10 +38,15 @@ class ExplorerData:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def session_list(self, filters: Sequence[str], sort: str | None, descending: bool) -> SessionList:
+    def session_list(
+        self, filters: Sequence[str], sort: str | None, descending: bool,
+        properties: tuple[str, ...] | None = None,
+    ) -> SessionList:
+        """`properties`: the property columns of an earlier load, so a re-sort doesn't choose them again."""
         where = compile_filters(filters)
         with self.store.reader() as con:
-            properties = explorer.informative_properties(con)
+            if properties is None:
+                properties = explorer.informative_properties(con)
             raw = explorer.sessions_table(con, where, sort=sort, descending=descending, properties=properties)
             totals = queries.count_sessions(con, where)
         return SessionList(raw, properties, totals)

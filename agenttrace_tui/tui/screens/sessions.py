@@ -85,6 +85,7 @@ class SessionsScreen(Screen[None]):
         self.listing: SessionList | None = None
         self.generation = 0
         self._restore_row = 0
+        self._properties: tuple[str, ...] | None = None
 
     # Layout ----------------------------------------------------------------------------------------
 
@@ -123,13 +124,15 @@ class SessionsScreen(Screen[None]):
         self._restore_row = table.cursor_row if (keep_row and table is not None) else 0
         self.generation += 1
         self._update_crumb()
-        self._load(self.filters, self.sort_key, self.descending, self.generation)
+        self._load(self.filters, self.sort_key, self.descending, self.generation, self._properties)
 
     @work(thread=True, exclusive=True, group="sessions-list")
-    def _load(self, filters: list[str], sort: str, descending: bool, generation: int) -> None:
+    def _load(self, filters: list[str], sort: str, descending: bool, generation: int,
+              properties: tuple[str, ...] | None) -> None:
         worker = get_current_worker()
         try:
-            listing = self.data.session_list(filters, sort, descending)
+            # The property columns are chosen once per screen (a reload keeps them) and again on ctrl+r.
+            listing = self.data.session_list(filters, sort, descending, properties)
         except StoreError as exc:
             if not worker.is_cancelled:
                 self.post_message(ListFailed(str(exc), generation, isinstance(exc, FilterError)))
@@ -154,6 +157,7 @@ class SessionsScreen(Screen[None]):
         if message.generation != self.generation:
             return  # a newer reload is on its way
         self.listing = message.listing
+        self._properties = message.listing.properties
         self._show_filter_error(None)
         holder = self.query_one("#sessions-holder", Container)
         await holder.remove_children()
@@ -269,6 +273,7 @@ class SessionsScreen(Screen[None]):
         self.reload()
 
     def action_reload(self) -> None:
+        self._properties = None  # new data may make other properties informative
         self.reload(keep_row=True)
 
     def action_copy_value(self) -> None:
