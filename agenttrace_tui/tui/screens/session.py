@@ -187,6 +187,8 @@ class SessionScreen(Screen[None]):
         self.query_one("#crumb", Static).update(crumb)
         self._spans_requested.clear()
         self.path_tree.show_paths(message.view.nodes)
+        if "/" in message.view.nodes:  # the cursor starts on the root: show its figures at once
+            self.query_one(DetailPane).show_node(message.view.nodes["/"])
         self.path_tree.root.expand()
         self.path_tree.move_cursor(self.path_tree.root)
         self._sync_timeline()
