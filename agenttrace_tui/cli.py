@@ -478,6 +478,28 @@ def tui(
     run(db=db, wait_seconds=wait)
 
 
+@app.command(epilog="Examples: agenttrace serve --upstream https://api.openai.com\n\n"
+             "agenttrace serve --host 0.0.0.0 --token \"$AGENTTRACE_TOKEN\"  (a token is required off loopback)")
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; anything but loopback needs --token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8585,
+    db: DbOption = None,
+    token: Annotated[str | None, typer.Option("--token", envvar="AGENTTRACE_TOKEN", show_default=False,
+                                              help="Required in X-Agenttrace-Token on every request.")] = None,
+    upstream: Annotated[str | None, typer.Option("--upstream", show_default=False,
+                                                 help="OpenAI-compatible server the gateway forwards to.")] = None,
+    spool_dir: Annotated[str | None, typer.Option("--spool-dir", show_default=False,
+                                                  help="Where accepted records wait for the store (default: DB.spool).")] = None,
+) -> None:
+    """Collect traces over HTTP (Helicone logger, OTLP, trace-format lines) and proxy OpenAI calls into the store."""
+    from agenttrace_tui.serve import ServeError, ServeOptions, run
+
+    try:
+        run(ServeOptions(host=host, port=port, db=db, token=token, upstream=upstream, spool_dir=spool_dir))
+    except ServeError as exc:
+        fail(str(exc))
+
+
 def main() -> None:
     app()
 
