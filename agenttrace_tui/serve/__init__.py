@@ -1,0 +1,11 @@
+"""`agenttrace serve`: a local collector (Helicone logger, OTLP/HTTP, native lines) and OpenAI gateway.
+
+Requests are acknowledged once their records are fsync'd in a spool; a background thread ingests the
+spool into the store through the store's own ingest. No SQL and no Textual here (docs/collector.md).
+"""
+
+from __future__ import annotations
+
+from agenttrace_tui.serve.server import ServeError, ServeOptions, listen, run
+
+__all__ = ["ServeError", "ServeOptions", "listen", "run"]

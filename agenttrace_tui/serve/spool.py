@@ -1,0 +1,191 @@
+"""The spool: acknowledged records, appended to segment files and fsync'd before the client hears "ok".
+
+Segments are named by creation time so that a later segment is ingested later (the format's "a later ingest
+wins"), and never reused, so the store's skip-unchanged-file check (path, size, mtime) can never mistake a new
+segment for an old one. The segment being written ends in `.open`; `rotate()` closes it as `.jsonl`, ready
+for the batch ingester, which deletes it once stored. After a crash, `recover()` closes every `.open` segment
+left behind, cutting a half-written last line (never acknowledged) so that it is not stored as a reject.
+
+Appends are group-committed: concurrent requests wait on one write and one fsync, which is what lets many
+clients be acknowledged durably at a few hundred fsyncs a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import itertools
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Final
+
+OPEN_SUFFIX: Final = ".open"
+CLOSED_SUFFIX: Final = ".jsonl"
+LOCK_NAME: Final = ".lock"
+
+
+class SpoolError(Exception):
+    """The spool cannot be used (in use by another server, or not writable): a one-line message."""
+
+
+def _fsync_directory(directory: Path) -> None:
+    """A created or renamed file survives a crash only once its directory entry is on disk too."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+class Spool:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._lock = threading.Lock()  # the open segment, shared by the writer and the ingester's rotate()
+        self._descriptor: int | None = None
+        self._segment: Path | None = None
+        self._segment_bytes = 0
+        self._counter = itertools.count()
+        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._dir_lock: int | None = None
+        # One thread of its own: fsyncs never queue behind request parsing in the default pool.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agenttrace-spool")
+        self.appended_records = 0
+
+    # Lifecycle ---------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create the directory (owner only) and take its lock: one server per spool."""
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            descriptor = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise SpoolError(f"spool {self.directory}: cannot create: {exc.strerror or exc}") from exc
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(descriptor)
+            raise SpoolError(
+                f"spool {self.directory} is in use by another agenttrace serve; give this one its own --spool-dir"
+            ) from exc
+        self._dir_lock = descriptor
+
+    def close(self) -> None:
+        self.rotate()
+        with self._lock:
+            if self._descriptor is not None and self._segment is not None:  # opened, never written
+                os.close(self._descriptor)
+                self._segment.unlink(missing_ok=True)
+                self._descriptor = self._segment = None
+        self._executor.shutdown(wait=True)
+        if self._dir_lock is not None:
+            os.close(self._dir_lock)
+            self._dir_lock = None
+
+    # Writing -----------------------------------------------------------------------------------
+
+    async def append(self, data: bytes, records: int) -> None:
+        """Return once `data` (whole lines) is on disk; raises OSError if it could not be written."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._pending.append((data, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        await done
+        self.appended_records += records
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self._write, b"".join(data for data, _ in batch)
+                )
+            except OSError as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+    def _write(self, data: bytes) -> None:
+        with self._lock:
+            descriptor = self._open_segment()
+            view = memoryview(data)
+            try:
+                while view:
+                    written = os.write(descriptor, view)
+                    view = view[written:]
+                os.fsync(descriptor)
+            except OSError:
+                # Nothing of a failed batch is acknowledged, so nothing of it may be ingested either.
+                os.ftruncate(descriptor, self._segment_bytes)
+                raise
+            self._segment_bytes += len(data)
+
+    def _open_segment(self) -> int:
+        if self._descriptor is None:
+            name = f"{time.time_ns():020d}-{os.getpid()}-{next(self._counter):06d}"
+            self._segment = self.directory / (name + OPEN_SUFFIX)
+            self._descriptor = os.open(self._segment, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+            self._segment_bytes = 0
+            _fsync_directory(self.directory)
+        return self._descriptor
+
+    # Handing over to the ingester ------------------------------------------------------------------
+
+    def rotate(self) -> None:
+        """Close the segment being written (if it holds anything) so that it can be ingested."""
+        with self._lock:
+            if self._descriptor is None or self._segment is None:
+                return
+            if self._segment_bytes == 0:
+                return
+            os.close(self._descriptor)
+            self._descriptor = None
+            self._segment.rename(self._segment.with_suffix(CLOSED_SUFFIX))
+            self._segment = None
+            _fsync_directory(self.directory)
+
+    def closed_segments(self) -> list[Path]:
+        """Segments ready for the store, oldest first."""
+        return sorted(self.directory.glob("*" + CLOSED_SUFFIX))
+
+    def recover(self) -> int:
+        """Close the `.open` segments a previous server left (crash): returns how many."""
+        recovered = 0
+        with self._lock:
+            for segment in sorted(self.directory.glob("*" + OPEN_SUFFIX)):
+                if segment == self._segment:
+                    continue
+                _cut_partial_line(segment)
+                segment.rename(segment.with_suffix(CLOSED_SUFFIX))
+                recovered += 1
+            if recovered:
+                _fsync_directory(self.directory)
+        return recovered
+
+
+def _cut_partial_line(segment: Path) -> None:
+    """Drop the bytes after the last newline: a write the crash interrupted, which nobody was told was kept."""
+    with open(segment, "r+b") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        position = size
+        while position > 0:
+            step = min(65536, position)
+            handle.seek(position - step)
+            chunk = handle.read(step)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                position = position - step + newline + 1
+                break
+            position -= step
+        if position != size:
+            handle.truncate(position)
+            handle.flush()
+            os.fsync(handle.fileno())
