@@ -57,3 +57,24 @@ def test_the_store_does_not_pull_in_textual() -> None:
     code = "import sys, agenttrace_tui.store, agenttrace_tui.cli; print('textual' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_serve_is_neither_tui_nor_store() -> None:
+    """The collector reaches the store only through its Python API (ingest), never the TUI."""
+    offenders = []
+    for path in modules():
+        if layer(path) != "serve":
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            offenders += [f"{path}:{name}" for name in names
+                          if name.startswith("agenttrace_tui.tui") or name in ("duckdb", "textual")]
+    assert offenders == []
+
+
+def test_the_cli_loads_the_server_lazily() -> None:
+    code = ("import sys, agenttrace_tui.cli; "
+            "print(sorted(m for m in ('starlette', 'uvicorn', 'httpx', 'agenttrace_tui.serve') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
