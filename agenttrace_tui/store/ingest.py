@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -259,13 +259,7 @@ def _ingest_one(
     state = FileReadState()
     con.execute("BEGIN TRANSACTION")
     try:
-        parse_sql = ingest_sql.parse_lines_sql()
-        first = True
-        for batch in read_line_batches(stream, state, on_bytes):
-            _parse_batch(con, batch, parse_sql, create=first)
-            first = False
-        if first:  # an empty file: nothing to parse, but the steps below expect the table
-            _parse_batch(con, LineBatch(1, pa.array([], pa.large_string())), parse_sql, create=True)
+        _parse_file(con, read_line_batches(stream, state, on_bytes))
         _record_rejects(con, file_key, file_result)
         counts = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE reason IS NULL) FROM parsed_lines"
@@ -302,24 +296,54 @@ def _drop_temporaries(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP {'VIEW' if table_type == 'VIEW' else 'TABLE'} IF EXISTS temp.\"{name}\"")
 
 
-def _parse_batch(con: duckdb.DuckDBPyConnection, batch: LineBatch, parse_sql: str, *, create: bool) -> None:
-    """Validate and normalise one Arrow batch of lines straight into `parsed_lines`."""
+LINE_SCHEMA: Final = pa.schema(
+    [("line_no", pa.int64()), ("raw", pa.large_string()), ("bad_utf8_at", pa.int64()), ("unterminated", pa.bool_())]
+)
+
+
+def _parse_file(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch]) -> None:
+    """Validate and normalise a whole file's lines into `parsed_lines`, in one query over an Arrow stream.
+
+    One query, not one per block: the big parse SQL is planned once, and DuckDB pulls the next block
+    (read and split here, in this thread) while its workers parse the previous ones. Memory stays flat:
+    blocks are produced as they are consumed.
+    """
+    failure: list[BaseException] = []
+
+    def record_batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in batches:
+                yield from _line_table(batch).to_batches(max_chunksize=PARSE_CHUNK_ROWS)
+        except BaseException as exc:  # raised again below: DuckDB would turn it into its own error
+            failure.append(exc)
+            raise
+
+    reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, record_batches())
+    con.register(ingest_sql.LINE_BATCH, reader)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed_lines AS {ingest_sql.parse_lines_sql()}")
+    except duckdb.Error:
+        if failure:
+            raise failure[0] from None
+        raise
+    finally:
+        con.unregister(ingest_sql.LINE_BATCH)
+    if failure:
+        raise failure[0]
+
+
+def _line_table(batch: LineBatch) -> pa.Table:
     count = len(batch.lines)
-    table = pa.table(
+    return pa.table(
         {
             "line_no": pa.array(range(batch.first_line, batch.first_line + count), pa.int64()),
             "raw": batch.lines,
             "bad_utf8_at": batch.bad_utf8_at if batch.bad_utf8_at is not None else pa.nulls(count, pa.int64()),
-        }
+            # Only a file's last line can lack its newline; read_line_batches yields it alone.
+            "unterminated": pa.repeat(not batch.terminated, count) if count else pa.array([], pa.bool_()),
+        },
+        schema=LINE_SCHEMA,
     )
-    # Many small record batches let DuckDB scan the Arrow data on every core (one batch = one thread).
-    table = pa.Table.from_batches(table.to_batches(max_chunksize=PARSE_CHUNK_ROWS))
-    con.register(ingest_sql.LINE_BATCH, table)
-    try:
-        verb = "CREATE OR REPLACE TEMP TABLE parsed_lines AS" if create else "INSERT INTO parsed_lines"
-        con.execute(f"{verb} {parse_sql}", {"terminated": batch.terminated, "last_line": batch.last_line})
-    finally:
-        con.unregister(ingest_sql.LINE_BATCH)
 
 
 def _record_rejects(con: duckdb.DuckDBPyConnection, file_key: str, file_result: FileResult) -> None:

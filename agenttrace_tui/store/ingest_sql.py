@@ -12,7 +12,8 @@ from typing import Final
 from agenttrace_tui.format import KINDS, SESSION_FIELDS, SPAN_FIELDS, STATUSES, USAGE_FIELDS
 
 LINE_BATCH: Final = "line_batch"
-"""The Arrow batch of (line_no, raw, bad_utf8_at) registered for each parse; it is never copied to a table."""
+"""The Arrow stream of a file's lines (line_no, raw, bad_utf8_at, unterminated), registered for its one parse
+query: blocks are read while DuckDB parses the previous ones, and never copied to a table."""
 
 _ALL_FIELDS: Final = tuple(dict.fromkeys(SPAN_FIELDS + SESSION_FIELDS))
 _STRUCT_SPEC: Final = "{" + ",".join(f'"{name}":"JSON"' for name in _ALL_FIELDS) + "}"
@@ -34,32 +35,46 @@ def _sql_list(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
+_FIELD_TYPE_INDEX: Final = {name: index + 1 for index, name in enumerate(_ALL_FIELDS)}
+_FIELD_TYPE_PATHS: Final = "[" + ", ".join(f"'$.{name}'" for name in _ALL_FIELDS) + "]"
+
+
+def _jtype(expr: str) -> str:
+    """The JSON type of a value. A top-level field's type comes from `t`, the list of all fields' types
+    taken in the same single parse of the line: asking json_type of `r.input` would parse the payload
+    again, once per check."""
+    field = expr.removeprefix("r.")
+    if expr.startswith("r.") and field in _FIELD_TYPE_INDEX:
+        return f"t[{_FIELD_TYPE_INDEX[field]}]"
+    return f"json_type({expr})"
+
+
 def _present(field: str) -> str:
     """A field is set when it exists and is not JSON null."""
-    return f"(r.{field} IS NOT NULL AND json_type(r.{field}) <> 'NULL')"
+    return f"(r.{field} IS NOT NULL AND {_jtype('r.' + field)} <> 'NULL')"
 
 
 def _type_name(expr: str) -> str:
     """The JSON type of a value, in words a user knows."""
     return (
-        f"CASE json_type({expr}) WHEN 'VARCHAR' THEN 'a string' WHEN 'BOOLEAN' THEN 'a boolean' "
+        f"CASE {_jtype(expr)} WHEN 'VARCHAR' THEN 'a string' WHEN 'BOOLEAN' THEN 'a boolean' "
         f"WHEN 'ARRAY' THEN 'an array' WHEN 'OBJECT' THEN 'an object' WHEN 'DOUBLE' THEN 'a number' "
-        f"WHEN 'UBIGINT' THEN 'a number' WHEN 'BIGINT' THEN 'a number' ELSE lower(json_type({expr})) END"
+        f"WHEN 'UBIGINT' THEN 'a number' WHEN 'BIGINT' THEN 'a number' ELSE lower({_jtype(expr)}) END"
     )
 
 
 def _is_number(expr: str) -> str:
-    return f"json_type({expr}) IN ('UBIGINT', 'BIGINT', 'DOUBLE')"
+    return f"{_jtype(expr)} IN ('UBIGINT', 'BIGINT', 'DOUBLE')"
 
 
 def _is_strict_integer(expr: str) -> str:
-    return f"json_type({expr}) IN ('UBIGINT', 'BIGINT')"
+    return f"{_jtype(expr)} IN ('UBIGINT', 'BIGINT')"
 
 
 def _is_integer(expr: str) -> str:
     """Integers, and whole-number floats such as 5.0 (JSON Schema counts those as integers too)."""
     return (
-        f"(json_type({expr}) IN ('UBIGINT', 'BIGINT') OR (json_type({expr}) = 'DOUBLE' "
+        f"({_jtype(expr)} IN ('UBIGINT', 'BIGINT') OR ({_jtype(expr)} = 'DOUBLE' "
         f"AND try_cast({expr} AS DOUBLE) = floor(try_cast({expr} AS DOUBLE))))"
     )
 
@@ -82,7 +97,7 @@ def _epoch_us(expr: str) -> str:
         f"       WHEN {as_int} >= 100000000000000 THEN {as_int}"
         f"       WHEN {as_int} >= 100000000000 THEN {as_int} * 1000"
         f"       ELSE {as_int} * 1000000 END "
-        f"WHEN json_type({expr}) = 'DOUBLE' THEN try_cast(floor("  # floor: µs precision, as integers
+        f"WHEN {_jtype(expr)} = 'DOUBLE' THEN try_cast(floor("  # floor: µs precision, as integers
         f"  CASE WHEN abs({as_dbl}) >= 1e17 THEN {as_dbl} / 1000"
         f"       WHEN abs({as_dbl}) >= 1e14 THEN {as_dbl}"
         f"       WHEN abs({as_dbl}) >= 1e11 THEN {as_dbl} * 1000"
@@ -92,14 +107,14 @@ def _epoch_us(expr: str) -> str:
 
 def _string_problem(field: str) -> str:
     return (
-        f"CASE WHEN {_present(field)} AND json_type(r.{field}) <> 'VARCHAR' "
+        f"CASE WHEN {_present(field)} AND {_jtype('r.' + field)} <> 'VARCHAR' "
         f"THEN '{field}: must be a string, got ' || {_type_name('r.' + field)} END"
     )
 
 
 def _non_negative_number_problem(field: str, expr: str | None = None) -> str:
     value = expr or f"r.{field}"
-    present = f"({value} IS NOT NULL AND json_type({value}) <> 'NULL')"
+    present = f"({value} IS NOT NULL AND {_jtype(value)} <> 'NULL')"
     return (
         f"CASE WHEN {present} AND NOT ({_is_number(value)} AND try_cast({value} AS DOUBLE) >= 0 "
         f"AND isfinite(try_cast({value} AS DOUBLE))) "
@@ -131,7 +146,7 @@ def _properties_problem() -> str:
     )
     return (
         f"CASE WHEN NOT {_present('properties')} THEN NULL "
-        f"WHEN json_type(r.properties) <> 'OBJECT' "
+        f"WHEN {_jtype('r.properties')} <> 'OBJECT' "
         f"THEN 'properties: must be an object, got ' || {_type_name('r.properties')} "
         f"WHEN len({bad}) > 0 "
         f"THEN 'properties: values must be strings, numbers or booleans, got ' || lower({bad}[1]) END"
@@ -142,7 +157,7 @@ def _headers_problem() -> str:
     values = "json_transform(r.headers, '\"MAP(VARCHAR, JSON)\"')"
     return (
         f"CASE WHEN NOT {_present('headers')} THEN NULL "
-        f"WHEN json_type(r.headers) <> 'OBJECT' "
+        f"WHEN {_jtype('r.headers')} <> 'OBJECT' "
         f"THEN 'headers: must be an object, got ' || {_type_name('r.headers')} "
         f"WHEN len(list_filter(map_values({values}), v -> json_type(v) <> 'VARCHAR')) > 0 "
         f"THEN 'headers: values must be strings' END"
@@ -152,9 +167,9 @@ def _headers_problem() -> str:
 def _error_problem() -> str:
     return (
         f"CASE WHEN NOT {_present('error')} THEN NULL "
-        f"WHEN json_type(r.error) NOT IN ('VARCHAR', 'OBJECT') "
+        f"WHEN {_jtype('r.error')} NOT IN ('VARCHAR', 'OBJECT') "
         f"THEN 'error: must be a string or an object {{type, message, stack}}, got ' || {_type_name('r.error')} "
-        f"WHEN json_type(r.error) = 'OBJECT' AND ("
+        f"WHEN {_jtype('r.error')} = 'OBJECT' AND ("
         + " OR ".join(
             f"coalesce(json_type(json_extract(r.error, '$.{key}')) NOT IN ('VARCHAR', 'NULL'), false)"
             for key in ("type", "message", "stack")
@@ -169,20 +184,21 @@ _HEADER_ENTRIES: Final = "map_entries(json_transform(r.headers, '\"MAP(VARCHAR, 
 
 def _header(name: str) -> str:
     return (
-        f"CASE WHEN json_type(r.headers) = 'OBJECT' THEN "
+        f"CASE WHEN {_jtype('r.headers')} = 'OBJECT' THEN "
         f"(list_filter({_HEADER_ENTRIES}, e -> lower(e.key) = '{name}')[1]).value->>'$' END"
     )
 
 
 _HEADER_PROPERTIES: Final = (
-    "CASE WHEN json_type(r.headers) = 'OBJECT' THEN nullif('{' || array_to_string(list_transform("
+    # Built when the module loads, so _jtype (defined above) is called here.
+    f"CASE WHEN {_jtype('r.headers')} = 'OBJECT' THEN nullif('{{' || array_to_string(list_transform("
     f"list_filter({_HEADER_ENTRIES}, e -> starts_with(lower(e.key), 'helicone-property-')), "
     "e -> to_json(substr(e.key, 19)) || ':' || e.value::VARCHAR), ',') || '}', '{}') END"
 )
 
 
 def _string(field: str) -> str:
-    return f"CASE WHEN json_type(r.{field}) = 'VARCHAR' THEN r.{field}->>'$' END"
+    return f"CASE WHEN {_jtype('r.' + field)} = 'VARCHAR' THEN r.{field}->>'$' END"
 
 
 def _json(field: str) -> str:
@@ -208,7 +224,7 @@ def _time_problem(field: str) -> str:
     value = f"r.{field}"
     return (
         f"CASE WHEN NOT {_present(field)} OR v.{field} IS NOT NULL THEN NULL "
-        f"WHEN json_type({value}) = 'VARCHAR' "
+        f"WHEN {_jtype(value)} = 'VARCHAR' "
         f"THEN '{field}: not an RFC 3339 timestamp with a UTC offset (e.g. 2025-01-31T12:00:00Z): ' "
         f"     || left({value}->>'$', 60) "
         f"WHEN {_is_number(value)} THEN '{field}: epoch number out of range: ' || left({value}::VARCHAR, 40) "
@@ -221,7 +237,7 @@ def _time_value(field: str) -> str:
     text = f"({value}->>'$')"
     us = _epoch_us(value)
     return (
-        f"CASE WHEN json_type({value}) = 'VARCHAR' AND regexp_full_match({text}, '{_RFC3339}') "
+        f"CASE WHEN {_jtype(value)} = 'VARCHAR' AND regexp_full_match({text}, '{_RFC3339}') "
         f"     THEN try_cast(upper({text}) AS TIMESTAMPTZ)::TIMESTAMP "
         f"     WHEN {_is_number(value)} AND {us} BETWEEN 0 AND {_MAX_EPOCH_US} "
         f"     THEN make_timestamp(CAST({us} AS BIGINT)) END"
@@ -232,8 +248,7 @@ def parse_lines_sql() -> str:
     """SELECT over the registered line batch → one row per non-blank line: typed columns, and a
     `reason` for bad lines (whose `raw` text is kept; good lines drop it).
 
-    Named parameters: $terminated (false when the batch is a file's unterminated last line) and
-    $last_line (the batch's last line number).
+    `unterminated` is true on a file's last line when no newline ends it.
     """
     session_id_explicit = _string("session_id")
     span_reasons = [
@@ -251,17 +266,17 @@ def parse_lines_sql() -> str:
         "AND try_cast(r.status_code AS INTEGER) IS NOT NULL) "
         "THEN 'status_code: must be an integer, got ' || left(r.status_code::VARCHAR, 40) END",
         _error_problem(),
-        f"CASE WHEN {_present('usage')} AND json_type(r.usage) <> 'OBJECT' "
+        f"CASE WHEN {_present('usage')} AND {_jtype('r.usage')} <> 'OBJECT' "
         "THEN 'usage: must be an object, got ' || " + _type_name("r.usage") + " END",
         *(
-            f"CASE WHEN json_type(r.usage) = 'OBJECT' THEN {_token_problem(index, token)} END"
+            f"CASE WHEN {_jtype('r.usage')} = 'OBJECT' THEN {_token_problem(index, token)} END"
             for index, token in enumerate(USAGE_FIELDS)
         ),
         _non_negative_number_problem("cost_usd"),
     ]
     reasons = [
         "CASE WHEN s.bad_utf8_at IS NOT NULL THEN 'not valid UTF-8 (bad byte at column ' || (s.bad_utf8_at + 1) || ')' END",
-        "CASE WHEN NOT s.valid_json AND NOT $terminated AND s.line_no = $last_line "
+        "CASE WHEN NOT s.valid_json AND s.unterminated "
         "THEN 'truncated last line: no newline at end of file and not complete JSON "
         "(the writer may have stopped mid-write)' END",
         "CASE WHEN NOT s.valid_json THEN 'not valid JSON' END",
@@ -271,7 +286,7 @@ def parse_lines_sql() -> str:
         f"CASE WHEN {_present('v')} AND NOT (r.v::VARCHAR IN ('1', '1.0')) "
         "THEN 'v: unsupported format version ' || left(r.v::VARCHAR, 20) || ' (this agenttrace reads 1)' END",
         _headers_problem(),
-        f"CASE WHEN {_present('session_id')} AND (json_type(r.session_id) <> 'VARCHAR' OR {session_id_explicit} = '') "
+        f"CASE WHEN {_present('session_id')} AND ({_jtype('r.session_id')} <> 'VARCHAR' OR {session_id_explicit} = '') "
         "THEN 'session_id: must be a non-empty string' END",
         "CASE WHEN v.session_id IS NULL THEN 'session_id: required' "
         "|| CASE WHEN v.is_session THEN '' ELSE ' (or a Helicone-Session-Id header)' END END",
@@ -279,9 +294,9 @@ def parse_lines_sql() -> str:
         _properties_problem(),
         # Span fields are checked on spans only: on a session record they are just extra fields.
         f"CASE WHEN NOT v.is_session THEN coalesce({', '.join(span_reasons)}) END",
-        f"CASE WHEN {_present('name')} AND v.is_session AND json_type(r.name) <> 'VARCHAR' "
+        f"CASE WHEN {_present('name')} AND v.is_session AND {_jtype('r.name')} <> 'VARCHAR' "
         "THEN 'name: must be a string' END",
-        f"CASE WHEN v.is_session AND {_present('tags')} AND (json_type(r.tags) <> 'ARRAY' OR "
+        f"CASE WHEN v.is_session AND {_present('tags')} AND ({_jtype('r.tags')} <> 'ARRAY' OR "
         "len(list_filter(json_transform(r.tags, '[\"JSON\"]'), t -> json_type(t) <> 'VARCHAR')) > 0) "
         "THEN 'tags: must be an array of strings' END",
     ]
@@ -290,16 +305,19 @@ def parse_lines_sql() -> str:
     return f"""
 WITH lines AS (
     -- A line may end in its newline (and CR): JSON ignores them; the text kept for a reject drops them.
-    SELECT line_no, raw, bad_utf8_at, bad_utf8_at IS NULL AND json_valid(raw) AS valid_json
+    SELECT line_no, raw, bad_utf8_at, unterminated, bad_utf8_at IS NULL AND json_valid(raw) AS valid_json
     FROM {LINE_BATCH}
 ), staged AS (
+    -- Blank lines carry nothing. trim copies the line, so only lines not starting with '{{' pay for it.
     SELECT * FROM lines
-    WHERE valid_json OR bad_utf8_at IS NOT NULL OR trim(raw, ' \t\r\n') <> ''  -- blank lines carry nothing
+    WHERE CASE WHEN starts_with(raw, '{{') THEN true
+               ELSE valid_json OR bad_utf8_at IS NOT NULL OR trim(raw, ' \t\r\n') <> '' END
 ), parsed AS (
-    -- Valid JSON starting with '{{' is an object: no second parse to ask its type. ltrim copies the
-    -- line, so only lines that don't start with '{{' pay for it.
+    -- Valid JSON starting with '{{' is an object: no second parse to ask its type. `t` holds the JSON
+    -- types of all known fields, from one more parse of the line (see _jtype).
     SELECT *, starts_as_object AND valid_json AS is_object,
-           CASE WHEN starts_as_object AND valid_json THEN from_json(raw, '{_STRUCT_SPEC}') END AS r
+           CASE WHEN starts_as_object AND valid_json THEN from_json(raw, '{_STRUCT_SPEC}') END AS r,
+           CASE WHEN starts_as_object AND valid_json THEN json_type(raw, {_FIELD_TYPE_PATHS}) END AS t
     FROM (SELECT *, CASE WHEN starts_with(raw, '{{') THEN true ELSE starts_with(ltrim(raw), '{{') END AS starts_as_object
           FROM staged)
 ), valued AS (
@@ -307,8 +325,8 @@ WITH lines AS (
         'is_session': coalesce(r.type->>'$', 'span') = 'session',
         'session_id': CASE WHEN coalesce(r.type->>'$', 'span') = 'session' THEN {session_id_explicit}
                            ELSE coalesce({session_id_explicit}, nullif({_header('helicone-session-id')}, '')) END,
-        'usage_types': CASE WHEN json_type(r.usage) = 'OBJECT' THEN json_type(r.usage, {_USAGE_PATHS}) END,
-        'usage_values': CASE WHEN json_type(r.usage) = 'OBJECT' THEN from_json(r.usage, '{_USAGE_SPEC}') END,
+        'usage_types': CASE WHEN {_jtype('r.usage')} = 'OBJECT' THEN json_type(r.usage, {_USAGE_PATHS}) END,
+        'usage_values': CASE WHEN {_jtype('r.usage')} = 'OBJECT' THEN from_json(r.usage, '{_USAGE_SPEC}') END,
         'start_time': {_time_value('start_time')},
         'end_time': {_time_value('end_time')}
     }} AS v
