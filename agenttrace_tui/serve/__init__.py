@@ -6,6 +6,6 @@ spool into the store through the store's own ingest. No SQL and no Textual here 
 
 from __future__ import annotations
 
-from agenttrace_tui.serve.server import ServeError, ServeOptions, listen, run
+from agenttrace_tui.serve.server import ServeError, ServeOptions, listen, prepare, run
 
-__all__ = ["ServeError", "ServeOptions", "listen", "run"]
+__all__ = ["ServeError", "ServeOptions", "listen", "prepare", "run"]

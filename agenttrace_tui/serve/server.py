@@ -79,8 +79,8 @@ def _configure_logging(level: str) -> None:
     logger.propagate = False
 
 
-def run(options: ServeOptions, sock: socket.socket | None = None) -> None:
-    """Serve until interrupted; on the way out the spool is ingested to the end."""
+def prepare(options: ServeOptions, sock: socket.socket | None = None) -> tuple[uvicorn.Server, socket.socket, Spool]:
+    """The server, its listening socket and its (opened) spool; the caller runs it and closes the spool."""
     settings = settings_for(options)
     _configure_logging(options.log_level)
     spool = Spool(settings.spool_dir)
@@ -91,15 +91,24 @@ def run(options: ServeOptions, sock: socket.socket | None = None) -> None:
     try:
         listening = sock or listen(options.host, options.port)
         app = build_app(settings, spool)
-        config = uvicorn.Config(
-            app, log_level=options.log_level, access_log=False, server_header=False, proxy_headers=False,
-            lifespan="on", timeout_graceful_shutdown=10,
-        )
-        host, port = listening.getsockname()[:2]
-        gateway = f", gateway to {settings.upstream}" if settings.upstream else ""
-        logging.getLogger("agenttrace.serve").info(
-            "listening on http://%s:%d (store %s, spool %s%s)", host, port, settings.db_path, settings.spool_dir,
-            gateway)
-        uvicorn.Server(config).run(sockets=[listening])
+    except BaseException:
+        spool.close()
+        raise
+    config = uvicorn.Config(
+        app, log_level=options.log_level, access_log=False, server_header=False, proxy_headers=False,
+        lifespan="on", timeout_graceful_shutdown=10,
+    )
+    host, port = listening.getsockname()[:2]
+    gateway = f", gateway to {settings.upstream}" if settings.upstream else ""
+    logging.getLogger("agenttrace.serve").info(
+        "listening on http://%s:%d (store %s, spool %s%s)", host, port, settings.db_path, settings.spool_dir, gateway)
+    return uvicorn.Server(config), listening, spool
+
+
+def run(options: ServeOptions, sock: socket.socket | None = None) -> None:
+    """Serve until interrupted; on the way out the spool is ingested to the end."""
+    server, listening, spool = prepare(options, sock)
+    try:
+        server.run(sockets=[listening])
     finally:
         spool.close()
