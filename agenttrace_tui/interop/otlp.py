@@ -1,0 +1,336 @@
+"""OTLP JSON (ExportTraceServiceRequest) → trace-format span records.
+
+Two steps, so a file's lines can be read first and the trees built after (children may come before their
+parents, one trace spans many lines): `decode_request` turns one request into `OtelSpan`s, `build_records`
+turns all the spans of a file into records (session per trace, parent links, paths, orphans).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field as dataclass_field
+from typing import Any, Final
+
+from agenttrace_tui.interop import otlp_attributes as attrs
+from agenttrace_tui.interop.errors import ShapeError
+from agenttrace_tui.interop.otlp_values import (
+    SPAN_KINDS,
+    STATUS_CODES,
+    decode_id,
+    enum_index,
+    enum_name,
+    field,
+    format_timestamp,
+    key_values,
+    to_int,
+)
+
+PATH_SEPARATOR_STAND_IN: Final = "\u2215"
+"""A `/` inside a span name would split the path; it becomes '∕' (division slash), which reads the same."""
+UNNAMED: Final = "span"
+
+
+@dataclass(slots=True)
+class OtelSpan:
+    """One decoded span with what the mapping needs; `line` is the source line it came from."""
+
+    trace_id: str
+    span_id: str
+    parent_id: str | None
+    name: str
+    start_ns: int
+    end_ns: int | None
+    attributes: dict[str, Any]
+    resource: dict[str, Any]
+    scope: dict[str, Any]
+    kind: int
+    events: list[dict[str, Any]]
+    links: list[dict[str, Any]]
+    status_code: int
+    status_message: str | None
+    extras: dict[str, Any] = dataclass_field(default_factory=dict)
+    line: int = 1
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.trace_id, self.span_id
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ShapeError(f"{where} is {type(value).__name__}, not a list")
+    return value
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ShapeError(f"{where} is {type(value).__name__}, not an object")
+    return value
+
+
+def decode_request(request: Any, line: int = 1) -> list[OtelSpan]:
+    """The spans of one ExportTraceServiceRequest (spec JSON or protobuf's MessageToDict); ShapeError names
+    the first thing that is wrong."""
+    if not isinstance(request, Mapping):
+        raise ShapeError(f"an OTLP request is a JSON object, not {type(request).__name__}")
+    blocks = field(request, "resourceSpans", "resource_spans")
+    if blocks is None:
+        others = [k for k in ("resourceLogs", "resourceMetrics", "resource_logs", "resource_metrics") if k in request]
+        raise ShapeError("no resourceSpans" + (f" ({others[0]}: not a trace export)" if others else ""))
+    spans: list[OtelSpan] = []
+    for r, block in enumerate(_list(blocks, "resourceSpans")):
+        where = f"resourceSpans[{r}]"
+        block = _object(block, where)
+        resource = key_values(_object(block.get("resource"), f"{where}.resource").get("attributes"))
+        scope_blocks = field(block, "scopeSpans", "scope_spans")
+        if scope_blocks is None:
+            scope_blocks = field(block, "instrumentationLibrarySpans", "instrumentation_library_spans")
+        for s, scope_block in enumerate(_list(scope_blocks, f"{where}.scopeSpans")):
+            scope_where = f"{where}.scopeSpans[{s}]"
+            scope_block = _object(scope_block, scope_where)
+            raw_scope = _object(scope_block.get("scope") or scope_block.get("instrumentationLibrary"),
+                                f"{scope_where}.scope")
+            scope = {k: v for k, v in (("name", raw_scope.get("name")), ("version", raw_scope.get("version")))
+                     if v not in (None, "")}
+            scope_attributes = key_values(raw_scope.get("attributes"))
+            if scope_attributes:
+                scope["attributes"] = scope_attributes
+            for n, raw in enumerate(_list(scope_block.get("spans"), f"{scope_where}.spans")):
+                spans.append(_decode_span(_object(raw, f"{scope_where}.spans[{n}]"), resource, scope,
+                                          f"{scope_where}.spans[{n}]", line))
+    return spans
+
+
+def _decode_span(raw: Mapping[str, Any], resource: dict[str, Any], scope: dict[str, Any], where: str,
+                 line: int) -> OtelSpan:
+    trace_id = decode_id(field(raw, "traceId", "trace_id"), 16, f"{where}.traceId")
+    span_id = decode_id(field(raw, "spanId", "span_id"), 8, f"{where}.spanId")
+    if trace_id is None or span_id is None:
+        raise ShapeError(f"{where} has no {'traceId' if trace_id is None else 'spanId'}")
+    start = to_int(field(raw, "startTimeUnixNano", "start_time_unix_nano"), f"{where}.startTimeUnixNano")
+    if start is None:
+        raise ShapeError(f"{where} has no startTimeUnixNano")
+    end = to_int(field(raw, "endTimeUnixNano", "end_time_unix_nano"), f"{where}.endTimeUnixNano")
+    status = _object(raw.get("status"), f"{where}.status")
+    events = []
+    for i, event in enumerate(_list(raw.get("events"), f"{where}.events")):
+        event = _object(event, f"{where}.events[{i}]")
+        events.append({"time": to_int(field(event, "timeUnixNano", "time_unix_nano"), f"{where}.events[{i}].time"),
+                       "name": event.get("name"), "attributes": key_values(event.get("attributes"))})
+    links = []
+    for i, link in enumerate(_list(raw.get("links"), f"{where}.links")):
+        link = _object(link, f"{where}.links[{i}]")
+        links.append({"trace_id": decode_id(field(link, "traceId", "trace_id"), 16, f"{where}.links[{i}].traceId"),
+                      "span_id": decode_id(field(link, "spanId", "span_id"), 8, f"{where}.links[{i}].spanId"),
+                      "attributes": key_values(link.get("attributes"))})
+    extras = {key: raw[key] for key in ("traceState", "flags", "droppedAttributesCount", "droppedEventsCount",
+                                        "droppedLinksCount") if raw.get(key) not in (None, "", 0)}
+    message = status.get("message")
+    name = raw.get("name")
+    return OtelSpan(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_id=decode_id(field(raw, "parentSpanId", "parent_span_id"), 8, f"{where}.parentSpanId"),
+        name=name if isinstance(name, str) else "",
+        start_ns=start,
+        end_ns=end if end else None,  # 0: never ended (a span exported while still open)
+        attributes=key_values(raw.get("attributes")),
+        resource=resource,
+        scope=scope,
+        kind=enum_index(raw.get("kind"), SPAN_KINDS, "SPAN_KIND_", f"{where}.kind"),
+        events=events,
+        links=links,
+        status_code=enum_index(status.get("code"), STATUS_CODES, "STATUS_CODE_", f"{where}.status.code"),
+        status_message=message if isinstance(message, str) and message else None,
+        extras=extras,
+        line=line,
+    )
+
+
+# -- records --------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Mapped:
+    """What a span's own attributes say, before the tree is known."""
+
+    span: OtelSpan
+    merged: dict[str, Any]
+    fields: dict[str, Any]
+    explicit_path: str | None
+    agent_name: str | None
+
+
+def _segment(name: str) -> str:
+    cleaned = name.replace("/", PATH_SEPARATOR_STAND_IN).strip()
+    return cleaned or UNNAMED
+
+
+def _map_span(span: OtelSpan) -> _Mapped:
+    merged = {**span.resource, **span.attributes} if span.resource else span.attributes
+    model = attrs.first_str(merged, attrs.MODEL_KEYS)
+    tool_name = attrs.first_str(merged, attrs.TOOL_NAME_KEYS)
+    kind = attrs.span_kind(merged, model, tool_name)
+    span_input, span_output = attrs.payloads(merged, span.events, kind, model)
+    error = attrs.error(merged, span.events, span.status_code, span.status_message)
+    fields: dict[str, Any] = {
+        "span_id": span.span_id,
+        "kind": kind,
+        "name": tool_name if kind == "tool" and tool_name else span.name,
+        "start_time": format_timestamp(span.start_ns),
+        "end_time": format_timestamp(span.end_ns) if span.end_ns is not None else None,
+        "status": "error" if error is not None else None,
+        "status_code": attrs.http_status(merged),
+        "error": error or None,
+        "model": model,
+        "provider": attrs.first_str(merged, attrs.PROVIDER_KEYS),
+        "usage": attrs.usage(merged),
+        "cost_usd": attrs.cost(merged),
+        "input": span_input,
+        "output": span_output,
+        "properties": attrs.properties(merged),
+        "user_id": attrs.first_str(merged, attrs.USER_KEYS),
+    }
+    agent_name = attrs.first_str(merged, attrs.AGENT_NAME_KEYS)
+    if kind == "agent" and agent_name is None:
+        agent_name = span.name or None
+    return _Mapped(span, merged, fields, attrs.first_str(merged, attrs.PATH_KEYS),
+                   agent_name if kind == "agent" else None)
+
+
+def _otel_extra(span: OtelSpan) -> dict[str, Any]:
+    otel: dict[str, Any] = {
+        "trace_id": span.trace_id,
+        "span_kind": enum_name(span.kind, SPAN_KINDS),
+        "name": span.name,
+        "scope": span.scope,
+        "resource": span.resource,
+        "attributes": span.attributes,
+        "events": span.events,
+        "links": span.links,
+        "status": {"code": enum_name(span.status_code, STATUS_CODES), "message": span.status_message},
+    }
+    otel.update(span.extras)
+    return otel
+
+
+def unique_spans(spans: Iterable[OtelSpan]) -> list[OtelSpan]:
+    """One span per (trace id, span id): a span repeated across lines or rotated files keeps its first copy."""
+    seen: dict[tuple[str, str], OtelSpan] = {}
+    for span in spans:
+        seen.setdefault(span.key, span)
+    return list(seen.values())
+
+
+def build_records(spans: Iterable[OtelSpan]) -> list[tuple[int, dict[str, Any]]]:
+    """(source line, record) for every distinct span, in input order, with the whole trees known."""
+    mapped = [_map_span(span) for span in unique_spans(spans)]
+    by_key = {m.span.key: m for m in mapped}
+    traces: dict[str, list[_Mapped]] = {}
+    for m in mapped:
+        traces.setdefault(m.span.trace_id, []).append(m)
+    sessions = {trace_id: _trace_session(members, by_key) for trace_id, members in traces.items()}
+    paths: dict[tuple[str, str], str] = {}
+    agents: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    records: list[tuple[int, dict[str, Any]]] = []
+    for m in mapped:
+        span = m.span
+        session_id, session_name = sessions[span.trace_id]
+        parent = by_key.get((span.trace_id, span.parent_id)) if span.parent_id else None
+        record: dict[str, Any] = {"session_id": session_id, "session_name": session_name,
+                  "path": _path(m, by_key, paths), "parent_id": span.parent_id}
+        record.update((k, v) for k, v in m.fields.items() if v is not None)
+        if span.parent_id is not None and parent is None:
+            record["orphan_of"] = span.parent_id
+        agent, parent_agent = _agents(m, by_key, agents)
+        if agent is not None:
+            properties: dict[str, Any] = {"Agent-Name": agent}
+            if parent_agent is not None:
+                properties["Parent-Agent"] = parent_agent
+            properties.update(record.get("properties") or {})
+            record["properties"] = properties
+        record["otel"] = _otel_extra(span)
+        records.append((span.line, {k: v for k, v in record.items() if v is not None}))
+    return records
+
+
+def _ancestors(m: _Mapped, by_key: Mapping[tuple[str, str], _Mapped]) -> list[_Mapped]:
+    """m and its known ancestors, nearest first; a parent cycle stops at the first repeat."""
+    chain = [m]
+    seen = {m.span.key}
+    current = m
+    while current.span.parent_id is not None:
+        parent = by_key.get((current.span.trace_id, current.span.parent_id))
+        if parent is None or parent.span.key in seen:
+            break
+        chain.append(parent)
+        seen.add(parent.span.key)
+        current = parent
+    return chain
+
+
+def _trace_session(members: list[_Mapped], by_key: Mapping[tuple[str, str], _Mapped]) -> tuple[str, str | None]:
+    """(session id, session name) for a whole trace: the root-most span that names a session wins; without
+    one the trace id is the session, named after its earliest top span."""
+    ordered = sorted(members, key=lambda m: (len(_ancestors(m, by_key)), m.span.start_ns))
+    session_id = name = None
+    for key in attrs.SESSION_KEYS:
+        session_id = next((str(m.merged[key]) for m in ordered if m.merged.get(key) not in (None, "")), None)
+        if session_id is not None:
+            break
+    for key in attrs.SESSION_NAME_KEYS:
+        name = next((str(m.merged[key]) for m in ordered if m.merged.get(key) not in (None, "")), None)
+        if name is not None:
+            break
+    if session_id is None:
+        return members[0].span.trace_id, name or ordered[0].span.name or None
+    return session_id, name
+
+
+def _path(m: _Mapped, by_key: Mapping[tuple[str, str], _Mapped], memo: dict[tuple[str, str], str]) -> str:
+    """An explicit path attribute, else the parent's path + this span's name; a top span (root or orphan)
+    starts at the session root."""
+    base = "/"
+    pending: list[_Mapped] = []
+    seen: set[tuple[str, str]] = set()
+    node = m
+    while True:  # walk up until a known path, an explicit one, or the top
+        known = memo.get(node.span.key)
+        if known is not None:
+            base = known
+            break
+        if node.explicit_path is not None:
+            base = node.explicit_path
+            memo[node.span.key] = base
+            break
+        pending.append(node)
+        seen.add(node.span.key)
+        parent = by_key.get((node.span.trace_id, node.span.parent_id)) if node.span.parent_id else None
+        if parent is None or parent.span.key in seen:
+            break
+        node = parent
+    for node in reversed(pending):
+        base = base.rstrip("/") + "/" + _segment(node.span.name)
+        memo[node.span.key] = base
+    return memo[m.span.key]
+
+
+def _agents(m: _Mapped, by_key: Mapping[tuple[str, str], _Mapped],
+            memo: dict[tuple[str, str], tuple[str | None, str | None]]) -> tuple[str | None, str | None]:
+    """(the agent a span works for, that agent's parent agent): the nearest agent spans up the tree."""
+    known = memo.get(m.span.key)
+    if known is not None:
+        return known
+    names = [node.agent_name for node in _ancestors(m, by_key) if node.agent_name is not None]
+    distinct = [name for i, name in enumerate(names) if i == 0 or name != names[i - 1]]
+    result = (distinct[0] if distinct else None, distinct[1] if len(distinct) > 1 else None)
+    memo[m.span.key] = result
+    return result
+
+
+def request_to_records(request: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [record for _, record in build_records(decode_request(request))]
