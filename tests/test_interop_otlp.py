@@ -8,7 +8,7 @@ import base64
 import copy
 import json
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +167,8 @@ def spans() -> list[ReadableSpan]:
 
 def protobuf_dict(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
     """What Python protobuf writes: base64 ids, enum names, 64-bit integers as strings."""
-    return MessageToDict(encode_spans(spans))
+    request: dict[str, Any] = MessageToDict(encode_spans(spans))
+    return request
 
 
 def _hex_ids(node: Any) -> Any:
@@ -181,7 +182,7 @@ def _hex_ids(node: Any) -> Any:
 
 def spec_dict(spans: Sequence[ReadableSpan], *, numbers: bool = False) -> dict[str, Any]:
     """The OTLP/JSON spec's encoding: hex ids, integer enums; optionally 64-bit integers as JSON numbers."""
-    request = _hex_ids(MessageToDict(encode_spans(spans), use_integers_for_enums=True))
+    request: dict[str, Any] = _hex_ids(MessageToDict(encode_spans(spans), use_integers_for_enums=True))
     if numbers:
         for block in request["resourceSpans"]:
             for scope in block["scopeSpans"]:
@@ -573,8 +574,3 @@ def test_converted_traces_ingest_with_their_tree_and_fields(tmp_path: Path, span
     sessions = {row["session_id"] for row in store.sessions()}
     trace_session = by_name(records, "support-run")["session_id"]
     assert sessions == {"conv-42", "oi-session", trace_session, "from-resource"}
-
-
-def _iter_chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]

@@ -78,3 +78,18 @@ def test_the_cli_loads_the_server_lazily() -> None:
             "print(sorted(m for m in ('starlette', 'uvicorn', 'httpx', 'agenttrace_tui.serve') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+FORMAT_LAYER = ("interop",)
+"""Packages of the format layer (file → records): pure Python over orjson, used by ingest and the collector."""
+
+
+def test_the_format_layer_pulls_in_neither_the_store_nor_the_tui() -> None:
+    offenders = [str(p) for p in modules() if layer(p) in FORMAT_LAYER
+                 and imported_roots(p) & {"duckdb", "textual", "pyarrow"}]
+    assert offenders == []
+    code = ("import sys, agenttrace_tui.interop; "
+            "print(sorted(m for m in ('duckdb', 'textual', 'agenttrace_tui.store', 'agenttrace_tui.tui') "
+            "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
