@@ -9,6 +9,8 @@ through Helicone's logger and one logged through ours look the same.
 from __future__ import annotations
 
 import hashlib
+import re
+from datetime import datetime
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -25,7 +27,7 @@ from agenttrace_tui.format import (
 )
 from agenttrace_tui.interop.errors import ShapeError
 from agenttrace_tui.interop.messages import maybe_json
-from agenttrace_tui.interop.otlp_values import rfc3339_ns, to_int
+from agenttrace_tui.interop.otlp_values import MAX_FORMAT_EPOCH_NS, rfc3339_ns, to_int
 from agenttrace_tui.sdk.usage import normalize_usage, reported_cost
 
 REQUEST_KINDS: Final = {"tool": "tool", "vector_db": "retrieval", "data": "other"}
@@ -40,6 +42,10 @@ PROVIDER_HOSTS: Final = {
 
 HIDDEN_RESPONSE_HEADERS: Final = SECRET_HEADERS | {"set-cookie", "cookie"}
 NANOS_PER_MS: Final = 1_000_000
+RFC3339: Final = re.compile(
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"
+    r"([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
+"""The trace format's time pattern (schema `timestamp`), so a converted record never fails on its times."""
 
 
 def merge_headers(*layers: Mapping[str, Any] | None) -> dict[str, str]:
@@ -70,8 +76,9 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _moment_ns(value: Any, where: str) -> int | str | float | None:
-    """Helicone's `{seconds, milliseconds}` as epoch nanoseconds; an epoch number or RFC 3339 string as given."""
+def _moment(value: Any, where: str) -> int | str | float | None:
+    """Helicone's `{seconds, milliseconds}` as an RFC 3339 string (exact); an epoch number (any unit, told
+    apart by magnitude as the format does) or an RFC 3339 string as given."""
     if value is None:
         return None
     if isinstance(value, Mapping):
@@ -79,14 +86,20 @@ def _moment_ns(value: Any, where: str) -> int | str | float | None:
         if seconds is None:
             raise ShapeError(f"{where} has no seconds")
         milliseconds = to_int(value.get("milliseconds"), f"{where}.milliseconds") or 0
-        return seconds * 1_000_000_000 + milliseconds * NANOS_PER_MS
-    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return rfc3339_ns(seconds * 1_000_000_000 + milliseconds * NANOS_PER_MS)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0 <= value <= MAX_FORMAT_EPOCH_NS:
+            raise ShapeError(f"{where} {value} is not an epoch time")
+        return value
+    if isinstance(value, str):
+        try:
+            valid = RFC3339.match(value) is not None and datetime.fromisoformat(value.upper()) is not None
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ShapeError(f"{where} {value[:40]!r} is not an RFC 3339 time")
         return value
     raise ShapeError(f"{where} is {type(value).__name__}, not {{seconds, milliseconds}}")
-
-
-def _time_field(moment: int | str | float) -> int | str | float:
-    return rfc3339_ns(moment) if isinstance(moment, int) else moment
 
 
 def _status_error(status: int, response: Any) -> dict[str, Any] | None:
@@ -158,10 +171,10 @@ def body_to_records(body: Any, headers: Mapping[str, str] | None = None, *, prov
     timing = body.get("timing") or {}
     if not isinstance(timing, Mapping):
         raise ShapeError(f"timing is {type(timing).__name__}, not an object")
-    start = _moment_ns(timing.get("startTime"), "timing.startTime")
-    end = _moment_ns(timing.get("endTime"), "timing.endTime")
+    start = _moment(timing.get("startTime"), "timing.startTime")
+    end = _moment(timing.get("endTime"), "timing.endTime")
     if start is None:
-        start = received_ns if received_ns is not None else end
+        start = rfc3339_ns(received_ns) if received_ns is not None else end
     if start is None:
         raise ShapeError("no timing.startTime (nor endTime): a span needs a start time")
 
@@ -190,8 +203,8 @@ def body_to_records(body: Any, headers: Mapping[str, str] | None = None, *, prov
         "path": normalize_path(str(mapped["path"])) if mapped.get("path") is not None else None,
         "kind": kind,
         "name": name,
-        "start_time": _time_field(start),
-        "end_time": _time_field(end) if end is not None else None,
+        "start_time": start,
+        "end_time": end,
         "first_token_ms": first_token if isinstance(first_token, (int, float)) and not isinstance(
             first_token, bool) and first_token >= 0 else None,
         "status": "error" if error is not None else "ok",
