@@ -14,8 +14,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from agenttrace_tui.format import SECRET_HEADERS
+from agenttrace_tui.format import HELICONE_PREFIX, SECRET_HEADERS
 from agenttrace_tui.serve.auth import TOKEN_HEADER
+from agenttrace_tui.serve.header_case import CASE_HEADER, helicone_headers
 from agenttrace_tui.serve.body import BodyError, decode_content, read_body
 from agenttrace_tui.serve.spool import Spool
 from agenttrace_tui.serve.validate import dumps_line, line_problem, record_problem, split_lines
@@ -88,7 +89,10 @@ async def post_spans(request: Request) -> Response:
 
 def passed_on_headers(request: Request) -> dict[str, str]:
     """The request's headers for the mapping: never credentials or our token."""
-    return {name: value for name, value in request.headers.items() if name.lower() not in NOT_PASSED_ON}
+    passed = {name: value for name, value in request.headers.items()
+              if name not in NOT_PASSED_ON and name != CASE_HEADER and not name.startswith(HELICONE_PREFIX)}
+    passed.update(helicone_headers(request.headers))  # under the names the client wrote
+    return passed
 
 
 async def post_helicone_log(request: Request) -> Response:

@@ -21,10 +21,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from agenttrace_tui.format import public_headers
 from agenttrace_tui.serve.auth import TOKEN_HEADER
 from agenttrace_tui.serve.body import read_body
 from agenttrace_tui.serve.gateway_record import CallRecorder, llm_span
+from agenttrace_tui.serve.header_case import CASE_HEADER, helicone_headers
 from agenttrace_tui.serve.spool import Spool
 from agenttrace_tui.textsafe import sanitize
 
@@ -32,7 +32,7 @@ HOP_BY_HOP: Final = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
     "transfer-encoding", "upgrade", "host", "content-length",
 })
-NOT_FORWARDED: Final = HOP_BY_HOP | {TOKEN_HEADER, "accept-encoding"}  # identity upstream: chunks pass as they come
+NOT_FORWARDED: Final = HOP_BY_HOP | {TOKEN_HEADER, CASE_HEADER, "accept-encoding"}  # identity upstream: chunks pass as they come
 NOT_RETURNED: Final = HOP_BY_HOP | {"content-encoding"}
 HELICONE_PREFIX: Final = "helicone-"
 ENDPOINTS: Final = {"/v1/chat/completions": "chat.completions", "/v1/responses": "responses"}
@@ -87,7 +87,7 @@ class Gateway:
             payload: Any = orjson.loads(body) if body else None
         except orjson.JSONDecodeError:
             payload = None  # the upstream says what is wrong with it; the span keeps no input
-        helicone = public_headers(request.headers)
+        helicone = helicone_headers(request.headers)
         url = self.base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         start, started = datetime.now(timezone.utc), time.monotonic()
 

@@ -13,6 +13,7 @@ import uvicorn
 
 from agenttrace_tui.serve.app import AppSettings, build_app
 from agenttrace_tui.serve.auth import is_loopback
+from agenttrace_tui.serve.header_case import CaseKeepingH11Protocol
 from agenttrace_tui.serve.ingester import INTERVAL_SECONDS
 from agenttrace_tui.serve.spool import Spool, SpoolError
 from agenttrace_tui.store.location import resolve_db_path
@@ -96,7 +97,7 @@ def prepare(options: ServeOptions, sock: socket.socket | None = None) -> tuple[u
         raise
     config = uvicorn.Config(
         app, log_level=options.log_level, access_log=False, server_header=False, proxy_headers=False,
-        lifespan="on", timeout_graceful_shutdown=10,
+        lifespan="on", timeout_graceful_shutdown=10, http=CaseKeepingH11Protocol,
     )
     host, port = listening.getsockname()[:2]
     gateway = f", gateway to {settings.upstream}" if settings.upstream else ""
