@@ -7,6 +7,7 @@ are in the spool (fsync'd). A body with any bad part gets 400 with the reason an
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -14,17 +15,15 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from agenttrace_tui.format import HELICONE_PREFIX, SECRET_HEADERS
-from agenttrace_tui.serve.auth import TOKEN_HEADER
-from agenttrace_tui.serve.header_case import CASE_HEADER, helicone_headers
+from agenttrace_tui.interop import ShapeError, helicone_body_to_records, otlp_request_to_records
 from agenttrace_tui.serve.body import BodyError, decode_content, read_body
+from agenttrace_tui.serve.header_case import helicone_headers
 from agenttrace_tui.serve.spool import Spool
 from agenttrace_tui.serve.validate import dumps_line, line_problem, record_problem, split_lines
 
 INLINE_BYTES: Final = 256 * 1024
 """Bodies up to this size are parsed on the event loop; bigger ones in a thread, so others keep flowing."""
 PROTOBUF: Final = "application/x-protobuf"
-NOT_PASSED_ON: Final = SECRET_HEADERS | {TOKEN_HEADER, "cookie", "proxy-authorization"}
 
 
 async def _off_loop(size: int, work: Callable[[], Any]) -> Any:
@@ -87,25 +86,20 @@ async def post_spans(request: Request) -> Response:
 
 # Helicone manual logger -------------------------------------------------------------------------
 
-def passed_on_headers(request: Request) -> dict[str, str]:
-    """The request's headers for the mapping: never credentials or our token."""
-    passed = {name: value for name, value in request.headers.items()
-              if name not in NOT_PASSED_ON and name != CASE_HEADER and not name.startswith(HELICONE_PREFIX)}
-    passed.update(helicone_headers(request.headers))  # under the names the client wrote
-    return passed
+LOG_PROVIDERS: Final = {"/oai/v1/log": "openai", "/anthropic/v1/log": "anthropic"}
 
 
 async def post_helicone_log(request: Request) -> Response:
-    from agenttrace_tui.interop import helicone_body_to_records
-
     body = decode_content(request, await read_body(request))
-    headers = passed_on_headers(request)
+    headers = helicone_headers(request.headers)  # all the mapping reads; never credentials or our token
+    provider = LOG_PROVIDERS.get(request.url.path)
+    received_ns = time.time_ns()  # the start time of a body that has none
 
     def convert() -> list[bytes]:
         log_body = _json_object(body, "Helicone log body")
         try:
-            records = helicone_body_to_records(log_body, headers)
-        except (ValueError, TypeError, KeyError) as exc:
+            records = helicone_body_to_records(log_body, headers, provider=provider, received_ns=received_ns)
+        except ShapeError as exc:
             raise BodyError(400, f"Helicone log body: {exc}") from exc
         return _record_lines(records, "Helicone log")
 
@@ -133,8 +127,6 @@ def _otlp_request(body: bytes, protobuf: bool) -> Mapping[str, Any]:
 
 
 async def post_otlp_traces(request: Request) -> Response:
-    from agenttrace_tui.interop import otlp_request_to_records
-
     content_type = _content_type(request)
     if content_type not in (PROTOBUF, "application/json"):
         raise BodyError(415, f"Content-Type must be {PROTOBUF} or application/json, got {content_type[:60]!r}")
@@ -143,9 +135,11 @@ async def post_otlp_traces(request: Request) -> Response:
 
     def convert() -> list[bytes]:
         export = _otlp_request(body, protobuf)
+        if not export:  # an empty request (protobuf leaves out empty lists): nothing to store, not an error
+            return []
         try:
             records = otlp_request_to_records(export)
-        except (ValueError, TypeError, KeyError) as exc:
+        except ShapeError as exc:
             raise BodyError(400, f"OTLP body: {exc}") from exc
         return _record_lines(records, "OTLP")
 
