@@ -61,7 +61,25 @@ def _lists(node: Any) -> Any:
 
 
 def has_prefix(attributes: Mapping[str, Any], prefix: str) -> bool:
-    return any(key.startswith(prefix) for key in attributes)
+    if prefix.rstrip(".") in _families(attributes):
+        return any(key.startswith(prefix) for key in attributes)
+    return False
+
+
+_FAMILY_CACHE: dict[int, tuple[Mapping[str, Any], frozenset[str]]] = {}
+
+
+def _families(attributes: Mapping[str, Any]) -> frozenset[str]:
+    """The two-segment families (`llm.input_messages`, `gen_ai.prompt`) of a span's keys, computed once per
+    attribute dict: most spans have none of the flattened families, and most lookups end here."""
+    cached = _FAMILY_CACHE.get(id(attributes))
+    if cached is not None and cached[0] is attributes:
+        return cached[1]
+    families = frozenset(".".join(key.split(".", 2)[:2]) for key in attributes)
+    if len(_FAMILY_CACHE) > 64:
+        _FAMILY_CACHE.clear()
+    _FAMILY_CACHE[id(attributes)] = (attributes, families)
+    return families
 
 
 # -- GenAI (role + parts) -------------------------------------------------------------------------------

@@ -134,8 +134,8 @@ def usage(attributes: Mapping[str, Any]) -> dict[str, int] | None:
     found: dict[str, int] = {}
     for field_name, keys in TOKEN_KEYS.items():
         for key in keys:
-            count = _token(attributes.get(key))
-            if count is not None:
+            value = attributes.get(key)
+            if value is not None and (count := _token(value)) is not None:
                 found[field_name] = count
                 break
     if not found:
