@@ -110,6 +110,8 @@ def ingest(
     prices: Annotated[Path | None, typer.Option("--prices", help="TOML price overrides ([models.\"name\"] input_mtok=…, output_mtok=…).")] = None,
     json_output: JsonOption = False,
     wait: WaitOption = 30.0,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep reading: new lines of the files, and new files "
+                                         "in followed directories, are ingested as they are written (Ctrl-C stops).")] = False,
 ) -> None:
     """Load trace files into the store. Bad lines are reported (file:line: reason) and kept in
     `agenttrace rejects`; the good lines next to them are stored. Exit 1 when any line was rejected."""
@@ -119,6 +121,9 @@ def ingest(
     from agenttrace_tui.store.location import resolve_db_path
 
     db_path = resolve_db_path(db)
+    if follow:
+        _follow(db_path, paths, prices, wait, json_output)
+        return
     sources, problems = expand_inputs(paths)
     for problem in problems:
         stderr.print(Text(f"agenttrace: {sanitize(problem)}"))
@@ -167,6 +172,38 @@ def ingest(
     else:
         _report(result, rejects_per_file=None)
     raise typer.Exit(0 if result.ok else 1)
+
+
+def _follow(db_path: Path, paths: list[str], prices: Path | None, wait: float, json_output: bool) -> None:
+    """`ingest --follow`: one report per round that stored something; with --json, one JSON object per line
+    (what `tui --follow` reads to know when to refresh)."""
+    import threading
+
+    from agenttrace_tui.store.errors import StoreError
+    from agenttrace_tui.store.follow import Follower
+    from agenttrace_tui.store.ingest import IngestResult
+
+    follower = Follower(db_path, paths, prices_file=prices, wait_seconds=wait)
+    for problem in follower.problems:
+        stderr.print(Text(f"agenttrace: {sanitize(problem)}"))
+
+    def report(result: IngestResult) -> None:
+        if json_output:
+            emit_json({"lines": result.lines, "stored": result.stored, "rejected": result.rejected,
+                       "sessions_touched": result.sessions_touched,
+                       "files": [f.path for f in result.files if f.lines or f.error],
+                       "errors": [f.error for f in result.files if f.error]})
+        else:
+            _report(result, rejects_per_file=None)
+
+    if not json_output:
+        stderr.print(Text(f"agenttrace: following {', '.join(paths)} into {db_path} (Ctrl-C stops)"))
+    try:
+        follower.run(report, threading.Event())
+    except StoreError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
 
 
 def _report(result: Any, rejects_per_file: int | None) -> None:
@@ -454,6 +491,8 @@ def tui(
     paths: Annotated[list[str] | None, typer.Argument(help="Trace files to ingest first (optional).", show_default=False)] = None,
     db: DbOption = None,
     wait: WaitOption = 30.0,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep ingesting the paths as agents write them; "
+                                         "open screens update live.")] = False,
 ) -> None:
     """Browse sessions in the terminal: session list → path tree → span detail."""
     from agenttrace_tui.store.errors import StoreError
@@ -475,7 +514,7 @@ def tui(
         except StoreError as exc:
             fail(str(exc))
         _report(result, rejects_per_file=5)
-    run(db=db, wait_seconds=wait)
+    run(db=db, wait_seconds=wait, follow=list(paths or []) if follow else None)
 
 
 @app.command(epilog="Examples: agenttrace serve --upstream https://api.openai.com\n\n"

@@ -133,6 +133,7 @@ def session_nodes(con: duckdb.DuckDBPyConnection, session_id: str) -> dict[str, 
             start_ms=(row["start_time"] - start).total_seconds() * 1000,
             end_ms=(row["end_time"] - start).total_seconds() * 1000,
             child_paths=tuple(children.get(path, ())),
+            running=int(row["running"]),
         )
     return nodes
 

@@ -9,6 +9,7 @@ back; the write lock is released between files so readers (the TUI) get in.
 from __future__ import annotations
 
 import glob
+import io
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -215,6 +216,46 @@ def ingest(
     return result
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """Complete lines of a growing file from `first_line` on (follow mode)."""
+
+    name: str
+    key: str  # the resolved path: rejects and ingested_files are keyed by it
+    data: bytes
+    first_line: int
+    fingerprint: tuple[int, int] | None  # (size, mtime_ns) when the chunk reaches the file's end
+
+
+def ingest_chunks(
+    db_path: Path,
+    chunks: Sequence[Chunk],
+    *,
+    prices_file: Path | None = None,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+) -> IngestResult:
+    """Ingest the new lines of followed files, each chunk in its own transaction, under one short hold
+    of the write lock."""
+    overrides = load_overrides(prices_file)
+    result = IngestResult()
+    started = time.perf_counter()
+    writer = _WriterSession(db_path, wait_seconds)
+    try:
+        for chunk in chunks:
+            file_result = FileResult(path=chunk.name)
+            result.files.append(file_result)
+            try:
+                state = _ingest_one(writer.get(), chunk.key, io.BytesIO(chunk.data), file_result, False, overrides,
+                                    None, chunk.fingerprint, first_line=chunk.first_line)
+                result.bytes_read += state.bytes_read
+            except duckdb.Error as exc:
+                file_result.error = f"{chunk.name}: store error: {str(exc).splitlines()[0]}"
+    finally:
+        writer.close()
+    result.elapsed_seconds = time.perf_counter() - started
+    return result
+
+
 def _ingest_path(
     writer: _WriterSession,
     path: Path,
@@ -227,7 +268,7 @@ def _ingest_path(
     stat = path.stat()
     key = str(path.resolve())
     con = writer.get()
-    if not force and _unchanged(con, key, stat.st_size, stat.st_mtime_ns):
+    if not force and ingested_unchanged(con, key, stat.st_size, stat.st_mtime_ns):
         file_result.skipped_unchanged = True
         if on_bytes is not None:
             on_bytes(stat.st_size)
@@ -238,7 +279,7 @@ def _ingest_path(
     return state.bytes_read
 
 
-def _unchanged(con: duckdb.DuckDBPyConnection, key: str, size: int, mtime_ns: int) -> bool:
+def ingested_unchanged(con: duckdb.DuckDBPyConnection, key: str, size: int, mtime_ns: int) -> bool:
     row = con.execute(
         "SELECT count(*) FROM ingested_files WHERE path = ? AND size = ? AND mtime_ns = ?",
         [key, size, mtime_ns],
@@ -255,12 +296,15 @@ def _ingest_one(
     overrides: PriceOverrides,
     on_bytes: Callable[[int], None] | None,
     fingerprint: tuple[int, int] | None,
+    first_line: int = 1,
 ) -> FileReadState:
+    """`first_line` > 1: the stream is the rest of a file from that line on (follow mode); rejects of
+    earlier lines are kept."""
     state = FileReadState()
     con.execute("BEGIN TRANSACTION")
     try:
-        _parse_file(con, read_line_batches(stream, state, on_bytes))
-        _record_rejects(con, file_key, file_result)
+        _parse_file(con, read_line_batches(stream, state, on_bytes, first_line=first_line))
+        _record_rejects(con, file_key, file_result, first_line)
         counts = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE reason IS NULL) FROM parsed_lines"
         ).fetchone()
@@ -346,8 +390,10 @@ def _line_table(batch: LineBatch) -> pa.Table:
     )
 
 
-def _record_rejects(con: duckdb.DuckDBPyConnection, file_key: str, file_result: FileResult) -> None:
-    con.execute("DELETE FROM rejects WHERE file = ?", [file_key])
+def _record_rejects(
+    con: duckdb.DuckDBPyConnection, file_key: str, file_result: FileResult, first_line: int = 1
+) -> None:
+    con.execute("DELETE FROM rejects WHERE file = ? AND line >= ?", [file_key, first_line])
     con.execute(
         "INSERT INTO rejects SELECT ?, line_no, reason, raw, now()::TIMESTAMP "
         "FROM parsed_lines WHERE reason IS NOT NULL",

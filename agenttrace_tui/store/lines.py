@@ -58,11 +58,15 @@ def read_line_batches(
     state: FileReadState,
     on_bytes: Callable[[int], None] | None = None,
     block_bytes: int = BLOCK_BYTES,
+    first_line: int = 1,
 ) -> Iterator[LineBatch]:
-    """Yield numbered line batches of a stream; CRLF endings and a leading BOM are removed."""
+    """Yield numbered line batches of a stream; CRLF endings and a leading BOM are removed.
+
+    `first_line`: the number of the stream's first line, when it starts mid-file (follow mode).
+    """
     carry = b""
-    next_line = 1
-    first_block = True
+    next_line = first_line
+    first_block = first_line == 1
     while True:
         block = stream.read(block_bytes)
         if not block:
@@ -89,7 +93,7 @@ def read_line_batches(
         lines, bad = _split(carry)
         yield LineBatch(next_line, lines, bad, terminated=False)
         next_line += len(lines)
-    state.total_lines = next_line - 1
+    state.total_lines = next_line - first_line
 
 
 NEWLINE: Final = 10

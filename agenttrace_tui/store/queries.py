@@ -151,6 +151,7 @@ class TreeNode:
     output_tokens: int = 0
     busy_ms: float = 0.0
     wall_ms: float = 0.0
+    running: int = 0  # spans with a start line and no end yet
     start_time: datetime | None = None
     end_time: datetime | None = None
     children: list[TreeNode] = field(default_factory=list)
@@ -171,6 +172,7 @@ class TreeNode:
             "output_tokens": self.output_tokens,
             "busy_ms": self.busy_ms,
             "wall_ms": self.wall_ms,
+            "running": self.running,
             "start_time": self.start_time,
             "end_time": self.end_time,
             "span_list": self.span_rows,
@@ -182,7 +184,7 @@ _BUSY_NODE_STATS_SQL: Final = busy_time_ctes('expanded', 'node')
 
 NODE_STATS_SQL: Final = f"""
 WITH s AS (
-    SELECT span_id, path, kind, status, cost_usd, cost_source, input_tokens, output_tokens,
+    SELECT span_id, path, kind, status, cost_usd, cost_source, input_tokens, output_tokens, in_progress,
            start_time, coalesce(end_time, start_time) AS end_time
     FROM spans WHERE session_id = $session_id
 ), parts AS (
@@ -202,6 +204,7 @@ SELECT e.node AS path,
        count(*) FILTER (WHERE e.cost_source = 'unpriced') AS unpriced,
        coalesce(sum(e.input_tokens), 0) AS input_tokens,
        coalesce(sum(e.output_tokens), 0) AS output_tokens,
+       count(*) FILTER (WHERE e.in_progress) AS running,
        any_value(b.busy_ms) AS busy_ms,
        (epoch_us(max(e.end_time)) - epoch_us(min(e.start_time))) / 1000.0 AS wall_ms,
        min(e.start_time) AS start_time,

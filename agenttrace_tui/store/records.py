@@ -32,6 +32,7 @@ class NodeStats:
     start_ms: float
     end_ms: float
     child_paths: tuple[str, ...] = ()
+    running: int = 0  # spans with a start line and no end yet
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
-from collections.abc import Iterable
-from typing import Any, ClassVar
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, Final
 
+import orjson
+
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 
 from agenttrace_tui.store import Store
 from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS
 from agenttrace_tui.store.pricing import config_path
+from agenttrace_tui.textsafe import sanitize
 from agenttrace_tui.tui.data import ExplorerData
 from agenttrace_tui.tui.screens.sessions import SessionsScreen
 
@@ -30,6 +38,17 @@ def load_keymap() -> dict[str, str]:
     return {str(k): str(v) for k, v in keys.items()} if isinstance(keys, dict) else {}
 
 
+REFRESH_SECONDS: Final = 0.5
+
+
+class StoreChanged(Message):
+    def __init__(self, stored: int, rejected: int, errors: list[str]) -> None:
+        super().__init__()
+        self.stored = stored
+        self.rejected = rejected
+        self.errors = errors
+
+
 class AgentTraceApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "agenttrace"
@@ -39,16 +58,82 @@ class AgentTraceApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", show=False, id="app.quit", priority=True),
     ]
 
-    def __init__(self, store: Store, *, keymap: dict[str, str] | None = None) -> None:
+    def __init__(self, store: Store, *, keymap: dict[str, str] | None = None,
+                 follow: Sequence[str] | None = None) -> None:
         super().__init__()
         self.store = store
         self.data = ExplorerData(store)
         self._keymap = keymap if keymap is not None else load_keymap()
+        self._follow = list(follow) if follow else None
+        self._follower: subprocess.Popen[bytes] | None = None
+        self._refresh_pending = False
+        self._refresh_timer: Timer | None = None
 
     def on_mount(self) -> None:
         if self._keymap:
             self.set_keymap(self._keymap)
         self.push_screen(SessionsScreen(self.data))
+        if self._follow:
+            self.sub_title = f"following {' '.join(self._follow)}"
+            self._run_follower(self._follow)
+
+    # Follow mode -------------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="follow")
+    def _run_follower(self, paths: list[str]) -> None:
+        """`agenttrace ingest --follow --json` in a child process (DuckDB allows one writer per file and
+        no reader next to it in the same process); each line it prints means the store changed."""
+        command = [sys.executable, "-m", "agenttrace_tui.cli", "ingest", "--follow", "--json",
+                   "--db", str(self.store.path), "--wait", str(self.store.wait_seconds), "--", *paths]
+        self._follower = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          stdin=subprocess.DEVNULL)
+        assert self._follower.stdout is not None and self._follower.stderr is not None
+        for line in self._follower.stdout:
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            self.post_message(StoreChanged(int(event.get("stored", 0)), int(event.get("rejected", 0)),
+                                           [str(e) for e in event.get("errors", [])]))
+        problem = self._follower.stderr.read().decode("utf-8", "replace").strip()
+        if self._follower.wait() not in (0, -15) and problem:
+            self.call_from_thread(self.notify, sanitize(problem.splitlines()[-1]), title="follow stopped",
+                                  severity="error", markup=False)
+
+    def stop_follower(self) -> None:
+        if self._follower is not None and self._follower.poll() is None:
+            self._follower.terminate()
+            try:
+                self._follower.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._follower.kill()
+
+    def on_unmount(self) -> None:
+        self.stop_follower()
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        if message.rejected:
+            self.notify(f"{message.rejected} line(s) rejected: see `agenttrace rejects`", severity="warning")
+        for error in message.errors:
+            self.notify(sanitize(error), severity="error", markup=False)
+        self._refresh_pending = True
+        if self._refresh_timer is None:
+            self._refresh_screens()
+
+    def _refresh_screens(self) -> None:
+        """At most one refresh per REFRESH_SECONDS however fast the writer: the rest are coalesced."""
+        self._refresh_timer = None
+        if not self._refresh_pending:
+            return
+        self._refresh_pending = False
+        for screen in self.screen_stack:
+            if screen is self.screen:
+                refresh = getattr(screen, "refresh_from_store", None)
+                if callable(refresh):
+                    refresh()
+            elif hasattr(screen, "stale"):
+                screen.stale = True
+        self._refresh_timer = self.set_timer(REFRESH_SECONDS, self._refresh_screens)
 
     def action_toggle_help(self) -> None:
         if self.screen.query("HelpPanel"):
@@ -63,5 +148,9 @@ class AgentTraceApp(App[None]):
             yield from commands()
 
 
-def run(db: str | None = None, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
-    AgentTraceApp(Store(db, wait_seconds=wait_seconds)).run()
+def run(db: str | None = None, wait_seconds: float = DEFAULT_WAIT_SECONDS, follow: Sequence[str] | None = None) -> None:
+    app = AgentTraceApp(Store(db, wait_seconds=wait_seconds), follow=follow)
+    try:
+        app.run()
+    finally:
+        app.stop_follower()

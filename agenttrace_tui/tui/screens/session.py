@@ -44,6 +44,7 @@ DETAIL_DEBOUNCE_SECONDS: Final = 0.1
 @dataclass
 class SessionLoaded(Message):
     view: SessionView | None
+    live: bool = False  # a refresh of an open screen (follow mode), not its first load
 
 
 @dataclass
@@ -58,6 +59,7 @@ class SpansLoaded(Message):
     total: int
     offset: int
     then_select: str | None = None  # a span to move the cursor to once placed
+    live: bool = False  # a refresh of spans already shown: merge, don't replace
 
 
 @dataclass
@@ -145,6 +147,7 @@ class SessionScreen(Screen[None]):
         self._load_breakdown()
         self.query_one(PathTree).focus()
         self.watch(self.path_tree, "scroll_y", self._tree_scrolled, init=False)
+        self.set_interval(1.0, self.path_tree.tick_running)
 
     def _tree_scrolled(self, scroll_y: float) -> None:
         self.query_one(Timeline).scroll_to(y=scroll_y, animate=False)
@@ -156,13 +159,18 @@ class SessionScreen(Screen[None]):
     # Session ------------------------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="session")
-    def _load_session(self) -> None:
+    def _load_session(self, live: bool = False) -> None:
         try:
             view = self.data.session(self.session_id)
         except StoreError as exc:
             self.post_message(LoadFailed(str(exc)))
             return
-        self.post_message(SessionLoaded(view))
+        self.post_message(SessionLoaded(view, live))
+
+    def refresh_from_store(self) -> None:
+        """The store changed (follow mode): new figures and spans, keeping what is open and the cursor."""
+        self._load_session(live=True)
+        self._load_breakdown()
 
     @on(LoadFailed)
     def _failed(self, message: LoadFailed) -> None:
@@ -171,10 +179,49 @@ class SessionScreen(Screen[None]):
     @on(SessionLoaded)
     def _session_loaded(self, message: SessionLoaded) -> None:
         if message.view is None:
-            self.query_one(DetailPane).show_message(f"No session {self.session_id} in the store.")
+            if not message.live:
+                self.query_one(DetailPane).show_message(f"No session {self.session_id} in the store.")
             return
+        first_view = self.view is None
         self.view = message.view
-        summary = message.view.summary
+        self._update_crumb_base(message.view.summary)
+        if message.live and not first_view:
+            self._apply_live(message.view)
+            return
+        self._spans_requested.clear()
+        self.path_tree.show_paths(message.view.nodes)
+        if "/" in message.view.nodes:  # the cursor starts on the root: show its figures at once
+            self.query_one(DetailPane).show_node(message.view.nodes["/"])
+        self.path_tree.root.expand()
+        self.path_tree.move_cursor(self.path_tree.root)
+        self._sync_timeline()
+
+    def _apply_live(self, view: SessionView) -> None:
+        tree = self.path_tree
+        tree.update_paths(view.nodes)
+        for node in list(tree.expanded_span_parents()):
+            data = node.data
+            shown = sum(isinstance(c.data, SpanRef) for c in node.children)
+            if isinstance(data, FolderRef):
+                stats = view.nodes.get(data.path)
+                if stats is not None and stats.self_spans and (data.path in self._spans_requested or shown):
+                    self._spans_requested.add(data.path)
+                    self._load_spans(node, data.path, None, 0, stats.self_spans, until=shown - 1, live=True)
+            else:
+                parent_id = data.row.span_id if isinstance(data, SpanRef) else None
+                self._load_spans(node, None, parent_id, 0, None, until=shown - 1, live=True)
+        cursor = tree.cursor_node
+        if cursor is not None and isinstance(cursor.data, FolderRef) and cursor.data.path in view.nodes:
+            self.query_one(DetailPane).show_node(view.nodes[cursor.data.path])
+        elif cursor is not None and isinstance(cursor.data, SpanRef):
+            self._load_detail(cursor.data.row.span_id)  # a running span may have ended
+        if cursor is not None and isinstance(cursor.data, FolderRef):
+            self._set_crumb_tail(cursor.data.path)
+        elif cursor is not None and isinstance(cursor.data, SpanRef):
+            self._set_crumb_tail(f"{cursor.data.row.path} › {cursor.data.row.label}")
+        self._sync_timeline()
+
+    def _update_crumb_base(self, summary: dict[str, Any]) -> None:
         crumb = Text(f"agenttrace › sessions › {sanitize(summary['name'] or '(unnamed)')}  ")
         crumb.append(
             f"{sanitize(self.session_id)} · {display.duration(summary['duration_ms'])} · {summary['spans']:,} spans · "
@@ -185,13 +232,6 @@ class SessionScreen(Screen[None]):
             crumb.append(f" · also named {sanitize(', '.join(summary['names']))}", style="yellow")
         self._crumb_base = crumb
         self.query_one("#crumb", Static).update(crumb)
-        self._spans_requested.clear()
-        self.path_tree.show_paths(message.view.nodes)
-        if "/" in message.view.nodes:  # the cursor starts on the root: show its figures at once
-            self.query_one(DetailPane).show_node(message.view.nodes["/"])
-        self.path_tree.root.expand()
-        self.path_tree.move_cursor(self.path_tree.root)
-        self._sync_timeline()
 
     # Tree: lazy children ------------------------------------------------------------------------------
 
@@ -216,7 +256,7 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, group="spans")
     def _load_spans(self, node: TreeNode[NodeData], path: str | None, parent_id: str | None, offset: int,
-                    total: int | None, then_select: str | None = None, until: int = 0) -> None:
+                    total: int | None, then_select: str | None = None, until: int = 0, live: bool = False) -> None:
         limit = max(PAGE_SIZE, until - offset + 1)
         try:
             if path is not None:
@@ -227,11 +267,18 @@ class SessionScreen(Screen[None]):
         except StoreError as exc:
             self.post_message(LoadFailed(str(exc)))
             return
-        self.post_message(SpansLoaded(node, rows, count, offset, then_select))
+        self.post_message(SpansLoaded(node, rows, count, offset, then_select, live))
 
     @on(SpansLoaded)
     def _spans_loaded(self, message: SpansLoaded) -> None:
         node = message.node
+        if message.live:
+            if node.tree is not None and node.is_expanded:  # still shown
+                path = node.data.path if isinstance(node.data, FolderRef) and not self.path_tree.causal else None
+                parent_id = node.data.row.span_id if isinstance(node.data, SpanRef) else None
+                self.path_tree.merge_spans(node, message.rows, message.total, path, parent_id)
+                self._sync_timeline()
+            return
         if isinstance(node.data, MoreRef):
             self.path_tree.add_page(node, message.rows, message.total)
         elif isinstance(node.data, FolderRef) and not self.path_tree.causal:

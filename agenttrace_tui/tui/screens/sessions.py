@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
+import pyarrow.compute as pc
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
@@ -85,7 +86,9 @@ class SessionsScreen(Screen[None]):
         self.listing: SessionList | None = None
         self.generation = 0
         self._restore_row = 0
+        self._restore_session: str | None = None
         self._properties: tuple[str, ...] | None = None
+        self.stale = False  # the store changed while another screen was on top (follow mode)
 
     # Layout ----------------------------------------------------------------------------------------
 
@@ -102,6 +105,9 @@ class SessionsScreen(Screen[None]):
         self.reload()
 
     def on_screen_resume(self) -> None:
+        if self.stale:
+            self.stale = False
+            self.refresh_from_store()
         # Back from a session: the virtual table keeps its rows but must be drawn again.
         table = self._table()
         if table is not None:
@@ -118,6 +124,11 @@ class SessionsScreen(Screen[None]):
     @property
     def sort_key(self) -> str:
         return BASE_COLUMNS[self.sort_index].key
+
+    def refresh_from_store(self) -> None:
+        """The store changed (follow mode): load again, the cursor staying on its session."""
+        self._restore_session = self.selected_session_id()
+        self.reload(keep_row=True)
 
     def reload(self, keep_row: bool = False) -> None:
         table = self._table()
@@ -172,6 +183,10 @@ class SessionsScreen(Screen[None]):
                                  show_row_labels=False, max_column_content_width=48, id="sessions")
             await holder.mount(table)
             row = min(self._restore_row, raw.num_rows - 1)
+            if self._restore_session is not None:  # new sessions may have come in above it
+                found = pc.index(raw.column("session_id"), self._restore_session).as_py()
+                row = found if found >= 0 else row
+                self._restore_session = None
             if row:
                 table.move_cursor(row=row)
             table.focus()

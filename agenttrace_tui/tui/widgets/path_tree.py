@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import ClassVar, Final
 
 from rich.text import Text
@@ -58,6 +59,8 @@ def folder_label(node: NodeStats) -> Text:
     label.append(f" · {display.cost(node.cost_usd, node.unpriced)}", style="dim")
     if node.errors:
         label.append(f" · ✗ {node.errors}", style="red")
+    if node.running:
+        label.append(f" · {node.running} running", style="yellow")
     return label
 
 
@@ -69,7 +72,11 @@ def span_label(row: SpanRow) -> Text:
         label.append("… ", style="yellow")
     label.append(f"{row.kind} ", style=KIND_STYLE.get(row.kind, "white"))
     label.append(sanitize(row.label), style="red" if row.status == "error" else "")
-    label.append(f"  {display.duration(row.duration_ms) if not row.in_progress else 'running'}", style="dim")
+    if row.in_progress:  # no end yet: how long it has been running, by this machine's clock
+        elapsed = (datetime.now(UTC).replace(tzinfo=None) - row.start_time).total_seconds() * 1000
+        label.append(f"  running {display.duration(max(elapsed, 0.0))}", style="yellow")
+    else:
+        label.append(f"  {display.duration(row.duration_ms)}", style="dim")
     if row.cost_source == "unpriced":
         label.append(" · unpriced", style="yellow")
     elif row.cost_usd:
@@ -171,6 +178,91 @@ class PathTree(Tree[NodeData]):
             remaining = total - shown
             label = Text(f"… {remaining:,} more (enter loads {min(PAGE_SIZE, remaining)})", style="dim italic")
             node.add_leaf(label, MoreRef(path, parent_id, shown, remaining))
+
+    # Live updates (follow mode): new figures and spans, with expanded nodes and the cursor kept --------
+
+    def update_paths(self, nodes: dict[str, NodeStats]) -> None:
+        """New figures for every folder; new sub-folders appear under folders already opened."""
+        if self.causal:
+            self.nodes = nodes
+            return
+        self.nodes = nodes
+        if self.root.data is None and "/" in nodes:  # the session had no spans when first shown
+            self.show_paths(nodes)
+            return
+        for node in list(self._all_nodes()):
+            data = node.data
+            if not isinstance(data, FolderRef) or data.path not in nodes:
+                continue
+            node.set_label(folder_label(nodes[data.path]))
+            if data.path not in self._subfolders_added:
+                continue
+            present = {c.data.path for c in node.children if isinstance(c.data, FolderRef)}
+            folders = [c for c in node.children if isinstance(c.data, FolderRef)]
+            for child_path in nodes[data.path].child_paths:
+                if child_path in present:
+                    continue
+                # Sub-folders come before the folder's own spans.
+                after = folders[-1] if folders else None
+                before = None if after is not None else (node.children[0] if node.children else None)
+                added = node.add(folder_label(nodes[child_path]), FolderRef(child_path), allow_expand=True,
+                                 after=after, before=before)
+                folders.append(added)
+
+    def merge_spans(self, node: TreeNode[NodeData], rows: list[SpanRow], total: int,
+                    path: str | None, parent_id: str | None) -> None:
+        """A fresh first page of a node's spans: rows already shown get their new figures (a running span
+        its end), new ones are placed in order, and "… N more" is redone; nothing shown is removed."""
+        existing = {c.data.row.span_id: c for c in node.children if isinstance(c.data, SpanRef)}
+        for more in [c for c in node.children if isinstance(c.data, MoreRef)]:
+            more.remove()
+        previous: TreeNode[NodeData] | None = None
+        for row in rows:
+            child = existing.get(row.span_id)
+            if child is None:
+                spans = [c for c in node.children if isinstance(c.data, SpanRef)]
+                if previous is not None:
+                    child = node.add(span_label(row), SpanRef(row), after=previous,
+                                     allow_expand=self.causal and row.child_count > 0)
+                elif spans:
+                    child = node.add(span_label(row), SpanRef(row), before=spans[0],
+                                     allow_expand=self.causal and row.child_count > 0)
+                else:
+                    child = node.add(span_label(row), SpanRef(row), allow_expand=self.causal and row.child_count > 0)
+            else:
+                child.data = SpanRef(row)
+                child.set_label(span_label(row))
+                if self.causal and row.child_count > 0:
+                    child.allow_expand = True
+            previous = child
+        shown = sum(isinstance(c.data, SpanRef) for c in node.children)
+        if shown < total:
+            remaining = total - shown
+            label = Text(f"… {remaining:,} more (enter loads {min(PAGE_SIZE, remaining)})", style="dim italic")
+            node.add_leaf(label, MoreRef(path, parent_id, shown, remaining))
+
+    def tick_running(self) -> None:
+        """Running spans' elapsed time moves on: relabel the ones on screen lines."""
+        for node in self.visible_nodes():
+            if isinstance(node.data, SpanRef) and node.data.row.in_progress:
+                node.set_label(span_label(node.data.row))
+
+    def expanded_span_parents(self) -> Iterator[TreeNode[NodeData]]:
+        """Expanded nodes whose spans are shown: folders (path view), or the root and spans (causal view)."""
+        for node in self._all_nodes():
+            if not node.is_expanded:
+                continue
+            if self.causal and (node.data is None or isinstance(node.data, SpanRef)):
+                yield node
+            elif not self.causal and isinstance(node.data, FolderRef):
+                yield node
+
+    def _all_nodes(self) -> Iterator[TreeNode[NodeData]]:
+        stack: list[TreeNode[NodeData]] = [self.root]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(node.children)
 
     # Reading -----------------------------------------------------------------------------------------
 
