@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -540,6 +541,9 @@ def serve(
 
 
 def main() -> None:
+    # Every file this process creates (the store, DuckDB's .wal, exports) is the owner's only: traces hold
+    # prompts and outputs, and DuckDB takes no file mode. (store.connection.owner_only_files, process-wide.)
+    os.umask(os.umask(0o077) | 0o077)
     app()
 
 

@@ -8,9 +8,10 @@ deadline instead of failing at once.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Final
 
@@ -22,6 +23,40 @@ DEFAULT_WAIT_SECONDS: Final = 30.0
 """How long a command waits for another agenttrace process to release the store."""
 
 RETRY_INTERVAL_SECONDS: Final = 0.05
+
+
+OWNER_ONLY_UMASK: Final = 0o077
+"""Files DuckDB creates for a store (the file, its .wal, spill files) are the owner's only: traces hold
+prompts and outputs. DuckDB takes no mode, so the process umask decides."""
+
+_umask_lock = threading.Lock()
+_umask_holders = 0
+_umask_saved = 0
+
+
+@contextmanager
+def owner_only_files() -> Iterator[None]:
+    """Files created meanwhile (by any thread) get no group or other permissions; nests, and restores the
+    caller's umask when the last holder leaves."""
+    global _umask_holders, _umask_saved
+    with _umask_lock:
+        if _umask_holders == 0:
+            _umask_saved = os.umask(OWNER_ONLY_UMASK)
+            os.umask(_umask_saved | OWNER_ONLY_UMASK)
+        _umask_holders += 1
+    try:
+        yield
+    finally:
+        with _umask_lock:
+            _umask_holders -= 1
+            if _umask_holders == 0:
+                os.umask(_umask_saved)
+
+
+def make_process_files_owner_only() -> None:
+    """For the command line: every file this process creates (store, WAL, exports) is owner-only."""
+    current = os.umask(OWNER_ONLY_UMASK)
+    os.umask(current | OWNER_ONLY_UMASK)
 
 
 def _is_lock_error(exc: duckdb.Error) -> bool:
@@ -47,7 +82,11 @@ def connect(
     while True:
         try:
             existed = path.exists()
-            con = duckdb.connect(str(path), read_only=read_only)
+            if read_only:
+                con = duckdb.connect(str(path), read_only=True)
+            else:
+                with owner_only_files():  # created 0600 at once, not chmod-ed after a window
+                    con = duckdb.connect(str(path), read_only=False)
             if not existed and not read_only:
                 os.chmod(path, 0o600)  # traces hold prompts and outputs: owner only
             _configure(con)
@@ -69,11 +108,16 @@ def connect(
 def connection(
     path: Path, *, read_only: bool, wait_seconds: float = DEFAULT_WAIT_SECONDS
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = connect(path, read_only=read_only, wait_seconds=wait_seconds)
-    try:
-        yield con
-    finally:
-        con.close()
+    """A connection closed on exit. A writer keeps new files owner-only while it lives (DuckDB creates the
+    .wal on the first write); an I/O error inside (a damaged file: bad checksum, short read) becomes one line."""
+    with owner_only_files() if not read_only else nullcontext():
+        con = connect(path, read_only=read_only, wait_seconds=wait_seconds)
+        try:
+            yield con
+        except duckdb.IOException as exc:
+            raise StoreError(f"cannot read store {path} (damaged?): {_first_line(exc)}") from None
+        finally:
+            con.close()
 
 
 def _first_line(exc: BaseException) -> str:
