@@ -22,7 +22,8 @@ import pyarrow as pa
 
 from agenttrace_tui.store import ingest_sql
 from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, connect
-from agenttrace_tui.store.lines import FileReadState, LineBatch, open_binary, read_line_batches
+from agenttrace_tui.interop import SNIFF_BYTES, Converted, SourceFormat, convert_file, sniff
+from agenttrace_tui.store.lines import FileReadState, LineBatch, PrefixedStream, open_binary, read_line_batches
 from agenttrace_tui.store.pricing import PriceOverrides, load_overrides, resolve_prices
 from agenttrace_tui.store.schema import ensure_schema, needs_setup
 
@@ -197,7 +198,7 @@ def ingest(
                 if source.path is None:
                     stream: BinaryIO = stdin or sys.stdin.buffer
                     state = _ingest_one(writer.get(), source.name, stream, file_result, strict, overrides,
-                                        on_bytes, fingerprint=None)
+                                        on_bytes, fingerprint=None, sniff_format=True)
                     result.bytes_read += state.bytes_read
                 else:
                     result.bytes_read += _ingest_path(
@@ -275,7 +276,7 @@ def _ingest_path(
         return 0
     with open_binary(path) as stream:
         state = _ingest_one(con, key, stream, file_result, strict, overrides, on_bytes,
-                            fingerprint=(stat.st_size, stat.st_mtime_ns))
+                            fingerprint=(stat.st_size, stat.st_mtime_ns), sniff_format=True)
     return state.bytes_read
 
 
@@ -297,13 +298,29 @@ def _ingest_one(
     on_bytes: Callable[[int], None] | None,
     fingerprint: tuple[int, int] | None,
     first_line: int = 1,
+    sniff_format: bool = False,
 ) -> FileReadState:
     """`first_line` > 1: the stream is the rest of a file from that line on (follow mode); rejects of
-    earlier lines are kept."""
+    earlier lines are kept. `sniff_format`: an OpenTelemetry (OTLP JSON) or Helicone log file is
+    converted to trace-format records first (agenttrace_tui.interop), then validated like any file."""
     state = FileReadState()
+    batches: Iterator[LineBatch]
+    if sniff_format:
+        head = stream.read(SNIFF_BYTES)
+        kind = sniff(head)
+        if kind is SourceFormat.NATIVE:
+            batches = read_line_batches(PrefixedStream(head, stream), state, on_bytes)
+        else:
+            data = head + stream.read()
+            state.bytes_read = len(data)
+            if on_bytes is not None:
+                on_bytes(len(data))
+            batches = iter([converted_batch(convert_file(kind, data))])
+    else:
+        batches = read_line_batches(stream, state, on_bytes, first_line=first_line)
     con.execute("BEGIN TRANSACTION")
     try:
-        _parse_file(con, read_line_batches(stream, state, on_bytes, first_line=first_line))
+        _parse_file(con, batches)
         _record_rejects(con, file_key, file_result, first_line)
         counts = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE reason IS NULL) FROM parsed_lines"
@@ -341,7 +358,8 @@ def _drop_temporaries(con: duckdb.DuckDBPyConnection) -> None:
 
 
 LINE_SCHEMA: Final = pa.schema(
-    [("line_no", pa.int64()), ("raw", pa.large_string()), ("bad_utf8_at", pa.int64()), ("unterminated", pa.bool_())]
+    [("line_no", pa.int64()), ("raw", pa.large_string()), ("bad_utf8_at", pa.int64()), ("unterminated", pa.bool_()),
+     ("known_reason", pa.string())]
 )
 
 
@@ -378,15 +396,34 @@ def _parse_file(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch]) ->
 
 def _line_table(batch: LineBatch) -> pa.Table:
     count = len(batch.lines)
+    numbers = batch.line_numbers
     return pa.table(
         {
-            "line_no": pa.array(range(batch.first_line, batch.first_line + count), pa.int64()),
+            "line_no": numbers if numbers is not None else pa.array(range(batch.first_line, batch.first_line + count),
+                                                                     pa.int64()),
             "raw": batch.lines,
             "bad_utf8_at": batch.bad_utf8_at if batch.bad_utf8_at is not None else pa.nulls(count, pa.int64()),
             # Only a file's last line can lack its newline; read_line_batches yields it alone.
             "unterminated": pa.repeat(not batch.terminated, count) if count else pa.array([], pa.bool_()),
+            "known_reason": batch.reasons if batch.reasons is not None else pa.nulls(count, pa.string()),
         },
         schema=LINE_SCHEMA,
+    )
+
+
+def converted_batch(converted: Converted) -> LineBatch:
+    """A converted file's records (numbered by the source line they came from) and its conversion
+    rejects, as one batch. Not the hot path: converted files go through Python anyway."""
+    rows = sorted(
+        [(number, record.decode("utf-8", "replace"), None) for number, record in converted.records]
+        + [(number, raw, reason) for number, reason, raw in converted.rejects],
+        key=lambda row: row[0],
+    )
+    return LineBatch(
+        first_line=1,
+        lines=pa.array([row[1] for row in rows], pa.large_string()),
+        line_numbers=pa.array([row[0] for row in rows], pa.int64()),
+        reasons=pa.array([row[2] for row in rows], pa.string()),
     )
 
 

@@ -275,6 +275,7 @@ def parse_lines_sql() -> str:
         _non_negative_number_problem("cost_usd"),
     ]
     reasons = [
+        "s.known_reason",
         "CASE WHEN s.bad_utf8_at IS NOT NULL THEN 'not valid UTF-8 (bad byte at column ' || (s.bad_utf8_at + 1) || ')' END",
         "CASE WHEN NOT s.valid_json AND s.unterminated "
         "THEN 'truncated last line: no newline at end of file and not complete JSON "
@@ -305,13 +306,15 @@ def parse_lines_sql() -> str:
     return f"""
 WITH lines AS (
     -- A line may end in its newline (and CR): JSON ignores them; the text kept for a reject drops them.
-    SELECT line_no, raw, bad_utf8_at, unterminated, bad_utf8_at IS NULL AND json_valid(raw) AS valid_json
+    SELECT line_no, raw, bad_utf8_at, unterminated, known_reason,
+           bad_utf8_at IS NULL AND known_reason IS NULL AND json_valid(raw) AS valid_json
     FROM {LINE_BATCH}
 ), staged AS (
     -- Blank lines carry nothing. trim copies the line, so only lines not starting with '{{' pay for it.
     SELECT * FROM lines
     WHERE CASE WHEN starts_with(raw, '{{') THEN true
-               ELSE valid_json OR bad_utf8_at IS NOT NULL OR trim(raw, ' \t\r\n') <> '' END
+               ELSE valid_json OR bad_utf8_at IS NOT NULL OR known_reason IS NOT NULL
+                    OR trim(raw, ' \t\r\n') <> '' END
 ), parsed AS (
     -- Valid JSON starting with '{{' is an object: no second parse to ask its type. `t` holds the JSON
     -- types of all known fields, from one more parse of the line (see _jtype).

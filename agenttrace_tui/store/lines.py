@@ -13,7 +13,7 @@ import gzip
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final, cast
+from typing import BinaryIO, Final, Protocol, cast
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +31,8 @@ class LineBatch:
     lines: pa.Array  # large_string
     bad_utf8_at: pa.Array | None = None  # int64 byte offset of the first bad byte, null when fine
     terminated: bool = True  # False for a file's last line when no newline ends it
+    line_numbers: pa.Array | None = None  # int64, when not consecutive from first_line (converted files)
+    reasons: pa.Array | None = None  # why a line is already known to be bad (a conversion failed), else null
 
     @property
     def last_line(self) -> int:
@@ -46,6 +48,23 @@ class FileReadState:
     ends_with_newline: bool = True
 
 
+class PrefixedStream:
+    """A stream whose first bytes were already read (to sniff its format), served again first."""
+
+    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
+        self._prefix = prefix
+        self._rest = rest
+
+    def read(self, size: int = -1) -> bytes:
+        if self._prefix:
+            if size < 0:
+                data, self._prefix = self._prefix + self._rest.read(), b""
+                return data
+            data, self._prefix = self._prefix[:size], self._prefix[size:]
+            return data
+        return self._rest.read(size)
+
+
 def open_binary(path: Path) -> BinaryIO:
     """A file, transparently gunzipped when its name ends in .gz."""
     if path.name.endswith(".gz"):
@@ -53,8 +72,12 @@ def open_binary(path: Path) -> BinaryIO:
     return open(path, "rb")
 
 
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 def read_line_batches(
-    stream: BinaryIO,
+    stream: Readable,
     state: FileReadState,
     on_bytes: Callable[[int], None] | None = None,
     block_bytes: int = BLOCK_BYTES,
