@@ -247,7 +247,7 @@ def ingest_chunks(
             result.files.append(file_result)
             try:
                 state = _ingest_one(writer.get(), chunk.key, io.BytesIO(chunk.data), file_result, False, overrides,
-                                    None, chunk.fingerprint, first_line=chunk.first_line)
+                                    None, chunk.fingerprint, first_line=chunk.first_line, sniff_format=True)
                 result.bytes_read += state.bytes_read
             except duckdb.Error as exc:
                 file_result.error = f"{chunk.name}: store error: {str(exc).splitlines()[0]}"
@@ -309,13 +309,13 @@ def _ingest_one(
         head = stream.read(SNIFF_BYTES)
         kind = sniff(head)
         if kind is SourceFormat.NATIVE:
-            batches = read_line_batches(PrefixedStream(head, stream), state, on_bytes)
+            batches = read_line_batches(PrefixedStream(head, stream), state, on_bytes, first_line=first_line)
         else:
             data = head + stream.read()
             state.bytes_read = len(data)
             if on_bytes is not None:
                 on_bytes(len(data))
-            batches = iter([converted_batch(convert_file(kind, data))])
+            batches = iter([converted_batch(convert_file(kind, data), first_line)])
     else:
         batches = read_line_batches(stream, state, on_bytes, first_line=first_line)
     con.execute("BEGIN TRANSACTION")
@@ -411,12 +411,14 @@ def _line_table(batch: LineBatch) -> pa.Table:
     )
 
 
-def converted_batch(converted: Converted) -> LineBatch:
+def converted_batch(converted: Converted, first_line: int = 1) -> LineBatch:
     """A converted file's records (numbered by the source line they came from) and its conversion
-    rejects, as one batch. Not the hot path: converted files go through Python anyway."""
+    rejects, as one batch; `first_line` when the data starts mid-file (follow mode). Not the hot path:
+    converted files go through Python anyway."""
+    shift = first_line - 1
     rows = sorted(
-        [(number, record.decode("utf-8", "replace"), None) for number, record in converted.records]
-        + [(number, raw, reason) for number, reason, raw in converted.rejects],
+        [(number + shift, record.decode("utf-8", "replace"), None) for number, record in converted.records]
+        + [(number + shift, raw, reason) for number, reason, raw in converted.rejects],
         key=lambda row: row[0],
     )
     return LineBatch(
