@@ -276,6 +276,21 @@ def test_property_names_keep_the_case_the_client_wrote(tmp_path: Path, upstream:
     assert [name for name in mock.requests[0][1] if name.startswith(("helicone-", "x-agenttrace"))] == []
 
 
+def test_a_client_hanging_up_mid_stream_is_a_cancelled_span(tmp_path: Path, upstream: Any) -> None:
+    mock, upstream_url = upstream
+    with serving(tmp_path, upstream=upstream_url) as server:
+        with httpx.stream("POST", f"{server.url}/v1/chat/completions",
+                          json={"model": "gpt-4o", "messages": [], "stream": True},
+                          headers={"Helicone-Session-Id": "gone-1"}) as response:
+            first = next(response.iter_raw())
+            assert b"Sun" in first
+        mock.first_chunk_received.set()  # let the upstream finish; the client is gone
+        assert wait_for_count(server.db, 1) == 1
+    (span,) = spans_by_id(server.db).values()
+    assert (span["session_id"], span["status"], span["status_code"]) == ("gone-1", "error", -3)
+    assert json.loads(span["output"])["choices"][0]["message"]["content"].startswith("Sun")
+
+
 def test_without_upstream_the_gateway_says_how_to_turn_it_on(tmp_path: Path) -> None:
     with serving(tmp_path) as server:
         response = httpx.post(f"{server.url}/v1/chat/completions", json={"model": "gpt-4o"})

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -97,8 +99,26 @@ def test_every_acknowledged_span_is_stored_once(tmp_path: Path, clients: int, po
                                                 spans_per_post: int) -> None:
     db, spool_dir = tmp_path / "load.duckdb", tmp_path / "spool"
     server = ServerProcess(db, spool_dir)
+    reads: list[subprocess.CompletedProcess[str]] = []
+    loading = threading.Event()
+
+    def read_while_loading() -> None:  # another process (as the TUI is) gets the store between ingest cycles
+        while loading.is_set() or not reads:
+            if not db.exists():  # created by the first ingest cycle
+                time.sleep(0.05)
+                continue
+            reads.append(subprocess.run(
+                [sys.executable, "-m", "agenttrace_tui.cli", "sql", "--db", str(db), "--wait", str(WAIT_SECONDS),
+                 "SELECT count(*) FROM spans"], capture_output=True, text=True))
+
+    reader = threading.Thread(target=read_while_loading)
     try:
+        loading.set()
+        reader.start()
         result = run_load(server.url, clients, posts, spans_per_post)
+        loading.clear()
+        reader.join(WAIT_SECONDS)
+        assert reads and all(read.returncode == 0 for read in reads), [read.stderr for read in reads]
         assert result.failed_posts == 0
         assert len(result.acknowledged) == clients * posts * spans_per_post
         # While the server runs, the batch ingester catches up by itself.
@@ -108,7 +128,8 @@ def test_every_acknowledged_span_is_stored_once(tmp_path: Path, clients: int, po
     ids = _stored_ids(db)
     assert len(ids) == len(set(ids)) == len(result.acknowledged) and set(ids) == result.acknowledged
     assert list(spool_dir.glob("*.jsonl")) == [] and list(spool_dir.glob("*.open")) == []
-    print(f"\nload {clients}x{posts}x{spans_per_post}: {result.figures(spans_per_post)}")
+    print(f"\nload {clients}x{posts}x{spans_per_post}: {result.figures(spans_per_post)}; "
+          f"{len(reads)} reads by another process meanwhile")
 
 
 def test_a_killed_server_loses_nothing_it_acknowledged(tmp_path: Path) -> None:
