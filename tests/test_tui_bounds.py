@@ -1,0 +1,74 @@
+"""One giant payload cannot make the explorer hang: a 20 MB prompt, a 20 MB output string and 100k-element arrays
+are shown clipped, with a line saying how much is hidden and how to see more.
+
+Timeouts below only bound a hang (wait_for gives up after them); nothing asserts how fast a step is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agenttrace_tui.store import Store
+from agenttrace_tui.tui.app import AgentTraceApp
+from agenttrace_tui.tui.screens.session import SessionScreen
+from agenttrace_tui.tui.screens.sessions import SessionTable
+from agenttrace_tui.tui.widgets.detail import RAW_MAX_CHARS, DetailPane
+from agenttrace_tui.tui.widgets.path_tree import FolderRef, PathTree, SpanRef
+
+from store_helpers import span, write_jsonl
+from test_tui_app import wait_for
+
+GIANT = 20 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def giant_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    folder = tmp_path_factory.mktemp("giant")
+    records = [
+        span("giant", span_id="llm", kind="llm", model="gpt-4o", path="/",
+             input={"messages": [{"role": "user", "content": "Q" * GIANT}]},
+             output={"role": "assistant", "content": "A" * 1000}),
+        span("giant", span_id="tool", kind="tool", name="dump", path="/",
+             input={"rows": list(range(100_000))}, output="O" * GIANT),
+        span("giant", span_id="wide", kind="tool", name="wide", path="/",
+             input={f"k{i}": i for i in range(100_000)}, output=[{"v": "x" * 10}] * 100_000),
+    ]
+    store = Store(folder / "s.duckdb")
+    assert store.ingest([str(write_jsonl(folder / "t.jsonl", records))]).stored == 3
+    return store
+
+
+async def test_giant_payloads_are_clipped_in_every_view(giant_store: Store) -> None:
+    app = AgentTraceApp(giant_store, keymap={})
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)), timeout=60)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view is not None, timeout=60)
+        screen = app.screen
+        assert isinstance(screen, SessionScreen)
+        tree = screen.query_one(PathTree)
+        detail = screen.query_one(DetailPane)
+        await wait_for(pilot, lambda: sum(isinstance(n.data, SpanRef) for n in tree.visible_nodes()) == 3, timeout=60)
+        for node in [n for n in tree.visible_nodes() if isinstance(n.data, SpanRef)]:
+            assert isinstance(node.data, SpanRef)
+            span_id = node.data.row.span_id
+            tree.select_line_of(node)
+            await wait_for(pilot, lambda: detail.detail is not None and detail.detail.row.span_id == span_id, timeout=60)
+            await pilot.pause()
+            shown = detail.rendered_text()
+            assert len(shown) < 1_000_000, f"{span_id}: {len(shown):,} characters drawn"
+            assert "more characters" in shown, span_id
+            detail.toggle_raw()
+            await pilot.pause()
+            raw = detail.rendered_text()
+            assert len(raw) < 2 * RAW_MAX_CHARS + 100_000, f"{span_id} raw: {len(raw):,} characters drawn"
+            assert "more characters" in raw, span_id
+            detail.toggle_raw()
+            detail.scroll_end(animate=False)  # drawing the last page of the clipped text
+            await pilot.pause()
+        folder = next(n for n in tree.visible_nodes() if isinstance(n.data, FolderRef))
+        tree.select_line_of(folder)
+        await pilot.press("b")  # the breakdown over the same spans
+        await pilot.pause()
