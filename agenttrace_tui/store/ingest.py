@@ -455,13 +455,21 @@ def _merge(
     con.execute(ingest_sql.FILE_SPANS_SQL if duplicates and duplicates[0] else ingest_sql.FILE_SPANS_VIEW_SQL)
     con.execute(ingest_sql.EXISTING_SPANS_SQL)
     existing = con.execute("SELECT count(*) FROM existing_spans").fetchone()
-    if existing and existing[0]:
+    merging = bool(existing and existing[0])
+    pairs = con.execute(ingest_sql.DISTINCT_MODELS_SQL).fetchall()
+    if merging:
         con.execute(ingest_sql.MERGE_EXISTING_SPANS_SQL, params)
-        con.execute(ingest_sql.REPLACE_EXISTING_SPANS_SQL)
-    con.execute(ingest_sql.INSERT_NEW_SPANS_SQL, params)
+        pairs += con.execute(ingest_sql.MERGED_DISTINCT_MODELS_SQL).fetchall()
+    con.register("prices", resolve_prices(dict.fromkeys((p, m) for p, m in pairs), overrides))
+    try:
+        if merging:
+            con.execute(ingest_sql.REPLACE_EXISTING_SPANS_SQL)
+            con.execute(ingest_sql.apply_prices_sql(ingest_sql.MERGED_SCOPE))
+        con.execute(ingest_sql.INSERT_NEW_SPANS_SQL, params)
+    finally:
+        con.unregister("prices")
     con.execute(ingest_sql.MERGE_SESSION_RECORDS_SQL, params)
     con.execute(ingest_sql.REPLACE_SESSION_RECORDS_SQL)
-    price_models(con, overrides, ingest_sql.MERGED_SCOPE, ingest_sql.DISTINCT_MODELS_SQL)
     con.execute(ingest_sql.TOUCHED_SESSIONS_SQL)
     con.execute(ingest_sql.ROLLUP_SQL)
     spans = con.execute("SELECT count(*) FROM file_spans").fetchone()

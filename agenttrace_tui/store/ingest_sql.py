@@ -440,12 +440,17 @@ WHERE span_id IN (SELECT span_id FROM file_spans)
 """
 """Spans of this file the store already holds: only these need a field-by-field merge."""
 
-INSERT_NEW_SPANS_SQL: Final = f"""
+def _insert_new_spans_sql() -> str:
+    # Costed as they are inserted (a join with the registered `prices`), not by an UPDATE afterwards: an
+    # update rewrites every new row a second time (on a DuckLake store, a second data file and a delete file).
+    return f"""
 INSERT INTO span_data BY NAME
-SELECT span_id, {", ".join(MERGED_SPAN_COLUMNS)}, NULL::DOUBLE AS cost_computed,
-       $source_file AS source_file, source_line, now()::TIMESTAMP AS ingested_at
-FROM file_spans
-WHERE span_id NOT IN (SELECT span_id FROM existing_spans)
+SELECT s.span_id, {", ".join(f"s.{c}" for c in MERGED_SPAN_COLUMNS)},
+       CASE WHEN s.cost_reported IS NULL THEN {_cost_computed()} END AS cost_computed,
+       $source_file AS source_file, s.source_line, now()::TIMESTAMP AS ingested_at
+FROM file_spans s
+LEFT JOIN prices p ON s.model = p.model AND s.provider IS NOT DISTINCT FROM p.provider
+WHERE s.span_id NOT IN (SELECT span_id FROM existing_spans)
 """
 
 MERGE_EXISTING_SPANS_SQL: Final = f"""
@@ -504,8 +509,11 @@ UNION SELECT session_id FROM merged_session_records
 """
 
 DISTINCT_MODELS_SQL: Final = """
-SELECT DISTINCT provider, model FROM span_data
-WHERE model IS NOT NULL AND cost_reported IS NULL AND span_id IN (SELECT span_id FROM file_spans)
+SELECT DISTINCT provider, model FROM file_spans WHERE model IS NOT NULL AND cost_reported IS NULL
+"""
+
+MERGED_DISTINCT_MODELS_SQL: Final = """
+SELECT DISTINCT provider, model FROM merged_spans WHERE model IS NOT NULL AND cost_reported IS NULL
 """
 
 ROLLUP_SQL: Final = """
@@ -574,6 +582,17 @@ def _rate(price_class: str) -> str:
     )
 
 
+def _cost_computed() -> str:
+    """The cost of span `s` at prices `p` (NULL when no price row joined)."""
+    return f"""(
+      greatest(coalesce(s.input_tokens, 0) - coalesce(s.cache_read_tokens, 0)
+               - coalesce(s.cache_write_tokens, 0), 0) * ({_rate('input')})
+    + coalesce(s.cache_read_tokens, 0) * coalesce({_rate('cache_read')}, {_rate('input')})
+    + coalesce(s.cache_write_tokens, 0) * coalesce({_rate('cache_write')}, {_rate('input')})
+    + coalesce(s.output_tokens, 0) * ({_rate('output')})
+) / 1e6"""
+
+
 def apply_prices_sql(scope: str) -> str:
     """Compute `cost_computed` from the `prices` table for spans matching `scope` with no reported cost.
 
@@ -581,20 +600,14 @@ def apply_prices_sql(scope: str) -> str:
     input price class and charged at their own rate (the input rate when the model has none).
     """
     return f"""
-UPDATE span_data AS s SET cost_computed = (
-      greatest(coalesce(s.input_tokens, 0) - coalesce(s.cache_read_tokens, 0)
-               - coalesce(s.cache_write_tokens, 0), 0) * ({_rate('input')})
-    + coalesce(s.cache_read_tokens, 0) * coalesce({_rate('cache_read')}, {_rate('input')})
-    + coalesce(s.cache_write_tokens, 0) * coalesce({_rate('cache_write')}, {_rate('input')})
-    + coalesce(s.output_tokens, 0) * ({_rate('output')})
-) / 1e6
+UPDATE span_data AS s SET cost_computed = {_cost_computed()}
 FROM prices p
 WHERE s.model = p.model AND s.provider IS NOT DISTINCT FROM p.provider
   AND s.cost_reported IS NULL AND ({scope})
 """
 
 
-MERGED_SCOPE: Final = "s.span_id IN (SELECT span_id FROM file_spans)"
+MERGED_SCOPE: Final = "s.span_id IN (SELECT span_id FROM merged_spans)"
 
 
 # Repricing: all spans are in scope, and every session is rolled up again.
@@ -606,3 +619,7 @@ ALL_DISTINCT_MODELS_SQL: Final = (
 ALL_SESSIONS_TOUCHED_SQL: Final = (
     "CREATE OR REPLACE TEMP TABLE touched_sessions AS SELECT DISTINCT session_id FROM span_data"
 )
+
+
+INSERT_NEW_SPANS_SQL: Final = _insert_new_spans_sql()
+"""New spans of this file, costed from the registered `prices` table."""
