@@ -23,6 +23,9 @@ from agenttrace_tui.textsafe import sanitize
 PAGE_SIZE: Final = 200
 """Spans added per expand or per "more" line: a wide folder can't stall the event loop."""
 
+STALE_RUNNING_MS: Final = 24 * 3600 * 1000
+"""A span started longer ago than this with no end is shown as unfinished, not as running."""
+
 KIND_STYLE: Final = {
     "llm": "magenta", "tool": "cyan", "agent": "green", "retrieval": "yellow", "embedding": "blue", "other": "white",
 }
@@ -74,7 +77,10 @@ def span_label(row: SpanRow) -> Text:
     label.append(sanitize(row.label), style="red" if row.status == "error" else "")
     if row.in_progress:  # no end yet: how long it has been running, by this machine's clock
         elapsed = (datetime.now(UTC).replace(tzinfo=None) - row.start_time).total_seconds() * 1000
-        label.append(f"  running {display.duration(max(elapsed, 0.0))}", style="yellow")
+        if elapsed <= STALE_RUNNING_MS:
+            label.append(f"  running {display.duration(max(elapsed, 0.0))}", style="yellow")
+        else:  # a writer that died long ago: "running for 40 days" would mislead
+            label.append("  no end recorded", style="yellow")
     else:
         label.append(f"  {display.duration(row.duration_ms)}", style="dim")
     if row.cost_source == "unpriced":
