@@ -141,8 +141,7 @@ def test_ingest_follow_prints_one_json_line_per_round(tmp_path: Path) -> None:
 WRITER = textwrap.dedent(
     """
     import sys, time, orjson
-    path, step = sys.argv[1], sys.argv[2]
-    start = 1767225600.0  # fixed times: the test reads states, not clocks
+    path, step, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
     records = {
         "start": [
             {"span_id": "plan", "session_id": "live", "path": "/plan", "kind": "llm", "name": "plan",
@@ -161,8 +160,11 @@ WRITER = textwrap.dedent(
 )
 
 
+START = float(int(time.time()) - 60)  # a minute ago: recent enough to count as running
+
+
 def write_from_another_process(trace: Path, step: str) -> None:
-    subprocess.run([sys.executable, "-c", WRITER, str(trace), step], check=True)
+    subprocess.run([sys.executable, "-c", WRITER, str(trace), step, str(START)], check=True)
 
 
 async def wait_for(pilot: Pilot[None], predicate: object, timeout: float = 30.0) -> None:

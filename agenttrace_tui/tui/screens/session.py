@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
@@ -34,7 +34,15 @@ from agenttrace_tui.tui.data import ExplorerData, SessionView
 from agenttrace_tui.tui.widgets.agents import AgentTree
 from agenttrace_tui.tui.widgets.detail import DetailPane
 from agenttrace_tui.tui.widgets.panels import SessionPanels
-from agenttrace_tui.tui.widgets.path_tree import PAGE_SIZE, FolderRef, MoreRef, NodeData, PathTree, SpanRef
+from agenttrace_tui.tui.widgets.path_tree import (
+    PAGE_SIZE,
+    STALE_RUNNING_MS,
+    FolderRef,
+    MoreRef,
+    NodeData,
+    PathTree,
+    SpanRef,
+)
 from agenttrace_tui.tui.widgets.timeline import Timeline, TimelineRow
 
 DETAIL_DEBOUNCE_SECONDS: Final = 0.1
@@ -147,7 +155,7 @@ class SessionScreen(Screen[None]):
         self._load_breakdown()
         self.query_one(PathTree).focus()
         self.watch(self.path_tree, "scroll_y", self._tree_scrolled, init=False)
-        self.set_interval(1.0, self.path_tree.tick_running)
+        self.set_interval(1.0, self._tick)
 
     def _tree_scrolled(self, scroll_y: float) -> None:
         self.query_one(Timeline).scroll_to(y=scroll_y, animate=False)
@@ -303,8 +311,24 @@ class SessionScreen(Screen[None]):
         self._line_index = {id(node): index for index, node in enumerate(self._lines)}
         rows = [self._timeline_row(node) for node in self._lines]
         wall = float(self.view.summary["duration_ms"] or 0)
-        self.query_one(Timeline).set_rows(rows, wall)
+        self.query_one(Timeline).set_rows(rows, wall, now_ms=self._now_ms())
         self._highlight_timeline()
+
+    def _now_ms(self) -> float | None:
+        """Now on the session's time axis, while it has a span still running (bars grow to it)."""
+        if self.view is None or not self.view.nodes.get("/") or not self.view.nodes["/"].running:
+            return None
+        start = self.view.summary.get("start_time")
+        if not isinstance(start, datetime):
+            return None
+        now_ms = (datetime.now(UTC).replace(tzinfo=None) - start).total_seconds() * 1000
+        return now_ms if now_ms - float(self.view.summary["duration_ms"] or 0) <= STALE_RUNNING_MS else None
+
+    def _tick(self) -> None:
+        """Every second while spans run: their elapsed times and bars move on."""
+        if self._now_ms() is not None:
+            self.path_tree.tick_running()
+            self._sync_timeline()
 
     def _timeline_row(self, node: TreeNode[NodeData]) -> TimelineRow:
         data = node.data
@@ -316,7 +340,8 @@ class SessionScreen(Screen[None]):
         if isinstance(data, FolderRef):
             stats = self.path_tree.nodes[data.path]
             return TimelineRow(key=f"path:{data.path}", label=stats.name, depth=depth, start_ms=stats.start_ms,
-                               end_ms=stats.end_ms, kind="node", error=stats.errors > 0)
+                               end_ms=stats.end_ms, kind="node", error=stats.errors > 0,
+                               in_progress=stats.running > 0)
         if isinstance(data, SpanRef):
             row = data.row
             return TimelineRow(key=row.span_id, label=row.label, depth=depth, start_ms=row.start_ms,
