@@ -6,7 +6,7 @@ Timeouts below only bound a hang (wait_for gives up after them); nothing asserts
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 
 import pytest
 
@@ -21,6 +21,12 @@ from store_helpers import span, write_jsonl
 from test_tui_app import wait_for
 
 GIANT = 20 * 1024 * 1024
+
+
+def hidden_count(text: str) -> int:
+    counts = [int(n.replace(",", "")) for n in re.findall(r"… ([\d,]+) more characters", text)]
+    assert counts, text[-300:]
+    return max(counts)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +70,15 @@ async def test_giant_payloads_are_clipped_in_every_view(giant_store: Store) -> N
             await pilot.pause()
             raw = detail.rendered_text()
             assert len(raw) < 2 * RAW_MAX_CHARS + 100_000, f"{span_id} raw: {len(raw):,} characters drawn"
-            assert "more characters" in raw, span_id
+            assert "more characters" in raw and "m shows" in raw, span_id
+            if span_id == "tool":  # `m` shows the 20 MB string a bounded step at a time
+                hidden = [hidden_count(raw)]
+                for _ in range(2):
+                    detail.action_show_more()
+                    await pilot.pause()
+                    hidden.append(hidden_count(detail.rendered_text()))
+                assert hidden[0] > hidden[1] > hidden[2] > 0, hidden
+                assert len(detail.rendered_text()) < 2 * 3 * RAW_MAX_CHARS + 10_000  # two sections, three pages
             detail.toggle_raw()
             detail.scroll_end(animate=False)  # drawing the last page of the clipped text
             await pilot.pause()

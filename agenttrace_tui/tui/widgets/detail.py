@@ -35,6 +35,8 @@ RAW_MAX_CHARS: Final = 200_000
 """Characters of pretty JSON shown per raw section: highlighting and wrapping cost ~1 µs per character, so a
 bigger payload is cut (with a note) rather than freezing the UI."""
 
+RAW_CUT_NOTE: Final = "cut in the raw view"
+
 STACK_PREVIEW_LINES: Final = 3
 """Lines of an error stack shown collapsed: the end of a Python traceback (the raising frame, its source line
 and the exception)."""
@@ -148,6 +150,7 @@ class DetailPane(ScrollView, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "toggle_raw", "Raw JSON", id="detail.raw"),
         Binding("x", "toggle_stack", "Full stack", id="detail.stack"),
+        Binding("m", "show_more", "More", id="detail.more"),
         Binding("j", "scroll_down", "Down", show=False, id="detail.down"),
         Binding("k", "scroll_up", "Up", show=False, id="detail.up"),
         Binding("g", "scroll_home", "Top", show=False, id="detail.top"),
@@ -166,6 +169,8 @@ class DetailPane(ScrollView, can_focus=True):
         self._detail: SpanDetail | None = None
         self._tool_spans: Mapping[str, SpanRow] = {}
         self._raw = False
+        self._raw_pages = 1  # the raw view's budget, in RAW_MAX_CHARS: `m` adds one
+        self._raw_cut = False  # whether the raw view cut something (so `m` has more to show)
         self._stack_open = False
         self._expanded: set[str] = set()
         self._blocks: list[Text] = [Text("No span selected", style=NOTE_STYLE)]
@@ -190,6 +195,7 @@ class DetailPane(ScrollView, can_focus=True):
         same_span = self._detail is not None and self._detail.row.span_id == detail.row.span_id
         if not same_span:
             self._stack_open = False
+            self._raw_pages = 1
             self._expanded = set()
         self._detail = detail
         self._tool_spans = dict(tool_spans)
@@ -214,6 +220,7 @@ class DetailPane(ScrollView, can_focus=True):
             return
         self._raw = not self._raw
         self._render_span()
+        self.refresh_bindings()  # `m` (more) shows only when the raw view cut something
 
     def rendered_text(self) -> str:
         """Plain text of what the pane shows, unwrapped: for tests, search and copying."""
@@ -233,6 +240,14 @@ class DetailPane(ScrollView, can_focus=True):
     def action_open_tool_span(self, span_id: str) -> None:
         self.post_message(self.ToolSpanRequested(span_id))
 
+    def action_show_more(self) -> None:
+        """The raw view shows another RAW_MAX_CHARS of each cut value: all of it, a bounded step at a time."""
+        if self._detail is None or not self._raw or not self._raw_cut:
+            return
+        self._raw_pages += 1
+        self._render_span(keep_scroll=True)
+        self.refresh_bindings()
+
     def action_expand_message(self, key: str) -> None:
         if self._detail is None:
             return
@@ -244,6 +259,8 @@ class DetailPane(ScrollView, can_focus=True):
             return None  # shown disabled in the footer
         if action == "toggle_stack" and not self._has_long_stack():
             return False  # hidden: nothing to expand
+        if action == "show_more" and not (self._detail is not None and self._raw and self._raw_cut):
+            return False  # hidden: nothing cut
         return True
 
     def _has_long_stack(self) -> bool:
@@ -463,6 +480,8 @@ class DetailPane(ScrollView, can_focus=True):
 
     def _raw_body(self, detail: SpanDetail) -> Text:
         out = Text()
+        string_budget, budget = RAW_MAX_STRING_CHARS * self._raw_pages, RAW_MAX_CHARS * self._raw_pages
+        self._raw_cut = False
         for title, value in (("input", detail.input), ("output", detail.output),
                              ("extra", detail.extra or None), ("error", detail.error)):
             if value is None:
@@ -471,8 +490,10 @@ class DetailPane(ScrollView, can_focus=True):
                 out.append("\n\n")
             out.append(title.upper(), SECTION_STYLE)
             out.append("\n")
-            code = chat.pretty_json(value, RAW_MAX_STRING_CHARS, "cut in the raw view")
-            code, hidden = chat.clip(code, RAW_MAX_CHARS)
+            code = chat.pretty_json(value, string_budget, RAW_CUT_NOTE)
+            self._raw_cut = self._raw_cut or f"({RAW_CUT_NOTE})" in code
+            code, hidden = chat.clip(code, budget)
+            self._raw_cut = self._raw_cut or hidden > 0
             safe = sanitize(code, single_line=False)
             out.append_text(Syntax(safe, "json", theme=SYNTAX_THEME, word_wrap=True).highlight(safe))
             out.rstrip()
@@ -480,6 +501,9 @@ class DetailPane(ScrollView, can_focus=True):
                 out.append(f"\n… {hidden:,} more characters not shown", NOTE_STYLE)
         if not out:
             out.append("(no input, output or error recorded)", NOTE_STYLE)
+        if self._raw_cut:
+            out.append(f"\n\nm shows {RAW_MAX_CHARS:,} more characters of what is cut "
+                       "(the whole value at once: agenttrace sql --json)", NOTE_STYLE)
         return out
 
     @staticmethod
