@@ -113,6 +113,8 @@ def ingest(
     wait: WaitOption = 30.0,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep reading: new lines of the files, and new files "
                                          "in followed directories, are ingested as they are written (Ctrl-C stops).")] = False,
+    no_redact: Annotated[bool, typer.Option("--no-redact", help="Store credentials as written (API keys, auth headers "
+                                            "and key-shaped strings are replaced by default; see [redact] in the config).")] = False,
 ) -> None:
     """Load trace files into the store. Bad lines are reported (file:line: reason) and kept in
     `agenttrace rejects`; the good lines next to them are stored. Exit 1 when any line was rejected."""
@@ -123,7 +125,7 @@ def ingest(
 
     db_path = resolve_db_path(db)
     if follow:
-        _follow(db_path, paths, prices, wait, json_output)
+        _follow(db_path, paths, prices, wait, json_output, redact=not no_redact)
         return
     sources, problems = expand_inputs(paths)
     for problem in problems:
@@ -142,10 +144,11 @@ def ingest(
             ) as progress:
                 task = progress.add_task("ingesting", total=total_bytes)
                 result = run_ingest(db_path, sources, strict=strict, force=force, prices_file=prices,
-                                    wait_seconds=wait, on_bytes=lambda n: progress.advance(task, n))
+                                    wait_seconds=wait, on_bytes=lambda n: progress.advance(task, n),
+                                    redact=not no_redact)
         else:
             result = run_ingest(db_path, sources, strict=strict, force=force, prices_file=prices,
-                                wait_seconds=wait)
+                                wait_seconds=wait, redact=not no_redact)
     except StoreError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -175,7 +178,8 @@ def ingest(
     raise typer.Exit(0 if result.ok else 1)
 
 
-def _follow(db_path: Path, paths: list[str], prices: Path | None, wait: float, json_output: bool) -> None:
+def _follow(db_path: Path, paths: list[str], prices: Path | None, wait: float, json_output: bool, *,
+            redact: bool) -> None:
     """`ingest --follow`: one report per round that stored something; with --json, one JSON object per line
     (what `tui --follow` reads to know when to refresh)."""
     import threading
@@ -184,7 +188,7 @@ def _follow(db_path: Path, paths: list[str], prices: Path | None, wait: float, j
     from agenttrace_tui.store.follow import Follower
     from agenttrace_tui.store.ingest import IngestResult
 
-    follower = Follower(db_path, paths, prices_file=prices, wait_seconds=wait)
+    follower = Follower(db_path, paths, prices_file=prices, wait_seconds=wait, redact=redact)
     for problem in follower.problems:
         stderr.print(Text(f"agenttrace: {sanitize(problem)}"))
 

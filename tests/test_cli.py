@@ -154,3 +154,16 @@ def test_default_store_location_from_env(tmp_path: Path) -> None:
     env_xdg.pop("AGENTTRACE_DB", None)
     result = run_cli(["ingest", str(tmp_path / "t.jsonl")], env=env_xdg)
     assert result.returncode == 0 and (tmp_path / "xdg" / "agenttrace" / "traces.duckdb").exists()
+
+
+def test_ingest_redacts_credentials_unless_told_not_to(tmp_path: Path) -> None:
+    secret = "sk-ant-" + "api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2"
+    trace = write_jsonl(tmp_path / "t.jsonl", [span(input={"headers": {"Authorization": "Bearer abc.def.ghi.jkl.mno"},
+                                                            "note": f"my key is {secret}"})])
+    redacted, raw = tmp_path / "redacted.duckdb", tmp_path / "raw.duckdb"
+    assert run_cli(["ingest", "--db", str(redacted), str(trace)]).returncode == 0
+    assert run_cli(["ingest", "--db", str(raw), "--no-redact", str(trace)]).returncode == 0
+    query = "SELECT input::VARCHAR FROM spans"
+    kept = run_cli(["sql", "--db", str(redacted), "--json", query]).stdout
+    assert secret not in kept and "abc.def" not in kept and kept.count("[REDACTED]") == 2
+    assert secret in run_cli(["sql", "--db", str(raw), "--json", query]).stdout

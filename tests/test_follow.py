@@ -226,3 +226,13 @@ async def test_an_open_explorer_shows_spans_as_another_process_writes_them(tmp_p
         assert tree.cursor_node is not None and isinstance(tree.cursor_node.data, SpanRef)
         assert tree.cursor_node.data.row.span_id == "search"  # and the cursor stays put
         assert "running" not in str(tools.label)
+
+
+def test_followed_lines_are_redacted_like_any_ingest(tmp_path: Path) -> None:
+    secret = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2"
+    trace = tmp_path / "run.jsonl"
+    trace.write_bytes(line(span("s1", span_id="a", input={"api_key": secret, "q": "hi"})))
+    store = Store(tmp_path / "store.duckdb")
+    Follower(store.path, [str(trace)]).poll()
+    _, rows = store.sql("SELECT input::VARCHAR FROM spans")
+    assert secret not in str(rows) and "[REDACTED]" in str(rows)

@@ -126,7 +126,6 @@ def test_bad_config_is_one_clear_error(table: dict[str, Any], message: str) -> N
     assert "\n" not in str(caught.value)
 
 
-@pytest.mark.xfail(strict=True, reason="redaction is not wired into ingest yet (the lead wires it, with --no-redact)")
 def test_no_secret_lands_in_the_store(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.duckdb")
     store.ingest([str(write_jsonl(tmp_path / "t.jsonl", [span(input=record(), output=SECRETS["openai"],

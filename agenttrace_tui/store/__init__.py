@@ -94,6 +94,7 @@ class Store:
         force: bool = False,
         prices_file: Path | None = None,
         on_bytes: Callable[[int], None] | None = None,
+        redact: bool = True,
     ) -> IngestResult:
         """Ingest files, directories and globs; unreadable arguments raise StoreError."""
         sources, problems = expand_inputs(paths)
@@ -101,7 +102,7 @@ class Store:
             raise StoreError(problems[0])
         return ingest(
             self.path, sources, strict=strict, force=force, prices_file=prices_file,
-            wait_seconds=self.wait_seconds, on_bytes=on_bytes,
+            wait_seconds=self.wait_seconds, on_bytes=on_bytes, redact=redact,
         )
 
     def reprice(self, prices_file: Path | None = None) -> int:

@@ -55,8 +55,10 @@ class Follower:
         *,
         prices_file: Path | None = None,
         wait_seconds: float = DEFAULT_WAIT_SECONDS,
+        redact: bool = True,
     ) -> None:
         self.db_path = db_path
+        self.redact = redact
         self.arguments = list(arguments)
         self.prices_file = prices_file
         self.wait_seconds = wait_seconds
@@ -91,10 +93,10 @@ class Follower:
         results: list[IngestResult] = []
         if chunks:
             results.append(ingest_chunks(self.db_path, chunks, prices_file=self.prices_file,
-                                         wait_seconds=self.wait_seconds))
+                                         wait_seconds=self.wait_seconds, redact=self.redact))
         if gz_changed:
             results.append(ingest(self.db_path, gz_changed, prices_file=self.prices_file,
-                                  wait_seconds=self.wait_seconds))
+                                  wait_seconds=self.wait_seconds, redact=self.redact))
         if not results:
             return None
         merged = IngestResult()

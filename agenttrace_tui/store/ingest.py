@@ -25,6 +25,7 @@ from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, connect
 from agenttrace_tui.interop import SNIFF_BYTES, Converted, SourceFormat, convert_file, sniff
 from agenttrace_tui.store.lines import FileReadState, LineBatch, PrefixedStream, open_binary, read_line_batches
 from agenttrace_tui.store.pricing import PriceOverrides, load_overrides, resolve_prices
+from agenttrace_tui.store.redaction import RedactionRules, load_rules
 from agenttrace_tui.store.schema import ensure_schema, needs_setup
 
 STDIN_NAME: Final = "<stdin>"
@@ -136,6 +137,18 @@ def expand_inputs(arguments: Sequence[str]) -> tuple[list[InputSource], list[str
     return list(sources.values()), problems
 
 
+@dataclass(frozen=True)
+class _Settings:
+    """What every file of one ingest is read with."""
+
+    overrides: PriceOverrides
+    redaction: RedactionRules | None  # None: --no-redact
+
+
+def _settings(prices_file: Path | None, redact: bool) -> _Settings:
+    return _Settings(load_overrides(prices_file), load_rules() if redact else None)
+
+
 class _WriterSession:
     """The write connection of one ingest, shared by its files and let go regularly.
 
@@ -184,9 +197,13 @@ def ingest(
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
     on_bytes: Callable[[int], None] | None = None,
     stdin: BinaryIO | None = None,
+    redact: bool = True,
 ) -> IngestResult:
-    """Ingest each source in its own transaction; per-file problems are reported, not raised."""
-    overrides = load_overrides(prices_file)
+    """Ingest each source in its own transaction; per-file problems are reported, not raised.
+
+    `redact`: credentials (API keys, auth headers, key-shaped strings) are replaced before anything is
+    stored, by the rules of agenttrace_tui.store.redaction and the config's `[redact]` table."""
+    settings = _settings(prices_file, redact)
     result = IngestResult()
     started = time.perf_counter()
     writer = _WriterSession(db_path, wait_seconds)
@@ -197,12 +214,12 @@ def ingest(
             try:
                 if source.path is None:
                     stream: BinaryIO = stdin or sys.stdin.buffer
-                    state = _ingest_one(writer.get(), source.name, stream, file_result, strict, overrides,
+                    state = _ingest_one(writer.get(), source.name, stream, file_result, strict, settings,
                                         on_bytes, fingerprint=None, sniff_format=True)
                     result.bytes_read += state.bytes_read
                 else:
                     result.bytes_read += _ingest_path(
-                        writer, source.path, file_result, strict, force, overrides, on_bytes
+                        writer, source.path, file_result, strict, force, settings, on_bytes
                     )
             except OSError as exc:
                 file_result.error = f"{source.name}: cannot read: {exc.strerror or exc}"
@@ -234,10 +251,11 @@ def ingest_chunks(
     *,
     prices_file: Path | None = None,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    redact: bool = True,
 ) -> IngestResult:
     """Ingest the new lines of followed files, each chunk in its own transaction, under one short hold
     of the write lock."""
-    overrides = load_overrides(prices_file)
+    settings = _settings(prices_file, redact)
     result = IngestResult()
     started = time.perf_counter()
     writer = _WriterSession(db_path, wait_seconds)
@@ -246,7 +264,7 @@ def ingest_chunks(
             file_result = FileResult(path=chunk.name)
             result.files.append(file_result)
             try:
-                state = _ingest_one(writer.get(), chunk.key, io.BytesIO(chunk.data), file_result, False, overrides,
+                state = _ingest_one(writer.get(), chunk.key, io.BytesIO(chunk.data), file_result, False, settings,
                                     None, chunk.fingerprint, first_line=chunk.first_line, sniff_format=True)
                 result.bytes_read += state.bytes_read
             except duckdb.Error as exc:
@@ -263,7 +281,7 @@ def _ingest_path(
     file_result: FileResult,
     strict: bool,
     force: bool,
-    overrides: PriceOverrides,
+    settings: _Settings,
     on_bytes: Callable[[int], None] | None,
 ) -> int:
     stat = path.stat()
@@ -275,7 +293,7 @@ def _ingest_path(
             on_bytes(stat.st_size)
         return 0
     with open_binary(path) as stream:
-        state = _ingest_one(con, key, stream, file_result, strict, overrides, on_bytes,
+        state = _ingest_one(con, key, stream, file_result, strict, settings, on_bytes,
                             fingerprint=(stat.st_size, stat.st_mtime_ns), sniff_format=True)
     return state.bytes_read
 
@@ -294,7 +312,7 @@ def _ingest_one(
     stream: BinaryIO,
     file_result: FileResult,
     strict: bool,
-    overrides: PriceOverrides,
+    settings: _Settings,
     on_bytes: Callable[[int], None] | None,
     fingerprint: tuple[int, int] | None,
     first_line: int = 1,
@@ -320,7 +338,7 @@ def _ingest_one(
         batches = read_line_batches(stream, state, on_bytes, first_line=first_line)
     con.execute("BEGIN TRANSACTION")
     try:
-        _parse_file(con, batches)
+        _parse_file(con, batches, settings.redaction)
         _record_rejects(con, file_key, file_result, first_line)
         counts = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE reason IS NULL) FROM parsed_lines"
@@ -331,7 +349,7 @@ def _ingest_one(
             file_result.strict_refused = True
         else:
             file_result.stored = int(counts[1])
-            _merge(con, file_key, overrides, file_result)
+            _merge(con, file_key, settings.overrides, file_result)
         if fingerprint is not None:
             con.execute("DELETE FROM ingested_files WHERE path = ?", [file_key])
             con.execute(
@@ -363,7 +381,8 @@ LINE_SCHEMA: Final = pa.schema(
 )
 
 
-def _parse_file(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch]) -> None:
+def _parse_file(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch],
+                redaction: RedactionRules | None = None) -> None:
     """Validate and normalise a whole file's lines into `parsed_lines`, in one query over an Arrow stream.
 
     One query, not one per block: the big parse SQL is planned once, and DuckDB pulls the next block
@@ -383,7 +402,7 @@ def _parse_file(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch]) ->
     reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, record_batches())
     con.register(ingest_sql.LINE_BATCH, reader)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed_lines AS {ingest_sql.parse_lines_sql()}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed_lines AS {ingest_sql.parse_lines_sql(redaction)}")
     except duckdb.Error:
         if failure:
             raise failure[0] from None

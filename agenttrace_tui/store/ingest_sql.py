@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from agenttrace_tui.format import KINDS, SESSION_FIELDS, SPAN_FIELDS, STATUSES, USAGE_FIELDS
+from agenttrace_tui.store.redaction import RedactionRules, key_patterns, redact_sql
 
 LINE_BATCH: Final = "line_batch"
 """The Arrow stream of a file's lines (line_no, raw, bad_utf8_at, unterminated), registered for its one parse
@@ -244,7 +245,19 @@ def _time_value(field: str) -> str:
     )
 
 
-def parse_lines_sql() -> str:
+def _redacted_raw(rules: RedactionRules | None) -> str:
+    """The line with credentials replaced, before anything reads it: every field, the extras and a
+    reject's kept text come from it. One RE2 scan finds the few lines that need the replacing passes."""
+    if rules is None:
+        return "raw"
+    detect = "|".join(f"(?:{p})" for p in (*key_patterns(rules.keys), *rules.patterns) if p)
+    if not detect:
+        return "raw"
+    detect_sql = "'" + detect.replace("'", "''") + "'"
+    return f"CASE WHEN regexp_matches(raw, {detect_sql}) THEN {redact_sql('raw', rules, as_json=False)} ELSE raw END"
+
+
+def parse_lines_sql(redaction: RedactionRules | None = None) -> str:
     """SELECT over the registered line batch → one row per non-blank line: typed columns, and a
     `reason` for bad lines (whose `raw` text is kept; good lines drop it).
 
@@ -308,7 +321,7 @@ WITH lines AS (
     -- A line may end in its newline (and CR): JSON ignores them; the text kept for a reject drops them.
     SELECT line_no, raw, bad_utf8_at, unterminated, known_reason,
            bad_utf8_at IS NULL AND known_reason IS NULL AND json_valid(raw) AS valid_json
-    FROM {LINE_BATCH}
+    FROM (SELECT * REPLACE ({_redacted_raw(redaction)} AS raw) FROM {LINE_BATCH})
 ), staged AS (
     -- Blank lines carry nothing. trim copies the line, so only lines not starting with '{{' pay for it.
     SELECT * FROM lines
