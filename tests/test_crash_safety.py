@@ -97,8 +97,9 @@ def kill_repeatedly(tmp_path: Path, kills: int, seed: int) -> None:
         process = ingest_process(db, tmp_path / "runs", "--force" if generator.random() < 0.3 else "--wait=30")
         time.sleep(generator.uniform(0.0, full_run * 1.1))
         process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=60)
-        assert process.returncode in (-signal.SIGKILL, 0), f"attempt {attempt} (seed {seed}): {process.returncode}"
+        _, errors = process.communicate(timeout=60)
+        assert process.returncode in (-signal.SIGKILL, 0), (
+            f"attempt {attempt} (seed {seed}): exit {process.returncode}: {errors[-3000:]}")
         seen_counts.add(check_whole_files(db, spans_per_file))
     rerun = run_cli(["ingest", str(tmp_path / "runs"), "--db", str(db), "--json"])
     assert rerun.returncode == 0, rerun.stderr
