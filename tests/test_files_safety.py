@@ -206,8 +206,6 @@ def test_store_api_raises_only_store_errors_for_damage(tmp_path: Path, good_stor
     assert any("damaged" in message for message in refused), refused
 
 
-@pytest.mark.xfail(strict=True, reason="expand_inputs treats an existing file named 'run[1].jsonl' as a glob "
-                   "pattern (it matches 'run1.jsonl', not itself) and reports 'no file matches'")
 def test_a_file_whose_name_looks_like_a_glob_is_ingested_by_name(tmp_path: Path) -> None:
     trace = write_jsonl(tmp_path / "run[1].jsonl", [span()])
     result = Store(tmp_path / "s.duckdb").ingest([str(trace)])

@@ -116,9 +116,11 @@ def expand_inputs(arguments: Sequence[str]) -> tuple[list[InputSource], list[str
         if argument == "-":
             sources[STDIN_NAME] = InputSource(STDIN_NAME, None)
             continue
-        candidates = [Path(p) for p in sorted(glob.glob(argument, recursive=True))] if glob.has_magic(
-            argument
-        ) else [Path(argument)]
+        # A path that exists is taken as named, even when it looks like a glob (`run[1].jsonl`).
+        literal = Path(argument)
+        candidates = [Path(p) for p in sorted(glob.glob(argument, recursive=True))] if (
+            glob.has_magic(argument) and not literal.exists()
+        ) else [literal]
         if not candidates:
             problems.append(f"{argument}: no file matches")
         for candidate in candidates:
