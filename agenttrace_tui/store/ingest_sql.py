@@ -80,7 +80,12 @@ def _is_integer(expr: str) -> str:
     )
 
 
-_RFC3339: Final = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+_RFC3339: Final = (
+    # Year 0001-9999 (RFC 3339 has no year 0), hours 00-23, minutes 00-59, seconds 00-60 (a leap second
+    # is refused later by the cast), an offset within ±23:59. Day-of-month limits are left to the cast.
+    r"^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
 _MAX_EPOCH_US: Final = 253402300799999999  # 9999-12-31T23:59:59.999999Z
 
 
@@ -245,6 +250,17 @@ def _time_value(field: str) -> str:
     )
 
 
+# DuckDB's JSON reader also takes NaN, Infinity and trailing commas, which JSON (and every other reader of
+# the file) does not. A cheap scan finds the rare lines where one could be outside a string; only those pay
+# for blanking their strings and looking again.
+_LENIENT_TOKEN: Final = r"[:\[,][ \t\r\n]*[-+]?(?i:nan|inf)|,[ \t\r\n]*[}\]]"
+_JSON_STRING: Final = r'"(?:[^"\\]|\\.)*"'
+_STRICT_JSON: Final = (
+    f"CASE WHEN regexp_matches(raw, '{_LENIENT_TOKEN}') "
+    f"THEN NOT regexp_matches(regexp_replace(raw, '{_JSON_STRING}', '\"\"', 'g'), '{_LENIENT_TOKEN}') ELSE true END"
+)
+
+
 def _redacted_raw(rules: RedactionRules | None) -> str:
     """The line with credentials replaced, before anything reads it: every field, the extras and a
     reject's kept text come from it. One RE2 scan finds the few lines that need the replacing passes."""
@@ -320,7 +336,7 @@ def parse_lines_sql(redaction: RedactionRules | None = None) -> str:
 WITH lines AS (
     -- A line may end in its newline (and CR): JSON ignores them; the text kept for a reject drops them.
     SELECT line_no, raw, bad_utf8_at, unterminated, known_reason,
-           bad_utf8_at IS NULL AND known_reason IS NULL AND json_valid(raw) AS valid_json
+           bad_utf8_at IS NULL AND known_reason IS NULL AND json_valid(raw) AND {_STRICT_JSON} AS valid_json
     FROM (SELECT * REPLACE ({_redacted_raw(redaction)} AS raw) FROM {LINE_BATCH})
 ), staged AS (
     -- Blank lines carry nothing. trim copies the line, so only lines not starting with '{{' pay for it.
@@ -334,7 +350,8 @@ WITH lines AS (
     SELECT *, starts_as_object AND valid_json AS is_object,
            CASE WHEN starts_as_object AND valid_json THEN from_json(raw, '{_STRUCT_SPEC}') END AS r,
            CASE WHEN starts_as_object AND valid_json THEN json_type(raw, {_FIELD_TYPE_PATHS}) END AS t
-    FROM (SELECT *, CASE WHEN starts_with(raw, '{{') THEN true ELSE starts_with(ltrim(raw), '{{') END AS starts_as_object
+    FROM (SELECT *, CASE WHEN starts_with(raw, '{{') THEN true
+                         ELSE starts_with(ltrim(raw, ' \t\r\n'), '{{') END AS starts_as_object
           FROM staged)
 ), valued AS (
     SELECT s.*, {{
