@@ -236,3 +236,54 @@ def test_followed_lines_are_redacted_like_any_ingest(tmp_path: Path) -> None:
     Follower(store.path, [str(trace)]).poll()
     _, rows = store.sql("SELECT input::VARCHAR FROM spans")
     assert secret not in str(rows) and "[REDACTED]" in str(rows)
+
+
+FAST_WRITER = textwrap.dedent(
+    """
+    import sys, time, orjson
+    path, rounds = sys.argv[1], int(sys.argv[2])
+    for r in range(rounds):
+        with open(path, "ab") as handle:
+            for i in range(50):
+                handle.write(orjson.dumps({"session_id": f"s{r % 20}", "span_id": f"{r}-{i}",
+                                           "start_time": 1767225600 + r + i / 100}) + b"\\n")
+        time.sleep(0.02)
+    """
+)
+
+
+async def test_a_fast_writer_is_coalesced_into_a_few_refreshes(tmp_path: Path, monkeypatch: object) -> None:
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    trace = folder / "fast.jsonl"
+    trace.touch()
+    store = Store(tmp_path / "store.duckdb")
+    refreshes: list[float] = []
+    original = SessionsScreen.refresh_from_store
+
+    def counted(screen: SessionsScreen) -> None:
+        refreshes.append(time.monotonic())
+        original(screen)
+
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.setattr(SessionsScreen, "refresh_from_store", counted)
+    app = AgentTraceApp(store, keymap={}, follow=[str(folder)])
+    async with app.run_test(size=SIZE) as pilot:
+        writer = subprocess.Popen([sys.executable, "-c", FAST_WRITER, str(trace), "100"])
+        while writer.poll() is None:  # the app keeps answering keys while lines pour in
+            await pilot.press("j")
+            await asyncio.sleep(0.05)
+        expected = 100 * 50
+        await wait_for(pilot, lambda: span_count(store) == expected)
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen) and app.screen.listing is not None
+                       and app.screen.listing.raw.num_rows == 20)
+    assert refreshes, "the list never refreshed"
+    gaps = [b - a for a, b in zip(refreshes, refreshes[1:])]
+    assert all(gap >= 0.45 for gap in gaps), gaps  # at most about two refreshes a second
+
+
+def span_count(store: Store) -> int:
+    _, rows = store.sql("SELECT count(*) FROM spans")
+    return int(rows[0][0])
