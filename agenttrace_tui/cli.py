@@ -44,7 +44,8 @@ LARGE_INPUT_BYTES: Final = 8 * 1024 * 1024
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Store file (default: $AGENTTRACE_DB, else ~/.local/share/agenttrace/traces.duckdb).",
+    typer.Option("--db", help="Store file, or a team store URL ducklake:postgres:CONNINFO (docs/team-store.md); default: "
+                 "$AGENTTRACE_DB, else the config's [store] db, else ~/.local/share/agenttrace/traces.duckdb.",
                  show_default=False),
 ]
 WaitOption = Annotated[
@@ -95,7 +96,8 @@ def emit_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 def _store(db: str | None, wait: float) -> Any:
     from agenttrace_tui.store import Store
 
-    return Store(db, wait_seconds=wait)
+    with user_errors():  # a bad store URL or config file
+        return Store(db, wait_seconds=wait)
 
 
 # ingest -----------------------------------------------------------------------------------------
@@ -121,9 +123,12 @@ def ingest(
     from agenttrace_tui.store.errors import StoreError
     from agenttrace_tui.store.ingest import expand_inputs
     from agenttrace_tui.store.ingest import ingest as run_ingest
-    from agenttrace_tui.store.location import resolve_db_path
+    from agenttrace_tui.store.location import resolve_store
 
-    db_path = resolve_db_path(db)
+    try:
+        db_path = resolve_store(db)
+    except StoreError as exc:
+        fail(str(exc))
     if follow:
         _follow(db_path, paths, prices, wait, json_output, redact=not no_redact)
         return
@@ -178,7 +183,7 @@ def ingest(
     raise typer.Exit(0 if result.ok else 1)
 
 
-def _follow(db_path: Path, paths: list[str], prices: Path | None, wait: float, json_output: bool, *,
+def _follow(db_path: Any, paths: list[str], prices: Path | None, wait: float, json_output: bool, *,
             redact: bool) -> None:
     """`ingest --follow`: one report per round that stored something; with --json, one JSON object per line
     (what `tui --follow` reads to know when to refresh)."""
@@ -509,13 +514,13 @@ def tui(
     if paths:
         from agenttrace_tui.store.ingest import expand_inputs
         from agenttrace_tui.store.ingest import ingest as run_ingest
-        from agenttrace_tui.store.location import resolve_db_path
+        from agenttrace_tui.store.location import resolve_store
 
         sources, problems = expand_inputs(paths)
         for problem in problems:
             stderr.print(Text(f"agenttrace: {sanitize(problem)}"))
         try:
-            result = run_ingest(resolve_db_path(db), sources, wait_seconds=wait)
+            result = run_ingest(resolve_store(db), sources, wait_seconds=wait)
         except StoreError as exc:
             fail(str(exc))
         _report(result, rejects_per_file=5)

@@ -1,4 +1,4 @@
-"""The store: one DuckDB file holding spans, sessions and their rollups, and the Python API over it.
+"""The store: one DuckDB file (or a team store on DuckLake: store/lake.py) holding spans, sessions and their rollups, and the Python API over it.
 
     from agenttrace_tui.store import Store
     store = Store("traces.duckdb")
@@ -21,14 +21,15 @@ import duckdb
 
 from agenttrace_tui.store import analytics, ingest_sql, queries
 from agenttrace_tui.store.analytics import Stats, StatsRules
-from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, connection
+from agenttrace_tui.store.backends import Backend, open_backend
+from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS
 from agenttrace_tui.store.errors import FilterError, StoreBusyError, StoreError
 from agenttrace_tui.store.filters import Compiled, compile_filters
 from agenttrace_tui.store.ingest import IngestResult, InputSource, Reject, expand_inputs, ingest, price_models
-from agenttrace_tui.store.location import resolve_db_path
+from agenttrace_tui.store.location import LakeLocation, StoreLocation, resolve_store
 from agenttrace_tui.store.pricing import load_overrides
 from agenttrace_tui.store.queries import TreeNode
-from agenttrace_tui.store.schema import SCHEMA_VERSION, ensure_schema, needs_setup, store_version
+from agenttrace_tui.store.schema import SCHEMA_VERSION, needs_setup, store_version
 
 __all__ = [
     "Compiled",
@@ -46,38 +47,41 @@ __all__ = [
 
 
 class Store:
-    """A store file. Connections are opened per call and closed at once, so that other processes
-    (an ingest next to an open TUI) can take the file's lock in between."""
+    """A store file or a team store URL (--db, $AGENTTRACE_DB, config; store/location.py). Connections are
+    opened per call and closed at once, so that other processes (an ingest next to an open TUI) can take a
+    file's lock in between."""
 
-    def __init__(self, db: str | os.PathLike[str] | None = None, *, wait_seconds: float = DEFAULT_WAIT_SECONDS):
-        self.path: Path = resolve_db_path(db)
+    def __init__(self, db: str | os.PathLike[str] | StoreLocation | None = None, *,
+                 wait_seconds: float = DEFAULT_WAIT_SECONDS):
+        self.path: StoreLocation = db if isinstance(db, (Path, LakeLocation)) else resolve_store(db)
+        """A Path for a file store; str() of it is what --db takes."""
+        self.backend: Backend = open_backend(self.path)
         self.wait_seconds = wait_seconds
 
+    def display(self) -> str:
+        return self.backend.display()
+
     def exists(self) -> bool:
-        return self.path.exists()
+        return self.backend.exists()
 
     @contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short-lived read-only connection; a store from an older version is upgraded first."""
-        if not self.path.exists():
-            raise StoreError(
-                f"no store at {self.path} yet: load traces with `agenttrace ingest FILE` "
-                "(try the bundled sample_traces/)"
-            )
-        with connection(self.path, read_only=True, wait_seconds=self.wait_seconds) as con:
+        """A short-lived read-only connection on one state of the store; a store from an older version is
+        upgraded first."""
+        with self.backend.reader(self.wait_seconds) as con:
             version = store_version(con)
             if version == SCHEMA_VERSION:
                 yield con
                 return
         self._setup()
-        with connection(self.path, read_only=True, wait_seconds=self.wait_seconds) as con:
+        with self.backend.reader(self.wait_seconds) as con:
             yield con
 
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with connection(self.path, read_only=False, wait_seconds=self.wait_seconds) as con:
+        with self.backend.writer(self.wait_seconds) as con:
             if needs_setup(con):
-                ensure_schema(con)
+                self.backend.setup(con, self.wait_seconds)
             yield con
 
     def _setup(self) -> None:
@@ -101,7 +105,7 @@ class Store:
         if problems:
             raise StoreError(problems[0])
         return ingest(
-            self.path, sources, strict=strict, force=force, prices_file=prices_file,
+            self.backend, sources, strict=strict, force=force, prices_file=prices_file,
             wait_seconds=self.wait_seconds, on_bytes=on_bytes, redact=redact,
         )
 
@@ -109,24 +113,26 @@ class Store:
         """Recompute every computed cost with the current overrides; returns the spans priced."""
         overrides = load_overrides(prices_file)
         with self.writer() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
+
+            def reprice_all() -> int:
                 con.execute(ingest_sql.REPRICE_RESET_SQL)
                 price_models(con, overrides, ingest_sql.ALL_SCOPE, ingest_sql.ALL_DISTINCT_MODELS_SQL)
                 con.execute(ingest_sql.ALL_SESSIONS_TOUCHED_SQL)
                 con.execute(ingest_sql.ROLLUP_SQL)
                 row = con.execute("SELECT count(*) FROM span_data WHERE cost_computed IS NOT NULL").fetchone()
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-        return int(row[0]) if row else 0
+                return int(row[0]) if row else 0
+
+            return self.backend.transaction(con, reprice_all, self.wait_seconds)
 
     def clear_rejects(self) -> int:
         with self.writer() as con:
-            row = con.execute("SELECT count(*) FROM rejects").fetchone()
-            con.execute("DELETE FROM rejects")
-        return int(row[0]) if row else 0
+
+            def clear() -> int:
+                row = con.execute("SELECT count(*) FROM rejects").fetchone()
+                con.execute("DELETE FROM rejects")
+                return int(row[0]) if row else 0
+
+            return self.backend.transaction(con, clear, self.wait_seconds)
 
     # Reading ---------------------------------------------------------------------------------
 

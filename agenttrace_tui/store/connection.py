@@ -120,5 +120,14 @@ def connection(
             con.close()
 
 
+def rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
+    """ROLLBACK after a failure. After a failed COMMIT there is no transaction left, and ROLLBACK's own error
+    ("no transaction is active") would hide the real one, which the caller raises."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
+
+
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, connection
+from agenttrace_tui.store.backends import StoreTarget, open_backend
+from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS
+from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.ingest import (
     Chunk,
     IngestResult,
@@ -50,14 +52,14 @@ class Follower:
 
     def __init__(
         self,
-        db_path: Path,
+        store: StoreTarget,
         arguments: Sequence[str],
         *,
         prices_file: Path | None = None,
         wait_seconds: float = DEFAULT_WAIT_SECONDS,
         redact: bool = True,
     ) -> None:
-        self.db_path = db_path
+        self.backend = open_backend(store)
         self.redact = redact
         self.arguments = list(arguments)
         self.prices_file = prices_file
@@ -92,10 +94,10 @@ class Follower:
                 chunks.append(chunk)
         results: list[IngestResult] = []
         if chunks:
-            results.append(ingest_chunks(self.db_path, chunks, prices_file=self.prices_file,
+            results.append(ingest_chunks(self.backend, chunks, prices_file=self.prices_file,
                                          wait_seconds=self.wait_seconds, redact=self.redact))
         if gz_changed:
-            results.append(ingest(self.db_path, gz_changed, prices_file=self.prices_file,
+            results.append(ingest(self.backend, gz_changed, prices_file=self.prices_file,
                                   wait_seconds=self.wait_seconds, redact=self.redact))
         if not results:
             return None
@@ -119,7 +121,7 @@ class Follower:
 
     def _read_new_lines(self, source: InputSource) -> Chunk | None:
         assert source.path is not None
-        key = str(source.path.resolve())
+        key = self.backend.file_key(str(source.path.resolve()))
         with open(source.path, "rb") as handle:
             stat = os.fstat(handle.fileno())
             inode = (stat.st_dev, stat.st_ino)
@@ -158,10 +160,13 @@ class Follower:
         return _Tail(inode, offset, lines + 1)
 
     def _ingested_unchanged(self, key: str, size: int, mtime_ns: int) -> bool:
-        if not self.db_path.exists():
+        if not self.backend.exists():
             return False
-        with connection(self.db_path, read_only=True, wait_seconds=self.wait_seconds) as con:
-            return not needs_setup(con) and ingested_unchanged(con, key, size, mtime_ns)
+        try:
+            with self.backend.reader(self.wait_seconds) as con:
+                return not needs_setup(con) and ingested_unchanged(con, key, size, mtime_ns)
+        except StoreError:
+            return False  # no team store yet: the first ingest creates it
 
     def _gz_changed(self, path: Path) -> bool:
         stat = path.stat()

@@ -21,12 +21,12 @@ import duckdb
 import pyarrow as pa
 
 from agenttrace_tui.store import ingest_sql
-from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, connect
+from agenttrace_tui.store.backends import StoreTarget, WriteSession, open_backend
+from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS
 from agenttrace_tui.interop import SNIFF_BYTES, Converted, SourceFormat, convert_file, sniff
 from agenttrace_tui.store.lines import FileReadState, LineBatch, PrefixedStream, open_binary, read_line_batches
 from agenttrace_tui.store.pricing import PriceOverrides, load_overrides, resolve_prices
 from agenttrace_tui.store.redaction import RedactionRules, load_rules
-from agenttrace_tui.store.schema import ensure_schema, needs_setup
 
 STDIN_NAME: Final = "<stdin>"
 TRACE_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
@@ -151,46 +151,8 @@ def _settings(prices_file: Path | None, redact: bool) -> _Settings:
     return _Settings(load_overrides(prices_file), load_rules() if redact else None)
 
 
-class _WriterSession:
-    """The write connection of one ingest, shared by its files and let go regularly.
-
-    Opening and closing the store costs ~60 ms a file (the close checkpoints), too much for a folder of
-    small runs; holding it for a whole folder would lock out readers (an open TUI). So the connection is
-    kept while files follow quickly, and released, with a short pause for a waiting reader to get in,
-    once it has been held for HOLD_SECONDS. Each file is still its own transaction.
-    """
-
-    HOLD_SECONDS: Final = 0.5
-    PAUSE_SECONDS: Final = 0.1
-
-    def __init__(self, db_path: Path, wait_seconds: float) -> None:
-        self.db_path = db_path
-        self.wait_seconds = wait_seconds
-        self.con: duckdb.DuckDBPyConnection | None = None
-        self.opened_at = 0.0
-
-    def get(self) -> duckdb.DuckDBPyConnection:
-        if self.con is None:
-            self.con = connect(self.db_path, read_only=False, wait_seconds=self.wait_seconds)
-            self.opened_at = time.monotonic()
-            if needs_setup(self.con):
-                ensure_schema(self.con)
-        return self.con
-
-    def after_file(self, more_to_come: bool) -> None:
-        if self.con is not None and time.monotonic() - self.opened_at > self.HOLD_SECONDS:
-            self.close()
-            if more_to_come:
-                time.sleep(self.PAUSE_SECONDS)
-
-    def close(self) -> None:
-        if self.con is not None:
-            self.con.close()
-            self.con = None
-
-
 def ingest(
-    db_path: Path,
+    store: StoreTarget,
     sources: Sequence[InputSource],
     *,
     strict: bool = False,
@@ -208,7 +170,7 @@ def ingest(
     settings = _settings(prices_file, redact)
     result = IngestResult()
     started = time.perf_counter()
-    writer = _WriterSession(db_path, wait_seconds)
+    writer = open_backend(store).write_session(wait_seconds)
     try:
         for index, source in enumerate(sources):
             file_result = FileResult(path=source.name)
@@ -216,7 +178,7 @@ def ingest(
             try:
                 if source.path is None:
                     stream: BinaryIO = stdin or sys.stdin.buffer
-                    state = _ingest_one(writer.get(), source.name, stream, file_result, strict, settings,
+                    state = _ingest_one(writer, writer.backend.file_key(source.name), stream, file_result, strict, settings,
                                         on_bytes, fingerprint=None, sniff_format=True)
                     result.bytes_read += state.bytes_read
                 else:
@@ -241,14 +203,14 @@ class Chunk:
     """Complete lines of a growing file from `first_line` on (follow mode)."""
 
     name: str
-    key: str  # the resolved path: rejects and ingested_files are keyed by it
+    key: str  # the backend's key of the file (its resolved path): rejects and ingested_files use it
     data: bytes
     first_line: int
     fingerprint: tuple[int, int] | None  # (size, mtime_ns) when the chunk reaches the file's end
 
 
 def ingest_chunks(
-    db_path: Path,
+    store: StoreTarget,
     chunks: Sequence[Chunk],
     *,
     prices_file: Path | None = None,
@@ -260,13 +222,13 @@ def ingest_chunks(
     settings = _settings(prices_file, redact)
     result = IngestResult()
     started = time.perf_counter()
-    writer = _WriterSession(db_path, wait_seconds)
+    writer = open_backend(store).write_session(wait_seconds)
     try:
         for chunk in chunks:
             file_result = FileResult(path=chunk.name)
             result.files.append(file_result)
             try:
-                state = _ingest_one(writer.get(), chunk.key, io.BytesIO(chunk.data), file_result, False, settings,
+                state = _ingest_one(writer, chunk.key, io.BytesIO(chunk.data), file_result, False, settings,
                                     None, chunk.fingerprint, first_line=chunk.first_line, sniff_format=True)
                 result.bytes_read += state.bytes_read
             except duckdb.Error as exc:
@@ -278,7 +240,7 @@ def ingest_chunks(
 
 
 def _ingest_path(
-    writer: _WriterSession,
+    writer: WriteSession,
     path: Path,
     file_result: FileResult,
     strict: bool,
@@ -287,7 +249,7 @@ def _ingest_path(
     on_bytes: Callable[[int], None] | None,
 ) -> int:
     stat = path.stat()
-    key = str(path.resolve())
+    key = writer.backend.file_key(str(path.resolve()))
     con = writer.get()
     if not force and ingested_unchanged(con, key, stat.st_size, stat.st_mtime_ns):
         file_result.skipped_unchanged = True
@@ -295,7 +257,7 @@ def _ingest_path(
             on_bytes(stat.st_size)
         return 0
     with open_binary(path) as stream:
-        state = _ingest_one(con, key, stream, file_result, strict, settings, on_bytes,
+        state = _ingest_one(writer, key, stream, file_result, strict, settings, on_bytes,
                             fingerprint=(stat.st_size, stat.st_mtime_ns), sniff_format=True)
     return state.bytes_read
 
@@ -309,7 +271,7 @@ def ingested_unchanged(con: duckdb.DuckDBPyConnection, key: str, size: int, mtim
 
 
 def _ingest_one(
-    con: duckdb.DuckDBPyConnection,
+    writer: WriteSession,
     file_key: str,
     stream: BinaryIO,
     file_result: FileResult,
@@ -338,34 +300,46 @@ def _ingest_one(
             batches = iter([converted_batch(convert_file(kind, data), first_line)])
     else:
         batches = read_line_batches(stream, state, on_bytes, first_line=first_line)
-    con.execute("BEGIN TRANSACTION")
+    con = writer.get()
     try:
+        # Parsed outside the transaction (into a temp table, local to this connection), so that a team
+        # store's retry after a write conflict runs the writes again without reading the stream again.
         _parse_file(con, batches, settings.redaction)
-        _record_rejects(con, file_key, file_result, first_line)
-        counts = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE reason IS NULL) FROM parsed_lines"
-        ).fetchone()
-        assert counts is not None
-        file_result.lines = int(counts[0])
-        if strict and file_result.rejected:
-            file_result.strict_refused = True
-        else:
-            file_result.stored = int(counts[1])
-            _merge(con, file_key, settings.overrides, file_result)
-        if fingerprint is not None:
-            con.execute("DELETE FROM ingested_files WHERE path = ?", [file_key])
-            con.execute(
-                "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                [file_key, fingerprint[0], fingerprint[1], file_result.lines, file_result.stored,
-                 file_result.rejected],
-            )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        writer.backend.transaction(con, lambda: _write_file(con, file_key, file_result, strict, settings,
+                                                            fingerprint, first_line), writer.wait_seconds)
     finally:
         _drop_temporaries(con)
     return state
+
+
+def _write_file(
+    con: duckdb.DuckDBPyConnection,
+    file_key: str,
+    file_result: FileResult,
+    strict: bool,
+    settings: _Settings,
+    fingerprint: tuple[int, int] | None,
+    first_line: int,
+) -> None:
+    """One file's writes, inside its transaction: rejects, spans, session records, costs, rollups."""
+    _record_rejects(con, file_key, file_result, first_line)
+    counts = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE reason IS NULL) FROM parsed_lines"
+    ).fetchone()
+    assert counts is not None
+    file_result.lines = int(counts[0])
+    if strict and file_result.rejected:
+        file_result.strict_refused = True
+    else:
+        file_result.stored = int(counts[1])
+        _merge(con, file_key, settings.overrides, file_result)
+    if fingerprint is not None:
+        con.execute("DELETE FROM ingested_files WHERE path = ?", [file_key])
+        con.execute(
+            "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            [file_key, fingerprint[0], fingerprint[1], file_result.lines, file_result.stored,
+             file_result.rejected],
+        )
 
 
 def _drop_temporaries(con: duckdb.DuckDBPyConnection) -> None:

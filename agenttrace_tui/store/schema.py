@@ -10,13 +10,15 @@ from typing import Final
 
 import duckdb
 
+from agenttrace_tui.store.connection import rollback_quietly
 from agenttrace_tui.store.errors import StoreError
 
 SCHEMA_VERSION: Final = 1
 """Bump with an entry in MIGRATIONS; a store newer than this is refused, never guessed at."""
 
 TABLES: Final = """
-CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+-- No PRIMARY KEY: DuckLake has no constraints; the one writer of a key deletes it first.
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR);
 
 -- One row per span: fields as recorded, merged across lines and files (later non-null wins).
 CREATE TABLE IF NOT EXISTS span_data (
@@ -201,7 +203,9 @@ MIGRATIONS: Final[dict[int, str]] = {}
 def store_version(con: duckdb.DuckDBPyConnection) -> int | None:
     """The schema version written in a store, or None for a new (empty) file."""
     has_meta = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        # This database only: a DuckDB instance attached to a team store sees other catalogs too.
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta' "
+        "AND table_catalog = current_database() AND table_schema = current_schema()"
     ).fetchone()
     if not has_meta or has_meta[0] == 0:
         return None
@@ -209,8 +213,9 @@ def store_version(con: duckdb.DuckDBPyConnection) -> int | None:
     return int(row[0]) if row else None
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create a new store, upgrade an older one in place, or refuse a newer one."""
+def ensure_schema(con: duckdb.DuckDBPyConnection, backend_tables: str = "") -> None:
+    """Create a new store, upgrade an older one in place, or refuse a newer one. `backend_tables`: a
+    backend's own tables (the team store's write token), created with the rest."""
     version = store_version(con)
     if version is not None and version > SCHEMA_VERSION:
         raise StoreError(
@@ -225,13 +230,15 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             while version < SCHEMA_VERSION:
                 con.execute(MIGRATIONS[version])
                 version += 1
+        if backend_tables:
+            con.execute(backend_tables)
         con.execute(VIEWS)
-        con.execute(
-            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-        )
+        # DELETE + INSERT rather than INSERT OR REPLACE: the same SQL on both backends (DuckLake has no keys).
+        con.execute("DELETE FROM meta WHERE key = 'schema_version'")
+        con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback_quietly(con)
         raise
 
 

@@ -1,0 +1,185 @@
+"""Two backends behind one query surface: a local DuckDB file, or a team store on DuckLake (store/lake.py).
+
+Every query and ingest statement is the same SQL on both; what differs is how a connection is had and how a
+write commits:
+
+- file: DuckDB's one-writer file lock, waited for (connection.py); writes commit at once; the file is the
+  owner's only; unchanged files are skipped by (path, size, mtime).
+- lake: one DuckDB instance per process attached to the DuckLake, a cursor per use; readers see one snapshot
+  per `reader()`; writers commit optimistically and retry the whole transaction on a conflict.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Final, Protocol, TypeVar
+
+import duckdb
+
+from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, connect, connection, rollback_quietly
+from agenttrace_tui.store.errors import StoreError
+from agenttrace_tui.store.location import LakeLocation, StoreLocation, parse_store
+from agenttrace_tui.store.schema import ensure_schema, needs_setup
+
+T = TypeVar("T")
+
+NO_STORE_HINT: Final = "load traces with `agenttrace ingest FILE` (try the bundled sample_traces/)"
+
+
+class WriteSession(Protocol):
+    """The write connection of one ingest, shared by its files."""
+
+    backend: Backend
+    wait_seconds: float
+
+    def get(self) -> duckdb.DuckDBPyConnection: ...
+
+    def after_file(self, more_to_come: bool) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Backend(ABC):
+    location: StoreLocation
+
+    def display(self) -> str:
+        """The store, for messages."""
+        return str(self.location)
+
+    @abstractmethod
+    def exists(self) -> bool:
+        """False only when there is certainly no store yet (a missing file)."""
+
+    @abstractmethod
+    def reader(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """A read-only connection on one consistent state of the store; StoreError when there is none."""
+
+    @abstractmethod
+    def writer(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """A read-write connection (the schema may still need setting up: see Store.writer)."""
+
+    @abstractmethod
+    def write_session(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> WriteSession: ...
+
+    @abstractmethod
+    def transaction(self, con: duckdb.DuckDBPyConnection, body: Callable[[], T],
+                    wait_seconds: float = DEFAULT_WAIT_SECONDS) -> T:
+        """`body` inside BEGIN … COMMIT; rolled back (and the error raised) when anything fails."""
+
+    @abstractmethod
+    def setup(self, con: duckdb.DuckDBPyConnection, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
+        """Create or upgrade the schema."""
+
+    @abstractmethod
+    def file_key(self, name: str) -> str:
+        """How `ingested_files`, `rejects` and `span_data.source_file` name a source file."""
+
+    @abstractmethod
+    def attach_sql(self, alias: str, *, read_only: bool) -> str:
+        """An ATTACH statement for this store in a DuckDB instance with the lake extensions loaded (copy)."""
+
+
+class FileBackend(Backend):
+    def __init__(self, path: Path) -> None:
+        self.location: Path = path
+
+    def exists(self) -> bool:
+        return self.location.exists()
+
+    @contextmanager
+    def reader(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+        if not self.location.exists():
+            raise StoreError(f"no store at {self.location} yet: {NO_STORE_HINT}")
+        with connection(self.location, read_only=True, wait_seconds=wait_seconds) as con:
+            yield con
+
+    @contextmanager
+    def writer(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+        with connection(self.location, read_only=False, wait_seconds=wait_seconds) as con:
+            yield con
+
+    def write_session(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> WriteSession:
+        return FileWriteSession(self, wait_seconds)
+
+    def transaction(self, con: duckdb.DuckDBPyConnection, body: Callable[[], T],
+                    wait_seconds: float = DEFAULT_WAIT_SECONDS) -> T:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            result = body()
+            con.execute("COMMIT")
+        except BaseException:
+            rollback_quietly(con)
+            raise
+        return result
+
+    def setup(self, con: duckdb.DuckDBPyConnection, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
+        ensure_schema(con)
+
+    def file_key(self, name: str) -> str:
+        return name
+
+    def attach_sql(self, alias: str, *, read_only: bool) -> str:
+        return f"ATTACH {sql_literal(str(self.location))} AS {alias}{' (READ_ONLY)' if read_only else ''}"
+
+
+class FileWriteSession:
+    """Kept while files follow quickly, released regularly.
+
+    Opening and closing the store costs ~60 ms a file (the close checkpoints), too much for a folder of
+    small runs; holding it for a whole folder would lock out readers (an open TUI). So the connection is
+    kept while files follow quickly, and released, with a short pause for a waiting reader to get in,
+    once it has been held for HOLD_SECONDS. Each file is still its own transaction.
+    """
+
+    HOLD_SECONDS: Final = 0.5
+    PAUSE_SECONDS: Final = 0.1
+
+    def __init__(self, backend: FileBackend, wait_seconds: float) -> None:
+        self.backend: Backend = backend
+        self.path = backend.location
+        self.wait_seconds = wait_seconds
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.opened_at = 0.0
+
+    def get(self) -> duckdb.DuckDBPyConnection:
+        if self.con is None:
+            self.con = connect(self.path, read_only=False, wait_seconds=self.wait_seconds)
+            self.opened_at = time.monotonic()
+            if needs_setup(self.con):
+                ensure_schema(self.con)
+        return self.con
+
+    def after_file(self, more_to_come: bool) -> None:
+        if self.con is not None and time.monotonic() - self.opened_at > self.HOLD_SECONDS:
+            self.close()
+            if more_to_come:
+                time.sleep(self.PAUSE_SECONDS)
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+
+
+StoreTarget = Backend | StoreLocation | str | os.PathLike[str]
+"""Anything that names a store: a backend, a location, a path or a store URL."""
+
+
+def open_backend(target: StoreTarget) -> Backend:
+    if isinstance(target, Backend):
+        return target
+    location = target if isinstance(target, (Path, LakeLocation)) else parse_store(os.fspath(target))
+    if isinstance(location, LakeLocation):
+        from agenttrace_tui.store.lake import LakeBackend
+
+        return LakeBackend(location)
+    return FileBackend(location)
+
+
+def sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
