@@ -493,6 +493,31 @@ def reprice(
     )
 
 
+@app.command(name="copy", epilog="Example: agenttrace copy --from traces.duckdb --to "
+             "'ducklake:postgres:dbname=traces host=db.internal'")
+def copy_(
+    from_: Annotated[str, typer.Option("--from", help="The store to read: a file or a team store URL.", show_default=False)],
+    to: Annotated[str, typer.Option("--to", help="The store to write (created if need be).", show_default=False)],
+    append: Annotated[bool, typer.Option("--append", help="Merge into a non-empty target: spans and sessions it "
+                                         "has already (same id) are kept as they are there.")] = False,
+    json_output: JsonOption = False,
+    wait: WaitOption = 30.0,
+) -> None:
+    """Copy a whole store into another, e.g. a local file into the team store and back (docs/team-store.md)."""
+    from agenttrace_tui.store.copy import copy_store
+
+    source, target = _store(from_, wait), _store(to, wait)
+    with user_errors():
+        result = copy_store(source, target, append=append)
+    if json_output:
+        emit_json({"from": source.display(), "to": target.display(), "rows": result.rows,
+                   "elapsed_seconds": result.elapsed_seconds})
+        return
+    rows = ", ".join(f"{table} {count:,}" for table, count in result.rows.items())
+    stderr.print(Text(f"copied {sanitize(source.display())} -> {sanitize(target.display())} in "
+                      f"{result.elapsed_seconds:.2f} s: {rows}"))
+
+
 # tui --------------------------------------------------------------------------------------------
 
 
