@@ -94,6 +94,9 @@ def kill_repeatedly(tmp_path: Path, kills: int, seed: int) -> None:
     generator = random.Random(seed)
     seen_counts = set()
     for attempt in range(kills):
+        if attempt and generator.random() < 0.4:  # often from scratch, so kills keep hitting first ingests
+            for leftover in (db, Path(f"{db}.wal")):
+                leftover.unlink(missing_ok=True)
         process = ingest_process(db, tmp_path / "runs", "--force" if generator.random() < 0.3 else "--wait=30")
         time.sleep(generator.uniform(0.0, full_run * 1.1))
         process.send_signal(signal.SIGKILL)

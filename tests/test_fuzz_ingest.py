@@ -151,8 +151,8 @@ def oracle(raw: bytes, *, file_start: bool = False) -> Verdict | None:
         return Verdict(False, frozenset())
     if not _strings_encodable(record):
         return Verdict(False, frozenset())  # DuckDB's parser calls it not JSON: no field to name
-    if not _within_store_limits(record):
-        return Verdict(False, frozenset(record))  # any reason naming a field the line has is fine
+    if not _within_store_limits(record):  # a field the line has, or one the schema misses, may be named
+        return Verdict(False, frozenset(record) | _complaint_fields(record))
     fields = _complaint_fields(record)
     return Verdict(not fields and VALIDATOR.is_valid(record), fields)
 
