@@ -1,7 +1,9 @@
-"""Sessions, filters, cost, the path tree and SQL, on a real DuckDB file with known figures."""
+"""Sessions, filters, cost, the path tree and SQL, with known figures: on a real DuckDB file and on a DuckLake
+team store (`new_store` runs each test on both backends; tests/conftest.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,8 +16,7 @@ from store_helpers import span, write_jsonl
 T0 = "2025-01-01T10:00:00Z"
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
+def ingested(db_store: Store, folder: Path) -> Store:
     records = [
         # s-cheap: one priced LLM call and one tool call, v1.0, 3 s long.
         {"type": "session", "session_id": "s-cheap", "name": "Support"},
@@ -40,10 +41,15 @@ def store(tmp_path: Path) -> Store:
         span("s-reported", span_id="r1", model="gpt-4o", start_time="2025-01-03T10:00:00Z", duration_ms=500,
              usage={"input_tokens": 100, "output_tokens": 10}, cost_usd=0.5, session_name="Reported"),
     ]
-    db_store = Store(tmp_path / "s.duckdb")
-    result = db_store.ingest([str(write_jsonl(tmp_path / "t.jsonl", records))])
+    result = db_store.ingest([str(write_jsonl(folder / "t.jsonl", records))])
     assert result.ok
     return db_store
+
+
+@pytest.fixture(scope="module")
+def store(new_store: Callable[[], Store], tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """Shared by the tests of a module (a team store costs ~1 s to set up): tests that write use their own."""
+    return ingested(new_store(), tmp_path_factory.mktemp("traces"))
 
 
 def library_cost(model: str, **usage: int) -> float:
@@ -78,7 +84,8 @@ def test_costs_are_computed_per_model_and_unknown_models_unpriced(store: Store) 
     assert costs["r1"] == 0.5 and sources["r1"] == "reported"
 
 
-def test_price_overrides_and_reprice(store: Store, tmp_path: Path) -> None:
+def test_price_overrides_and_reprice(new_store: Callable[[], Store], tmp_path: Path) -> None:
+    store = ingested(new_store(), tmp_path)
     prices = tmp_path / "prices.toml"
     prices.write_text('[models."acme-llm-1"]\ninput_mtok = 1000.0\noutput_mtok = 2000.0\n'
                       '[models."openai/gpt-4o-mini"]\ninput_mtok = 0\noutput_mtok = 0\n')
@@ -92,11 +99,12 @@ def test_price_overrides_and_reprice(store: Store, tmp_path: Path) -> None:
     assert by_id["s-costly"]["cost_usd"] == pytest.approx(costs["x1"] + costs["x2"])
 
 
-def test_config_file_prices_apply_at_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_file_prices_apply_at_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           new_store: Callable[[], Store]) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[prices.models."acme-llm-1"]\ninput_mtok = 10\noutput_mtok = 10\n')
     monkeypatch.setenv("AGENTTRACE_CONFIG", str(config))
-    db = Store(tmp_path / "c.duckdb")
+    db = new_store()
     db.ingest([str(write_jsonl(tmp_path / "t.jsonl", [span(model="acme-llm-1", usage={"input_tokens": 100000})]))])
     assert db.sql("SELECT cost_usd, cost_source FROM spans")[1] == [(1.0, "computed")]
 
@@ -197,13 +205,13 @@ def test_path_tree_rollups(store: Store) -> None:
     assert store.tree("nope") is None
 
 
-def test_busy_time_excludes_idle_gaps(tmp_path: Path) -> None:
+def test_busy_time_excludes_idle_gaps(tmp_path: Path, new_store: Callable[[], Store]) -> None:
     records = [
         span("g", span_id="a", path="/p", start_time="2025-01-01T10:00:00Z", end_time="2025-01-01T10:00:02Z"),
         span("g", span_id="b", path="/p", start_time="2025-01-01T10:00:01Z", end_time="2025-01-01T10:00:03Z"),
         span("g", span_id="c", path="/p", start_time="2025-01-01T10:00:10Z", end_time="2025-01-01T10:00:11Z"),
     ]
-    db = Store(tmp_path / "g.duckdb")
+    db = new_store()
     db.ingest([str(write_jsonl(tmp_path / "g.jsonl", records))])
     tree = db.tree("g")
     assert tree is not None
@@ -222,24 +230,25 @@ def test_sql_is_read_only_and_errors_are_one_line(store: Store) -> None:
         store.sql("SELEC oops")
 
 
-def test_missing_store_says_how_to_get_data_in(tmp_path: Path) -> None:
+def test_missing_store_says_how_to_get_data_in(new_store: Callable[[], Store]) -> None:
     with pytest.raises(StoreError, match="agenttrace ingest"):
-        Store(tmp_path / "none.duckdb").sessions()
+        new_store().sessions()
 
 
-def test_properties_only_on_the_session_record_select_the_session(tmp_path: Path) -> None:
+def test_properties_only_on_the_session_record_select_the_session(tmp_path: Path,
+                                                                  new_store: Callable[[], Store]) -> None:
     records = [
         {"type": "session", "session_id": "rec", "name": "Has a record", "properties": {"Agent-Version": "v2"}},
         span("rec", span_id="r1"),
         span("plain", span_id="p1", properties={"Agent-Version": "v1"}),
     ]
-    db = Store(tmp_path / "p.duckdb")
+    db = new_store()
     db.ingest([str(write_jsonl(tmp_path / "p.jsonl", records))])
     assert ids(db.sessions(["prop.Agent-Version = v2"])) == ["rec"]
     assert ids(db.sessions(query='{"filter": {"properties": {"Agent-Version": "v2"}}}')) == ["rec"]
 
 
-def test_critical_path_is_the_chain_that_sets_the_end(tmp_path: Path) -> None:
+def test_critical_path_is_the_chain_that_sets_the_end(tmp_path: Path, new_store: Callable[[], Store]) -> None:
     from agenttrace_tui.store import explorer
 
     def at(span_id: str, start: float, end: float, **fields: object) -> dict[str, object]:
@@ -253,7 +262,7 @@ def test_critical_path_is_the_chain_that_sets_the_end(tmp_path: Path) -> None:
         at("answer", 7, 10, parent_id="agent"),     # ends last; an idle second before it
         at("zero", 10, 10),                         # zero length at the very end
     ]
-    db = Store(tmp_path / "cp.duckdb")
+    db = new_store()
     db.ingest([str(write_jsonl(tmp_path / "cp.jsonl", records))])
     with db.reader() as con:
         assert explorer.critical_path(con, "cp") == ["plan", "slow-tool", "answer", "zero"]
