@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +86,10 @@ RECORDS = [
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+def store(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], Store]) -> Store:
+    """Once per backend (file, lake: tests/conftest.py)."""
     tmp_path = tmp_path_factory.mktemp("agents")
-    db = Store(tmp_path / "a.duckdb")
+    db = new_store()
     assert db.ingest([str(write_jsonl(tmp_path / "a.jsonl", RECORDS))]).ok
     return db
 
@@ -180,8 +182,8 @@ def test_a_session_without_agent_names_has_no_tree(store: Store) -> None:
     assert tree(store, "no such session") == []
 
 
-def test_sample_multi_agent_session(tmp_path: Path) -> None:
-    db = Store(tmp_path / "sample.duckdb")
+def test_sample_multi_agent_session(new_store: Callable[[], Store]) -> None:
+    db = new_store()
     assert db.ingest([str(SAMPLES / "multi_agent.jsonl")]).ok
     columns, rows = db.sql(
         "SELECT DISTINCT session_id FROM spans WHERE properties->>'$.\"Agent-Name\"' IS NOT NULL ORDER BY 1"

@@ -3,6 +3,7 @@ hand in the comments from the three crafted sessions below."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +60,18 @@ RECORDS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
-    monkeypatch.setenv("AGENTTRACE_CONFIG", str(tmp_path / "no-config.toml"))
-    db = Store(tmp_path / "a.duckdb")
-    assert db.ingest([str(write_jsonl(tmp_path / "t.jsonl", RECORDS))]).ok
+@pytest.fixture(scope="module")
+def shared_store(new_store: Callable[[], Store], tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """Once per backend (file, lake: tests/conftest.py); the tests only read it."""
+    db = new_store()
+    assert db.ingest([str(write_jsonl(tmp_path_factory.mktemp("analytics") / "t.jsonl", RECORDS))]).ok
     return db
+
+
+@pytest.fixture
+def store(shared_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    monkeypatch.setenv("AGENTTRACE_CONFIG", str(tmp_path / "no-config.toml"))
+    return shared_store
 
 
 def by_key(rows: list[Any]) -> dict[str, Any]:
@@ -145,8 +152,9 @@ def test_recovery_per_strategy(store: Store) -> None:
     assert rows == {("retry", 1, 1, 1, 1), ("(not set)", 2, 2, 1, 1)}
 
 
-def test_recovery_by_a_fallback_below_the_path_or_the_same_tool(tmp_path: Path) -> None:
-    db = Store(tmp_path / "f.duckdb")
+def test_recovery_by_a_fallback_below_the_path_or_the_same_tool(tmp_path: Path,
+                                                                new_store: Callable[[], Store]) -> None:
+    db = new_store()
     db.ingest([str(write_jsonl(tmp_path / "f.jsonl", [
         sp("F", "f1", "/iteration/0", 10, 0, 1, kind="llm", model="m", cost_usd=0.1, error="overloaded"),
         sp("F", "f2", "/iteration/0/fallback", 10, 1, 2, kind="llm", model="m", cost_usd=0.1),

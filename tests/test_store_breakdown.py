@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -61,9 +62,10 @@ RECORDS = [
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+def store(tmp_path_factory: pytest.TempPathFactory, new_store: Callable[[], Store]) -> Store:
+    """Once per backend (file, lake: tests/conftest.py)."""
     tmp_path = tmp_path_factory.mktemp("breakdown")
-    db = Store(tmp_path / "b.duckdb")
+    db = new_store()
     assert db.ingest([str(write_jsonl(tmp_path / "b.jsonl", RECORDS))]).ok
     return db
 
@@ -192,8 +194,8 @@ def test_unknown_session_is_none(store: Store) -> None:
         assert session_breakdown(con, "nope") is None
 
 
-def test_instantaneous_session_has_no_share(tmp_path: Path) -> None:
-    db = Store(tmp_path / "i.duckdb")
+def test_instantaneous_session_has_no_share(tmp_path: Path, new_store: Callable[[], Store]) -> None:
+    db = new_store()
     db.ingest([str(write_jsonl(tmp_path / "i.jsonl", [span("i", span_id="x", path="/p", duration_ms=0)]))])
     with db.reader() as con:
         result = session_breakdown(con, "i")
@@ -201,10 +203,10 @@ def test_instantaneous_session_has_no_share(tmp_path: Path) -> None:
     assert result.latency_by_path[0].share_of_wall is None and result.latency_by_path[0].p95_ms == 0
 
 
-def test_wide_sessions_keep_the_top_rows_and_true_totals(tmp_path: Path) -> None:
+def test_wide_sessions_keep_the_top_rows_and_true_totals(tmp_path: Path, new_store: Callable[[], Store]) -> None:
     records = [span("wide", span_id=f"w{i}", path=f"/step/{i}", model="gpt-4o-mini", duration_ms=i + 1,
                     usage={"input_tokens": 1000, "output_tokens": 10}) for i in range(30)]
-    db = Store(tmp_path / "w.duckdb")
+    db = new_store()
     db.ingest([str(write_jsonl(tmp_path / "w.jsonl", records))])
     with db.reader() as con:
         full = session_breakdown(con, "wide")
