@@ -528,8 +528,13 @@ def tui(
     wait: WaitOption = 30.0,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep ingesting the paths as agents write them; "
                                          "open screens update live.")] = False,
+    serve: Annotated[bool, typer.Option("--serve", help="Also run the collector (`agenttrace serve` on 127.0.0.1:8585, "
+                                        "into this store) while the explorer is open.")] = False,
+    upstream: Annotated[str | None, typer.Option("--upstream", show_default=False,
+                                                 help="With --serve: the OpenAI-compatible server its gateway forwards to.")] = None,
 ) -> None:
-    """Browse sessions in the terminal: session list → path tree → span detail."""
+    """Browse sessions in the terminal: session list → path tree → span detail. Open screens follow the
+    store as other processes write to it."""
     from agenttrace_tui.store.errors import StoreError
 
     try:
@@ -549,7 +554,10 @@ def tui(
         except StoreError as exc:
             fail(str(exc))
         _report(result, rejects_per_file=5)
-    run(db=db, wait_seconds=wait, follow=list(paths or []) if follow else None)
+    if follow and not paths:
+        fail("--follow needs the files or directories to follow")
+    run(db=db, wait_seconds=wait, follow=list(paths or []) if follow else None,
+        serve=(["--upstream", upstream] if upstream else []) if serve else None)
 
 
 @app.command(epilog="Examples: agenttrace serve --upstream https://api.openai.com\n\n"

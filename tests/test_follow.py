@@ -287,3 +287,25 @@ async def test_a_fast_writer_is_coalesced_into_a_few_refreshes(tmp_path: Path, m
 def span_count(store: Store) -> int:
     _, rows = store.sql("SELECT count(*) FROM spans")
     return int(rows[0][0])
+
+
+async def test_an_open_explorer_picks_up_another_process_ingest_without_a_key(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store.duckdb")
+    first = tmp_path / "first.jsonl"
+    first.write_bytes(line(span("early", span_id="a")))
+    assert store.ingest([str(first)]).stored == 1
+    app = AgentTraceApp(store, keymap={})
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen) and app.screen.listing is not None)
+        later = tmp_path / "later.jsonl"
+        later.write_bytes(line(span("late", span_id="b")))
+        command = [sys.executable, "-m", "agenttrace_tui.cli", "ingest", "--db", str(store.path), str(later)]
+        subprocess.run(command, check=True, capture_output=True)
+
+        def listed() -> set[str]:
+            screen = app.screen
+            if not isinstance(screen, SessionsScreen) or screen.listing is None:
+                return set()
+            return {str(s) for s in screen.listing.raw["session_id"].to_pylist()}
+
+        await wait_for(pilot, lambda: listed() == {"early", "late"})

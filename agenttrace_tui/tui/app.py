@@ -6,6 +6,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Final
 
 import orjson
@@ -39,6 +40,8 @@ def load_keymap() -> dict[str, str]:
 
 
 REFRESH_SECONDS: Final = 0.5
+WATCH_SECONDS: Final = 0.5
+"""How often the store file is checked for another process's writes (an ingest, `serve`, a follower)."""
 
 
 class StoreChanged(Message):
@@ -59,13 +62,15 @@ class AgentTraceApp(App[None]):
     ]
 
     def __init__(self, store: Store, *, keymap: dict[str, str] | None = None,
-                 follow: Sequence[str] | None = None) -> None:
+                 follow: Sequence[str] | None = None, serve: Sequence[str] | None = None) -> None:
         super().__init__()
         self.store = store
         self.data = ExplorerData(store)
         self._keymap = keymap if keymap is not None else load_keymap()
         self._follow = list(follow) if follow else None
         self._follower: subprocess.Popen[bytes] | None = None
+        self._serve = list(serve) if serve is not None else None
+        self._server: subprocess.Popen[bytes] | None = None
         self._refresh_pending = False
         self._refresh_timer: Timer | None = None
 
@@ -74,8 +79,36 @@ class AgentTraceApp(App[None]):
             self.set_keymap(self._keymap)
         self.push_screen(SessionsScreen(self.data))
         if self._follow:
-            self.sub_title = f"following {' '.join(self._follow)}"
+            self.notify(f"following {sanitize(' '.join(self._follow))}: new lines show up as they are written",
+                        markup=False)
             self._run_follower(self._follow)
+        if self._serve is not None:
+            self._run_server(self._serve)
+        self._store_stamp = self._stamp()
+        self.set_interval(WATCH_SECONDS, self._watch_store)
+
+    # Any writer: the open screens follow the store --------------------------------------------------
+
+    def _stamp(self) -> tuple[tuple[int, int], ...] | None:
+        """Size and modification time of the store file and its WAL: any commit by any process moves
+        them, and reading them costs a stat, not a query. (A team store URL has no file: not watched.)"""
+        path = self.store.path
+        if not isinstance(path, Path):
+            return None
+        stamps = []
+        for file in (path, path.with_name(path.name + ".wal")):
+            try:
+                stat = file.stat()
+                stamps.append((stat.st_size, stat.st_mtime_ns))
+            except OSError:
+                stamps.append((0, 0))
+        return tuple(stamps)
+
+    def _watch_store(self) -> None:
+        stamp = self._stamp()
+        if stamp is not None and stamp != self._store_stamp:
+            self._store_stamp = stamp
+            self.post_message(StoreChanged(0, 0, []))
 
     # Follow mode -------------------------------------------------------------------------------------
 
@@ -100,16 +133,35 @@ class AgentTraceApp(App[None]):
             self.call_from_thread(self.notify, sanitize(problem.splitlines()[-1]), title="follow stopped",
                                   severity="error", markup=False)
 
-    def stop_follower(self) -> None:
-        if self._follower is not None and self._follower.poll() is None:
-            self._follower.terminate()
-            try:
-                self._follower.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._follower.kill()
+    @work(thread=True, exclusive=True, group="serve")
+    def _run_server(self, arguments: list[str]) -> None:
+        """`agenttrace serve` in a child process, for the same reason as the follower; the store watch
+        shows what it stores. Its request log goes nowhere (it would draw over the screen)."""
+        command = [sys.executable, "-m", "agenttrace_tui.cli", "serve", "--db", str(self.store.path), *arguments]
+        self._server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        stdin=subprocess.DEVNULL)
+        self.call_from_thread(self.notify, "collector started: agents can send traces to http://127.0.0.1:8585 "
+                              "(see docs/collector.md)", markup=False)
+        assert self._server.stderr is not None
+        last = b""
+        for line in self._server.stderr:  # drained, so a chatty server never blocks on a full pipe
+            last = line or last
+        if self._server.wait() not in (0, -15):
+            message = last.decode("utf-8", "replace").strip() or "the collector stopped"
+            self.call_from_thread(self.notify, sanitize(message), title="collector stopped", severity="error",
+                                  markup=False)
+
+    def stop_children(self) -> None:
+        for child in (self._follower, self._server):
+            if child is not None and child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    child.kill()
 
     def on_unmount(self) -> None:
-        self.stop_follower()
+        self.stop_children()
 
     def on_store_changed(self, message: StoreChanged) -> None:
         if message.rejected:
@@ -148,9 +200,11 @@ class AgentTraceApp(App[None]):
             yield from commands()
 
 
-def run(db: str | None = None, wait_seconds: float = DEFAULT_WAIT_SECONDS, follow: Sequence[str] | None = None) -> None:
-    app = AgentTraceApp(Store(db, wait_seconds=wait_seconds), follow=follow)
+def run(db: str | None = None, wait_seconds: float = DEFAULT_WAIT_SECONDS, follow: Sequence[str] | None = None,
+        serve: Sequence[str] | None = None) -> None:
+    """`serve`: arguments for a collector (`agenttrace serve`) run beside the explorer, or None."""
+    app = AgentTraceApp(Store(db, wait_seconds=wait_seconds), follow=follow, serve=serve)
     try:
         app.run()
     finally:
-        app.stop_follower()
+        app.stop_children()

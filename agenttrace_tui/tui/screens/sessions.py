@@ -213,7 +213,8 @@ class SessionsScreen(Screen[None]):
             return
         totals = self.listing.totals
         text = (
-            f"{totals['sessions']:,} sessions · {display.cost(totals['cost_usd'], totals['unpriced'])} · "
+            f"{totals['sessions']:,} session{'' if totals['sessions'] == 1 else 's'} · "
+            f"{display.cost(totals['cost_usd'], totals['unpriced'])} · "
             f"error rate {display.rate(totals['error_rate'])} · p95 duration {display.duration(totals['p95_duration_ms'])}"
         )
         self.query_one("#totals", Static).update(Text(text))
