@@ -167,3 +167,13 @@ def test_ingest_redacts_credentials_unless_told_not_to(tmp_path: Path) -> None:
     kept = run_cli(["sql", "--db", str(redacted), "--json", query]).stdout
     assert secret not in kept and "abc.def" not in kept and kept.count("[REDACTED]") == 2
     assert secret in run_cli(["sql", "--db", str(raw), "--json", query]).stdout
+
+
+def test_property_filters_ignore_the_case_of_the_name(tmp_path: Path) -> None:
+    trace = write_jsonl(tmp_path / "t.jsonl", [span("lower", properties={"agent-version": "v2"}),
+                                               span("title", properties={"Agent-Version": "v2"}),
+                                               span("other", properties={"Agent-Version": "v1"})])
+    db = str(tmp_path / "s.duckdb")
+    assert run_cli(["ingest", "--db", db, str(trace)]).returncode == 0
+    listed = json.loads(run_cli(["sessions", "--db", db, "--json", "--filter", "prop.AGENT-VERSION = v2"]).stdout)
+    assert sorted(row["session_id"] for row in listed) == ["lower", "title"]

@@ -137,8 +137,10 @@ def compile_one(expression: str) -> tuple[str, list[Any]]:
         else:
             element, values = _text_clause("p.value", op, value)
         return (
+            # Names compare case-insensitively: they come from HTTP headers, and clients differ (the openai
+            # client lowercases `Helicone-Property-Agent-Version`; the manual logger keeps its case).
             "EXISTS (SELECT 1 FROM session_properties p WHERE p.session_id = s.session_id "
-            f"AND p.key = ? AND {element})",
+            f"AND lower(p.key) = lower(?) AND {element})",
             [name, *values],
         )
     return _raise(expression, match.start("field"), f"unknown field {field!r}; fields: {', '.join(FIELDS)}")
