@@ -56,7 +56,7 @@ class CopyResult:
 def copy_store(source: Store, target: Store, *, append: bool = False) -> CopyResult:
     """Copy `source` into `target` (created if need be). A non-empty target is refused unless `append`:
     then spans and session records whose id the target has already are kept as the target has them."""
-    if str(source.path) == str(target.path):
+    if _same(source.path, target.path):
         raise StoreError(f"copy: the source and the target are the same store ({source.display()})")
     started = time.perf_counter()
     with source.reader():  # the source exists, and is upgraded to this version's schema if older
@@ -91,6 +91,12 @@ def copy_store(source: Store, target: Store, *, append: bool = False) -> CopyRes
             raise StoreError(f"copy to {target.display()} failed, nothing was written: {_first_line(exc)}") from None
     result.elapsed_seconds = time.perf_counter() - started
     return result
+
+
+def _same(a: Path | LakeLocation, b: Path | LakeLocation) -> bool:
+    if isinstance(a, Path) and isinstance(b, Path):
+        return a.resolve() == b.resolve()
+    return isinstance(a, LakeLocation) and isinstance(b, LakeLocation) and a.conninfo == b.conninfo
 
 
 def _refuse_non_empty(con: duckdb.DuckDBPyConnection, target: Store) -> None:

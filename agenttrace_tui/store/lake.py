@@ -154,8 +154,10 @@ def _attached(location: LakeLocation, read_only: bool) -> duckdb.DuckDBPyConnect
 def _may_be_a_race(text: str) -> bool:
     """Errors of two processes creating the catalog at once, as opposed to a wrong URL or a server down."""
     lowered = text.lower()
+    if 'database "' in lowered and "does not exist" in lowered:  # libpq: a wrong dbname
+        return False
     return not any(word in lowered for word in ("connection to server", "could not connect", "password",
-                                                 "does not exist", "authentication", "could not translate"))
+                                                 "authentication", "could not translate", "role \""))
 
 
 def _cursor(location: LakeLocation, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -165,9 +167,10 @@ def _cursor(location: LakeLocation, read_only: bool) -> duckdb.DuckDBPyConnectio
     return cursor
 
 
-def _backoff(attempt: int) -> float:
-    """Full jitter: concurrent losers spread out instead of colliding again."""
-    return random.uniform(0, min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** attempt))
+def _backoff(attempt: int, lost_seconds: float = 0.0) -> float:
+    """Full jitter, growing with the attempts and with the time the lost attempt took."""
+    base = max(BACKOFF_FIRST_SECONDS, lost_seconds)
+    return random.uniform(0, min(max(BACKOFF_MAX_SECONDS, 2 * lost_seconds), base * 2 ** attempt))
 
 
 def is_conflict(exc: BaseException) -> bool:
@@ -224,6 +227,7 @@ class LakeBackend(Backend):
         deadline = time.monotonic() + wait_seconds
         attempt = 0
         while True:
+            began = time.monotonic()
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(BUMP_WRITE_TOKEN)
@@ -239,7 +243,9 @@ class LakeBackend(Backend):
                         f"team store {self.display()} is busy: other writers kept committing first "
                         f"(gave up after {wait_seconds:g} s; see --wait)"
                     ) from None
-            time.sleep(_backoff(attempt))
+            # A lost attempt wasted a whole transaction: wait in proportion to its length, so that the
+            # writers that lost together spread out instead of colliding again at once.
+            time.sleep(_backoff(attempt, time.monotonic() - began))
             attempt += 1
 
     def setup(self, con: duckdb.DuckDBPyConnection, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
