@@ -125,6 +125,8 @@ class SessionScreen(Screen[None]):
         self._lines: list[TreeNode[NodeData]] = []
         self._line_index: dict[int, int] = {}
         self._crumb_base = Text()
+        self._crumb_has_tail = False
+        self._breakdown_requested = False
         self._spans_requested: set[str] = set()
 
     # Layout --------------------------------------------------------------------------------------------
@@ -151,8 +153,7 @@ class SessionScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(DetailPane).show_message("Loading…")
         self.query_one(SessionPanels).show_message("Loading…")
-        self._load_session()
-        self._load_breakdown()
+        self._load_session()  # then the breakdown, once the tree is drawn
         self.query_one(PathTree).focus()
         self.watch(self.path_tree, "scroll_y", self._tree_scrolled, init=False)
         self.set_interval(1.0, self._tick)
@@ -186,6 +187,9 @@ class SessionScreen(Screen[None]):
 
     @on(SessionLoaded)
     def _session_loaded(self, message: SessionLoaded) -> None:
+        if not self._breakdown_requested:  # after the tree's first frame: on 2 cores it would delay it
+            self._breakdown_requested = True
+            self.call_after_refresh(self._load_breakdown)
         if message.view is None:
             if not message.live:
                 self.query_one(DetailPane).show_message(f"No session {self.session_id} in the store.")
@@ -239,6 +243,7 @@ class SessionScreen(Screen[None]):
         if summary.get("name_conflict"):
             crumb.append(f" · also named {sanitize(', '.join(summary['names']))}", style="yellow")
         self._crumb_base = crumb
+        self._crumb_has_tail = False
         self.query_one("#crumb", Static).update(crumb)
 
     # Tree: lazy children ------------------------------------------------------------------------------
@@ -386,7 +391,9 @@ class SessionScreen(Screen[None]):
         """The breadcrumb: sessions › session › where the cursor is."""
         crumb = self._crumb_base.copy()
         crumb.append(f"\n  › {sanitize(tail)}", style="bold")
-        self.query_one("#crumb", Static).update(crumb)
+        # A layout pass of this screen costs more than a frame: only when the crumb gains its second line.
+        self.query_one("#crumb", Static).update(crumb, layout=not self._crumb_has_tail)
+        self._crumb_has_tail = True
 
     @on(PathTree.NodeSelected)
     def _selected(self, event: PathTree.NodeSelected[NodeData]) -> None:

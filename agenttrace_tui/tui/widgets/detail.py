@@ -177,6 +177,7 @@ class DetailPane(ScrollView, can_focus=True):
         self._lines: list[Text] = []
         self._wrapped_width = 0
         self._strips: dict[int, Strip] = {}
+        self._bindings_state: tuple[bool, bool, bool] | None = None
 
     # -- public API --------------------------------------------------------------------------------------
 
@@ -200,19 +201,19 @@ class DetailPane(ScrollView, can_focus=True):
         self._detail = detail
         self._tool_spans = dict(tool_spans)
         self._render_span(keep_scroll=same_span)
-        self.refresh_bindings()
+        self._refresh_bindings_if_changed()
 
     def show_node(self, node: NodeStats) -> None:
         """Show a path-tree folder's figures for its whole subtree."""
         self._detail = None
         self._set([self._node_text(node)])
-        self.refresh_bindings()
+        self._refresh_bindings_if_changed()
 
     def show_message(self, text: str) -> None:
         """An empty, loading or error state in place of a span: "Loading…", "No span selected"."""
         self._detail = None
         self._set([Text(sanitize(text, single_line=False), style=NOTE_STYLE)])
-        self.refresh_bindings()
+        self._refresh_bindings_if_changed()
 
     def toggle_raw(self) -> None:
         """Switch the span between the rendered view and the raw JSON of its input, output, extra and error."""
@@ -220,7 +221,7 @@ class DetailPane(ScrollView, can_focus=True):
             return
         self._raw = not self._raw
         self._render_span()
-        self.refresh_bindings()  # `m` (more) shows only when the raw view cut something
+        self._refresh_bindings_if_changed()  # `m` (more) shows only when the raw view cut something
 
     def rendered_text(self) -> str:
         """Plain text of what the pane shows, unwrapped: for tests, search and copying."""
@@ -246,13 +247,21 @@ class DetailPane(ScrollView, can_focus=True):
             return
         self._raw_pages += 1
         self._render_span(keep_scroll=True)
-        self.refresh_bindings()
+        self._refresh_bindings_if_changed()
 
     def action_expand_message(self, key: str) -> None:
         if self._detail is None:
             return
         self._expanded.add(key)
         self._render_span(keep_scroll=True)
+
+    def _refresh_bindings_if_changed(self) -> None:
+        """The footer rebuilds all its keys on a bindings refresh (~5-20 ms): only ask when an answer of
+        check_action changed, not on every cursor move from folder to folder."""
+        state = (self._detail is None, self._has_long_stack(), self._detail is not None and self._raw and self._raw_cut)
+        if state != self._bindings_state:
+            self._bindings_state = state
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_raw" and self._detail is None:
