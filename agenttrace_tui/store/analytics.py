@@ -429,13 +429,29 @@ LIMIT $top
 """
 
 RECOVERY_SQL: Final = f"""
-WITH failed AS (
+WITH with_errors AS (SELECT DISTINCT session_id FROM stats_spans WHERE status = 'error'
+), ok_at AS (  -- the latest start of a successful span at each path of a session that had errors
+    SELECT session_id, path, max(start_time) AS latest FROM stats_spans
+    WHERE status <> 'error' AND session_id IN (SELECT session_id FROM with_errors) GROUP BY ALL
+), ok_below AS (  -- ... at each path P or below it (paths starting with P || '/'): each path's latest
+    -- counts for itself and for every prefix that ends where a '/' follows
+    SELECT session_id, node AS path, max(latest) AS latest FROM (
+        SELECT session_id, latest, unnest(list_concat([path], list_transform(
+                   list_filter(range(0, length(path)), i -> substr(path, i + 1, 1) = '/'), i -> left(path, i))))
+                   AS node
+        FROM ok_at)
+    GROUP BY ALL
+), ok_tool AS (
+    SELECT session_id, name, max(start_time) AS latest FROM stats_spans
+    WHERE status <> 'error' AND kind = 'tool' AND session_id IN (SELECT session_id FROM with_errors) GROUP BY ALL
+), failed AS (
     SELECT e.session_id, e.span_id,
-           EXISTS (SELECT 1 FROM stats_spans ok
-                   WHERE ok.session_id = e.session_id AND ok.status <> 'error' AND ok.start_time > e.start_time
-                     AND (ok.path = e.path OR starts_with(ok.path, e.path || '/')
-                          OR (e.kind = 'tool' AND ok.kind = 'tool' AND ok.name = e.name))) AS recovered
-    FROM stats_spans e WHERE e.status = 'error'
+           coalesce(b.latest > e.start_time, false)
+               OR coalesce(e.kind = 'tool' AND t.latest > e.start_time, false) AS recovered
+    FROM stats_spans e
+    LEFT JOIN ok_below b ON b.session_id = e.session_id AND b.path = e.path
+    LEFT JOIN ok_tool t ON t.session_id = e.session_id AND t.name = e.name
+    WHERE e.status = 'error'
 ), per_session AS (
     SELECT session_id, count(*) AS errors, count(*) FILTER (WHERE recovered) AS recovered FROM failed
     GROUP BY session_id
@@ -452,7 +468,9 @@ SELECT strategy, count(*) AS sessions, sum(errors) AS errors, sum(recovered) AS 
        count(*) FILTER (WHERE recovered = errors) AS sessions_recovered
 FROM tagged GROUP BY strategy
 """
-"""An error is recovered when a later span of the same session succeeds at its path (or below it: a
+"""Linear in spans (the latest successful start per path, rolled up to its prefixes, and per tool, joined to
+each error), where a per-error EXISTS was quadratic in a session's size (100k spans: 7.4 s).
+An error is recovered when a later span of the same session succeeds at its path (or below it: a
 fallback at /iteration/0/fallback recovers /iteration/0) or, for a tool, with the same tool. Strategy '*' is
 the total; a session with several strategy values counts under each."""
 
