@@ -42,10 +42,10 @@ LONG = bool(os.environ.get("AGENTTRACE_LONG_FUZZ"))
 LONG_EXAMPLES = int(os.environ.get("AGENTTRACE_FUZZ_EXAMPLES", "2000"))
 
 DEFAULT_SETTINGS = settings(
-    max_examples=60, deadline=None, derandomize=True, database=None,
+    max_examples=40, deadline=None, derandomize=True, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
-STORE_PROPERTY_SETTINGS = settings(DEFAULT_SETTINGS, max_examples=15)
+STORE_PROPERTY_SETTINGS = settings(DEFAULT_SETTINGS, max_examples=10)
 """The whole-store properties ingest four or five times per example: fewer examples by default."""
 LONG_SETTINGS = settings(
     max_examples=LONG_EXAMPLES, deadline=None, derandomize=False,
