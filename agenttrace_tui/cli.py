@@ -577,7 +577,8 @@ def serve(
     from agenttrace_tui.serve import ServeError, ServeOptions, run
 
     try:
-        run(ServeOptions(host=host, port=port, db=db, token=token, upstream=upstream, spool_dir=spool_dir))
+        with user_errors():  # e.g. a team store URL, which serve's settings do not take yet
+            run(ServeOptions(host=host, port=port, db=db, token=token, upstream=upstream, spool_dir=spool_dir))
     except ServeError as exc:
         fail(str(exc))
 
