@@ -79,7 +79,7 @@ class DashboardScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="dashboard")
     def _load(self, filters: list[str], by: str | None, generation: int) -> None:
         try:
-            result = self.data.store.stats(filters, by=by)
+            result = self.data.stats(filters, by)
         except StoreError as exc:
             self.post_message(StatsFailed(str(exc), generation))
             return
