@@ -301,3 +301,13 @@ def test_token_counts(tmp_path: Path, usage: dict[str, object], stored: tuple[in
         assert result.rejected == 1 and result.files[0].rejects[0].reason.startswith("usage.input_tokens")
     else:
         assert store.sql("SELECT input_tokens, output_tokens FROM spans")[1] == [stored]
+
+
+def test_store_connections_never_draw_duckdbs_progress_bar(tmp_path: Path) -> None:
+    """A query over 2 s would otherwise draw a bar on the terminal: over the explorer, into a command's output."""
+    store = Store(tmp_path / "s.duckdb")
+    store.ingest([str(write_jsonl(tmp_path / "t.jsonl", [span()]))])
+    for open_connection in (store.reader, store.writer):
+        with open_connection() as con:
+            row = con.execute("SELECT current_setting('enable_progress_bar')").fetchone()
+            assert row is not None and row[0] is False

@@ -67,6 +67,9 @@ def _is_lock_error(exc: duckdb.Error) -> bool:
 def _configure(con: duckdb.DuckDBPyConnection) -> None:
     # Timestamps are stored as UTC; the session zone makes TIMESTAMPTZ casts convert to UTC.
     con.execute("SET TimeZone = 'UTC'")
+    # DuckDB draws a progress bar on the terminal for queries over 2 s: over the explorer's screen, or into a
+    # command's output. Our commands say what they do themselves.
+    con.execute("SET enable_progress_bar = false")
 
 
 def connect(

@@ -6,13 +6,11 @@ short connections let an `agenttrace ingest` in another process take the write l
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from agenttrace_tui.store import Store, analytics, compile_filters, explorer, queries
@@ -40,18 +38,10 @@ class ExplorerData:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    @contextmanager
-    def _reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection without DuckDB's progress bar: after 2 s a query would print it straight
-        to the terminal, over the screen Textual draws."""
-        with self.store.reader() as con:
-            con.execute("SET enable_progress_bar = false")
-            yield con
-
     def stats(self, filters: Sequence[str], by: str | None) -> analytics.Stats:
         """What `agenttrace stats` shows (Store.stats), on a connection of the explorer's kind."""
         where = compile_filters(filters)
-        with self._reader() as con:
+        with self.store.reader() as con:
             return analytics.session_stats(con, where, by=by, rules=analytics.load_rules())
 
     def session_list(
@@ -60,7 +50,7 @@ class ExplorerData:
     ) -> SessionList:
         """`properties`: the property columns of an earlier load, so a re-sort doesn't choose them again."""
         where = compile_filters(filters)
-        with self._reader() as con:
+        with self.store.reader() as con:
             if properties is None:
                 properties = explorer.informative_properties(con)
             raw = explorer.sessions_table(con, where, sort=sort, descending=descending, properties=properties)
@@ -68,7 +58,7 @@ class ExplorerData:
         return SessionList(raw, properties, totals)
 
     def session(self, session_id: str) -> SessionView | None:
-        with self._reader() as con:
+        with self.store.reader() as con:
             summary = queries.session_summary(con, session_id)
             if summary is None:
                 return None
@@ -80,54 +70,54 @@ class ExplorerData:
             )
 
     def spans_at_path(self, session_id: str, path: str, offset: int, limit: int) -> list[SpanRow]:
-        with self._reader() as con:
+        with self.store.reader() as con:
             return explorer.spans_at_path(con, session_id, path, offset=offset, limit=limit)
 
     def span_children(self, session_id: str, parent_id: str | None, offset: int, limit: int) -> tuple[list[SpanRow], int]:
-        with self._reader() as con:
+        with self.store.reader() as con:
             rows = explorer.span_children(con, session_id, parent_id, offset=offset, limit=limit)
             return rows, explorer.count_span_children(con, session_id, parent_id)
 
     def span_detail(self, span_id: str) -> SpanDetail | None:
-        with self._reader() as con:
+        with self.store.reader() as con:
             return explorer.span_detail(con, span_id)
 
     def tool_spans_after(self, session_id: str, start_time: Any, names: list[str]) -> list[SpanRow]:
-        with self._reader() as con:
+        with self.store.reader() as con:
             return explorer.tool_spans_after(con, session_id, start_time, names)
 
     def breakdown(self, session_id: str) -> SessionBreakdown | None:
-        with self._reader() as con:
+        with self.store.reader() as con:
             return session_breakdown(con, session_id)
 
     def agents(self, session_id: str) -> list[AgentNode]:
-        with self._reader() as con:
+        with self.store.reader() as con:
             return agent_tree(con, session_id)
 
     def agent_spans(self, session_id: str, agent: str) -> list[tuple[str, str]]:
-        with self._reader() as con:
+        with self.store.reader() as con:
             return explorer.spans_with_property(con, session_id, "Agent-Name", agent)
 
     def search(self, session_id: str, text: str) -> list[tuple[str, str]]:
-        with self._reader() as con:
+        with self.store.reader() as con:
             return explorer.search_spans(con, session_id, text)
 
     def errors(self, session_id: str) -> list[tuple[str, str]]:
-        with self._reader() as con:
+        with self.store.reader() as con:
             return explorer.error_spans(con, session_id)
 
     def position(self, session_id: str, span_id: str) -> tuple[str, int] | None:
-        with self._reader() as con:
+        with self.store.reader() as con:
             return explorer.span_position(con, session_id, span_id)
 
     def paths_of(self, session_id: str, span_ids: Sequence[str]) -> list[tuple[str, str]]:
-        with self._reader() as con:
+        with self.store.reader() as con:
             return [(row.span_id, row.path) for row in explorer.spans_by_id(con, session_id, list(span_ids))]
 
     def export_sessions(self, filters: Sequence[str], sort: str | None, descending: bool, target: Path) -> int:
-        with self._reader() as con:
+        with self.store.reader() as con:
             return explorer.export_sessions(con, compile_filters(filters), sort, descending, target)
 
     def export_session_spans(self, session_id: str, target: Path) -> int:
-        with self._reader() as con:
+        with self.store.reader() as con:
             return explorer.export_spans(con, session_id, target)
