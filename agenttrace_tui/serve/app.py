@@ -23,13 +23,14 @@ from agenttrace_tui.serve.body import BodyError
 from agenttrace_tui.serve.gateway import ENDPOINTS, Gateway
 from agenttrace_tui.serve.ingester import INTERVAL_SECONDS, BatchIngester
 from agenttrace_tui.serve.spool import Spool
+from agenttrace_tui.store.location import StoreLocation
 
 log = logging.getLogger("agenttrace.serve")
 
 
 @dataclass(frozen=True)
 class AppSettings:
-    db_path: Path
+    db_path: StoreLocation
     spool_dir: Path
     token: str | None = None
     upstream: str | None = None

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
 from agenttrace_tui.serve.spool import Spool
+from agenttrace_tui.store.location import StoreLocation
 from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.ingest import InputSource, ingest
 from agenttrace_tui.textsafe import sanitize
@@ -38,7 +38,7 @@ class IngestCounts:
 
 
 class BatchIngester:
-    def __init__(self, spool: Spool, db_path: Path, interval: float = INTERVAL_SECONDS) -> None:
+    def __init__(self, spool: Spool, db_path: StoreLocation, interval: float = INTERVAL_SECONDS) -> None:
         self.spool = spool
         self.db_path = db_path
         self.interval = interval

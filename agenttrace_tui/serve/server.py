@@ -16,7 +16,8 @@ from agenttrace_tui.serve.auth import is_loopback
 from agenttrace_tui.serve.header_case import CaseKeepingH11Protocol
 from agenttrace_tui.serve.ingester import INTERVAL_SECONDS
 from agenttrace_tui.serve.spool import Spool, SpoolError
-from agenttrace_tui.store.location import resolve_db_path
+from agenttrace_tui.store.errors import StoreError
+from agenttrace_tui.store.location import default_db_path, resolve_store
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8585
@@ -49,8 +50,16 @@ def settings_for(options: ServeOptions) -> AppSettings:
                          "(e.g. python -c 'import secrets; print(secrets.token_urlsafe())')")
     if options.upstream is not None and not options.upstream.startswith(("http://", "https://")):
         raise ServeError(f"--upstream must be an http(s) URL such as https://api.openai.com, got {options.upstream!r}")
-    db_path = resolve_db_path(options.db)
-    spool_dir = Path(options.spool_dir) if options.spool_dir else db_path.with_name(db_path.name + ".spool")
+    try:
+        db_path = resolve_store(options.db)
+    except StoreError as exc:
+        raise ServeError(str(exc)) from None
+    if options.spool_dir:
+        spool_dir = Path(options.spool_dir)
+    elif isinstance(db_path, Path):
+        spool_dir = db_path.with_name(db_path.name + ".spool")
+    else:  # a team store has no file to sit next to: the spool is this machine's, in the user data dir
+        spool_dir = default_db_path().with_name("serve.spool")
     return AppSettings(db_path=db_path, spool_dir=spool_dir, token=options.token, upstream=options.upstream,
                        ingest_interval=options.ingest_interval)
 
