@@ -251,3 +251,14 @@ def test_the_validator_agrees_with_the_ingest(tmp_path: Path) -> None:
         if ours is not None:
             field = ours.split(":")[0].split(",")[0]  # the field at fault (type names may be worded apart)
             assert field == ingest_rejects[number].split(":")[0].split(",")[0], (line, ours, ingest_rejects[number])
+
+
+def test_a_team_store_url_is_accepted_and_its_spool_is_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agenttrace_tui.store.location import LakeLocation
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    settings = settings_for(ServeOptions(db="ducklake:postgres:dbname=traces host=db.internal data_path=/shared/lake/"))
+    assert isinstance(settings.db_path, LakeLocation)
+    assert settings.spool_dir.parent == tmp_path / "data" / "agenttrace"
+    with pytest.raises(ServeError, match="unsupported store URL"):
+        settings_for(ServeOptions(db="ducklake:sqlite:x.db"))
