@@ -53,12 +53,6 @@ def owner_only_files() -> Iterator[None]:
                 os.umask(_umask_saved)
 
 
-def make_process_files_owner_only() -> None:
-    """For the command line: every file this process creates (store, WAL, exports) is owner-only."""
-    current = os.umask(OWNER_ONLY_UMASK)
-    os.umask(current | OWNER_ONLY_UMASK)
-
-
 def _is_lock_error(exc: duckdb.Error) -> bool:
     text = str(exc)
     return "lock" in text.lower() and ("Could not set lock" in text or "Conflicting lock" in text)
