@@ -574,7 +574,9 @@ DELETE FROM session_stats WHERE session_id IN (SELECT session_id FROM touched_se
 INSERT INTO session_stats
 WITH props AS (
     SELECT session_id,
-           json_group_object(key, CASE WHEN len(vals) = 1 THEN to_json(vals[1]) ELSE to_json(vals) END)
+           -- Keys in order, so equal stores print equal properties (json_group_object's order is arbitrary).
+           to_json(map_from_entries(list({'k': key, 'v': CASE WHEN len(vals) = 1 THEN to_json(vals[1])
+                                                              ELSE to_json(vals) END} ORDER BY key)))
                AS properties
     FROM (SELECT session_id, key, list_sort(list(DISTINCT value)) AS vals
           FROM session_properties
