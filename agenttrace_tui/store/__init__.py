@@ -15,21 +15,34 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from agenttrace_tui.store import analytics, ingest_sql, queries
-from agenttrace_tui.store.analytics import Stats, StatsRules
+from agenttrace_tui.store import queries
 from agenttrace_tui.store.backends import Backend, open_backend
 from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS
 from agenttrace_tui.store.errors import FilterError, StoreBusyError, StoreError
 from agenttrace_tui.store.filters import Compiled, compile_filters
-from agenttrace_tui.store.ingest import IngestResult, InputSource, Reject, expand_inputs, ingest, price_models
 from agenttrace_tui.store.location import LakeLocation, StoreLocation, resolve_store
-from agenttrace_tui.store.pricing import load_overrides
 from agenttrace_tui.store.queries import TreeNode
 from agenttrace_tui.store.schema import SCHEMA_VERSION, needs_setup, store_version
+
+# Ingest, pricing and analytics bring pyarrow, numpy and the price library (~140 ms): commands that only
+# read (`sessions`, `show`, `sql`) don't load them. They are imported where used, and on first access here.
+if TYPE_CHECKING:
+    from agenttrace_tui.store.analytics import Stats, StatsRules
+    from agenttrace_tui.store.ingest import IngestResult, InputSource, Reject, expand_inputs
+
+_LAZY = {"IngestResult", "InputSource", "Reject", "expand_inputs"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from agenttrace_tui.store import ingest as ingest_module
+
+        return getattr(ingest_module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "Compiled",
@@ -101,6 +114,8 @@ class Store:
         redact: bool = True,
     ) -> IngestResult:
         """Ingest files, directories and globs; unreadable arguments raise StoreError."""
+        from agenttrace_tui.store.ingest import expand_inputs, ingest
+
         sources, problems = expand_inputs(paths)
         if problems:
             raise StoreError(problems[0])
@@ -111,6 +126,10 @@ class Store:
 
     def reprice(self, prices_file: Path | None = None) -> int:
         """Recompute every computed cost with the current overrides; returns the spans priced."""
+        from agenttrace_tui.store import ingest_sql
+        from agenttrace_tui.store.ingest import price_models
+        from agenttrace_tui.store.pricing import load_overrides
+
         overrides = load_overrides(prices_file)
         with self.writer() as con:
 
@@ -187,6 +206,8 @@ class Store:
         """Cost, latency, errors, bottlenecks (and a compare by `by`) over the whole sessions selected;
         `rules` default to the config file's `[stats]` table (docs/analytics.md)."""
         where = compile_filters(filters, since=since, until=until, query_json=query)
+        from agenttrace_tui.store import analytics
+
         chosen_rules = rules if rules is not None else analytics.load_rules()
         with self.reader() as con:
             return analytics.session_stats(con, where, by=by, top=top, rules=chosen_rules)

@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import pyarrow as pa
+if TYPE_CHECKING:  # pyarrow (~80 ms) only where a price table is built: reading the config needs none
+    import pyarrow as pa
 
 from agenttrace_tui.store.errors import StoreError
 
@@ -150,6 +151,8 @@ def resolve_prices(
     pairs: Iterable[tuple[str | None, str]], overrides: PriceOverrides
 ) -> pa.Table:
     """A price row for each (provider, model) pair someone prices; unpriced pairs are left out."""
+    import pyarrow as pa
+
     rows: dict[str, list[Any]] = {
         "provider": [],
         "model": [],
