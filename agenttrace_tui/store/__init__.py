@@ -65,11 +65,14 @@ class Store:
     file's lock in between."""
 
     def __init__(self, db: str | os.PathLike[str] | StoreLocation | None = None, *,
-                 wait_seconds: float = DEFAULT_WAIT_SECONDS):
+                 wait_seconds: float = DEFAULT_WAIT_SECONDS, reader_memory_limit: str | None = None):
         self.path: StoreLocation = db if isinstance(db, (Path, LakeLocation)) else resolve_store(db)
         """A Path for a file store; str() of it is what --db takes."""
         self.backend: Backend = open_backend(self.path)
         self.wait_seconds = wait_seconds
+        self.reader_memory_limit = reader_memory_limit
+        """DuckDB's buffer memory for each read connection of a file store (e.g. "256MB"): a long-lived
+        process (the explorer) stays small, big queries spill to disk and run slower. None: DuckDB's default."""
 
     def display(self) -> str:
         return self.backend.display()
@@ -82,13 +85,20 @@ class Store:
         """A short-lived read-only connection on one state of the store; a store from an older version is
         upgraded first."""
         with self.backend.reader(self.wait_seconds) as con:
+            self._limit_memory(con)
             version = store_version(con)
             if version == SCHEMA_VERSION:
                 yield con
                 return
         self._setup()
         with self.backend.reader(self.wait_seconds) as con:
+            self._limit_memory(con)
             yield con
+
+    def _limit_memory(self, con: duckdb.DuckDBPyConnection) -> None:
+        # A file store's reader is its own DuckDB instance; a team store's is shared by the process: left alone.
+        if self.reader_memory_limit is not None and isinstance(self.path, Path):
+            con.execute(f"SET memory_limit = '{self.reader_memory_limit}'")
 
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -40,6 +40,9 @@ def load_keymap() -> dict[str, str]:
 
 
 REFRESH_SECONDS: Final = 0.5
+READER_MEMORY_LIMIT: Final = "256MB"
+"""DuckDB memory per explorer query: the dashboard over 1.1M spans peaks at 390 MB instead of 1.3 GB, in 7 s
+instead of 5 (it spills)."""
 WATCH_SECONDS: Final = 0.5
 """How often the store file is checked for another process's writes (an ingest, `serve`, a follower)."""
 
@@ -203,7 +206,8 @@ class AgentTraceApp(App[None]):
 def run(db: str | None = None, wait_seconds: float = DEFAULT_WAIT_SECONDS, follow: Sequence[str] | None = None,
         serve: Sequence[str] | None = None) -> None:
     """`serve`: arguments for a collector (`agenttrace serve`) run beside the explorer, or None."""
-    app = AgentTraceApp(Store(db, wait_seconds=wait_seconds), follow=follow, serve=serve)
+    app = AgentTraceApp(Store(db, wait_seconds=wait_seconds, reader_memory_limit=READER_MEMORY_LIMIT),
+                        follow=follow, serve=serve)
     try:
         app.run()
     finally:
