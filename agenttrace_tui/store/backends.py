@@ -149,6 +149,7 @@ class FileWriteSession:
         self.wait_seconds = wait_seconds
         self.con: duckdb.DuckDBPyConnection | None = None
         self.opened_at = 0.0
+        self.memory_lifted = False
 
     def get(self) -> duckdb.DuckDBPyConnection:
         if self.con is None:
@@ -157,10 +158,20 @@ class FileWriteSession:
             # the commit, so memory would grow with the file (3.9 GB for a 2.4 GB file). Past this, DuckDB
             # spills them to its temp directory (DB.tmp): 1.1 GB for the same file, no slower.
             self.con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
+            self.memory_lifted = False
             self.opened_at = time.monotonic()
             if needs_setup(self.con):
                 ensure_schema(self.con)
         return self.con
+
+    def lift_memory_limit(self) -> bool:
+        """DuckDB's own limit (most of the RAM) for the rest of this session; False when already lifted."""
+        if self.con is None or self.memory_lifted:
+            return False
+        total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20)
+        self.con.execute(f"SET GLOBAL memory_limit = '{total_mb * 8 // 10}MB'")  # DuckDB's default: 80% of RAM
+        self.memory_lifted = True
+        return True
 
     def after_file(self, more_to_come: bool) -> None:
         if self.con is not None and time.monotonic() - self.opened_at > self.HOLD_SECONDS:

@@ -182,9 +182,20 @@ def ingest(
                                         on_bytes, fingerprint=None, sniff_format=True)
                     result.bytes_read += state.bytes_read
                 else:
-                    result.bytes_read += _ingest_path(
-                        writer, source.path, file_result, strict, force, settings, on_bytes
-                    )
+                    try:
+                        result.bytes_read += _ingest_path(
+                            writer, source.path, file_result, strict, force, settings, on_bytes
+                        )
+                    except duckdb.OutOfMemoryException:
+                        # The memory cap that keeps big files small is too tight for a file of giant lines
+                        # (a 100 MB prompt): read it again without the cap. (The file was rolled back.)
+                        lift = getattr(writer, "lift_memory_limit", None)
+                        if not callable(lift) or not lift():
+                            raise
+                        file_result = result.files[-1] = FileResult(path=source.name)
+                        result.bytes_read += _ingest_path(
+                            writer, source.path, file_result, strict, force, settings, on_bytes
+                        )
             except OSError as exc:
                 file_result.error = f"{source.name}: cannot read: {exc.strerror or exc}"
             except EOFError as exc:  # gzip stream cut short
