@@ -28,6 +28,7 @@ from agenttrace_tui.format import (
 from agenttrace_tui.interop.errors import ShapeError
 from agenttrace_tui.interop.messages import maybe_json
 from agenttrace_tui.interop.otlp_values import MAX_FORMAT_EPOCH_NS, rfc3339_ns, to_int
+from agenttrace_tui.sdk.manual_logger import describe_request
 from agenttrace_tui.sdk.usage import normalize_usage, reported_cost
 
 REQUEST_KINDS: Final = {"tool": "tool", "vector_db": "retrieval", "data": "other"}
@@ -56,24 +57,6 @@ def merge_headers(*layers: Mapping[str, Any] | None) -> dict[str, str]:
             if isinstance(name, str) and value is not None:
                 merged[name.lower()] = (name, value if isinstance(value, str) else str(value))
     return dict(merged.values())
-
-
-def describe(request: Mapping[str, Any]) -> tuple[str, str | None, Any]:
-    """(kind, name, input) of a logged request: the same rules as the SDK's ManualLogger."""
-    request_type = request.get("_type")
-    if request_type == "tool":
-        return "tool", _str_or_none(request.get("toolName")), request.get("input")
-    if request_type == "vector_db":
-        return "retrieval", _str_or_none(request.get("operation")), dict(request)
-    if request_type == "data":
-        return "other", _str_or_none(request.get("name")), dict(request)
-    if request.get("model") is not None:
-        return "llm", _str_or_none(request.get("model")), dict(request)
-    return "other", _str_or_none(request.get("name") or request_type), dict(request)
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _moment(value: Any, where: str) -> int | str | float | None:
@@ -178,7 +161,7 @@ def body_to_records(body: Any, headers: Mapping[str, str] | None = None, *, prov
     if start is None:
         raise ShapeError("no timing.startTime (nor endTime): a span needs a start time")
 
-    kind, name, span_input = describe(request)
+    kind, name, span_input = describe_request(request)
     mapped = fields_from_headers(merged)
     span_id = str(mapped["span_id"]) if mapped.get("span_id") else _stable_id(body, merged)
     usage_raw = response.get("usage") if isinstance(response, Mapping) else None

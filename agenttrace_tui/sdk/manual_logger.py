@@ -143,15 +143,15 @@ class ManualLogger:
 
     def _span(self, request: Mapping[str, Any], extra: Mapping[str, str] | None, provider: str | None) -> Span:
         headers = merge_headers(self.headers, extra)
-        kind, name, span_input = _describe(request)
+        kind, name, span_input = describe_request(request)
         span = span_from_headers(self.tracer, None, headers, kind=kind, name=name, input=span_input)
         model = request.get("model")
         span.set(provider=provider, model=model if isinstance(model, str) else None)
         return span
 
 
-def _describe(request: Mapping[str, Any]) -> tuple[str, str | None, Any]:
-    """(kind, name, input) of a Helicone manual-logger request."""
+def describe_request(request: Mapping[str, Any]) -> tuple[str, str | None, Any]:
+    """(kind, name, input) of a Helicone manual-logger request (also used to import logged bodies)."""
     request_type = request.get("_type")
     if request_type == "tool":
         return "tool", _str_or_none(request.get("toolName")), request.get("input")
