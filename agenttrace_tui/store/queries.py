@@ -92,12 +92,17 @@ def _rows(cursor: duckdb.DuckDBPyConnection, json_columns: Sequence[str] = ()) -
     return rows
 
 
-def sort_clause(sort: str | None, descending: bool) -> str:
+def sort_expression(sort: str | None) -> str:
+    """The session column (or expression over them) a sort field orders by."""
     key = (sort or "start").lower()
     if key not in SORT_FIELDS:
         raise StoreError(f"unknown sort field {sort!r}; choose from {', '.join(sorted(set(SORT_FIELDS)))}")
+    return SORT_FIELDS[key]
+
+
+def sort_clause(sort: str | None, descending: bool) -> str:
     direction = "DESC" if descending else "ASC"
-    return f"{SORT_FIELDS[key]} {direction} NULLS LAST, session_id"
+    return f"{sort_expression(sort)} {direction} NULLS LAST, session_id"
 
 
 def list_sessions(

@@ -23,7 +23,8 @@ from agenttrace_tui.store.records import NodeStats, SessionBreakdown, SpanDetail
 class SessionList:
     raw: pa.Table  # the store's columns, for ids and exports
     properties: tuple[str, ...]
-    totals: dict[str, Any]
+    totals: dict[str, Any]  # over every session the filter selects, even when `raw` is a first page
+    complete: bool = True  # False: `raw` is the first page only, the whole list is still to come
 
 
 @dataclass(frozen=True)
@@ -46,16 +47,18 @@ class ExplorerData:
 
     def session_list(
         self, filters: Sequence[str], sort: str | None, descending: bool,
-        properties: tuple[str, ...] | None = None,
+        properties: tuple[str, ...] | None = None, limit: int | None = None,
     ) -> SessionList:
-        """`properties`: the property columns of an earlier load, so a re-sort doesn't choose them again."""
+        """`properties`: the property columns of an earlier load, so a re-sort doesn't choose them again.
+        `limit`: only the first rows (a first page, quick to draw); `complete` says whether that was all."""
         where = compile_filters(filters)
         with self.store.reader() as con:
             if properties is None:
                 properties = explorer.informative_properties(con)
-            raw = explorer.sessions_table(con, where, sort=sort, descending=descending, properties=properties)
+            raw = explorer.sessions_table(con, where, sort=sort, descending=descending, properties=properties,
+                                          limit=limit)
             totals = queries.count_sessions(con, where)
-        return SessionList(raw, properties, totals)
+        return SessionList(raw, properties, totals, complete=limit is None or raw.num_rows < limit)
 
     def session(self, session_id: str) -> SessionView | None:
         with self.store.reader() as con:
