@@ -16,7 +16,6 @@ import orjson
 
 from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.filters import Compiled
-from agenttrace_tui.store.sql_parts import busy_time_ctes
 
 SESSION_COLUMNS: Final = (
     "session_id",
@@ -185,12 +184,12 @@ class TreeNode:
         }
 
 
-_BUSY_NODE_STATS_SQL: Final = busy_time_ctes('expanded', 'node')
-
-NODE_STATS_SQL: Final = f"""
+NODE_STATS_SQL: Final = """
 WITH s AS (
     SELECT span_id, path, kind, status, cost_usd, cost_source, input_tokens, output_tokens, in_progress,
-           start_time, coalesce(end_time, start_time) AS end_time
+           start_time, coalesce(end_time, start_time) AS end_time,
+           epoch_us(start_time) AS start_us, epoch_us(coalesce(end_time, start_time)) AS end_us,
+           row_number() OVER (ORDER BY start_time, span_id) AS seq
     FROM spans WHERE session_id = $session_id
 ), parts AS (
     SELECT *, list_filter(string_split(path, '/'), p -> p <> '') AS segments FROM s
@@ -198,27 +197,36 @@ WITH s AS (
     SELECT *, unnest(list_concat(['/'], list_transform(range(1, len(segments) + 1),
                      i -> '/' || array_to_string(segments[1:i], '/')))) AS node
     FROM parts
-), {_BUSY_NODE_STATS_SQL}
-SELECT e.node AS path,
+), covered AS (
+    SELECT *, max(end_us) OVER (PARTITION BY node ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+              AS covered_until
+    FROM expanded
+)
+SELECT node AS path,
        count(*) AS spans,
-       count(*) FILTER (WHERE e.path = e.node) AS self_spans,
-       count(*) FILTER (WHERE e.status = 'error') AS errors,
-       count(*) FILTER (WHERE e.kind = 'llm') AS llm_calls,
-       count(*) FILTER (WHERE e.kind = 'tool') AS tool_calls,
-       coalesce(sum(e.cost_usd), 0) AS cost_usd,
-       count(*) FILTER (WHERE e.cost_source = 'unpriced') AS unpriced,
-       coalesce(sum(e.input_tokens), 0) AS input_tokens,
-       coalesce(sum(e.output_tokens), 0) AS output_tokens,
-       count(*) FILTER (WHERE e.in_progress) AS running,
-       any_value(b.busy_ms) AS busy_ms,
-       (epoch_us(max(e.end_time)) - epoch_us(min(e.start_time))) / 1000.0 AS wall_ms,
-       min(e.start_time) AS start_time,
-       max(e.end_time) AS end_time
-FROM expanded e JOIN busy b USING (node)
-GROUP BY e.node
-ORDER BY min(e.start_time), e.node
+       count(*) FILTER (WHERE path = node) AS self_spans,
+       count(*) FILTER (WHERE status = 'error') AS errors,
+       count(*) FILTER (WHERE kind = 'llm') AS llm_calls,
+       count(*) FILTER (WHERE kind = 'tool') AS tool_calls,
+       coalesce(sum(cost_usd), 0) AS cost_usd,
+       count(*) FILTER (WHERE cost_source = 'unpriced') AS unpriced,
+       coalesce(sum(input_tokens), 0) AS input_tokens,
+       coalesce(sum(output_tokens), 0) AS output_tokens,
+       count(*) FILTER (WHERE in_progress) AS running,
+       sum(greatest(0, end_us - greatest(start_us, coalesce(covered_until, start_us)))) / 1000.0 AS busy_ms,
+       (max(end_us) - min(start_us)) / 1000.0 AS wall_ms,
+       min(start_time) AS start_time,
+       max(end_time) AS end_time
+FROM covered
+GROUP BY node
+ORDER BY min(start_time), node
 """
-"""Per path folder of one session: figures for its whole subtree (a span counts in every ancestor)."""
+"""Per path folder of one session: figures for its whole subtree (a span counts in every ancestor).
+
+Busy time (the union of the subtree's spans, idle gaps left out) in one pass: taking a folder's spans in
+start order, each adds the part of it that ends after every earlier one (`covered_until`), in whole
+microseconds. The same figure as summing islands of overlapping spans, with one window instead of two,
+no islands aggregate or join, and an integer order key (`seq`): 100k spans 0.41 -> 0.29 s."""
 
 SPAN_LIST_COLUMNS: Final = (
     "span_id, path, parent_id, kind, name, model, status, error_type, error_message, start_time, end_time, "
