@@ -32,7 +32,7 @@ class SessionView:
     summary: dict[str, Any]
     nodes: dict[str, NodeStats]
     has_parent_links: bool
-    critical_path: frozenset[str]  # span ids of the chain that set the session's end
+    critical_path: frozenset[str] | None  # span ids of the chain that set the session's end; None: not read yet
 
 
 class ExplorerData:
@@ -60,7 +60,9 @@ class ExplorerData:
             totals = queries.count_sessions(con, where)
         return SessionList(raw, properties, totals, complete=limit is None or raw.num_rows < limit)
 
-    def session(self, session_id: str) -> SessionView | None:
+    def session(self, session_id: str, with_critical_path: bool = True) -> SessionView | None:
+        """`with_critical_path=False`: leave it for `critical_path` (a tenth of a second on 100k spans, and
+        the first screen shows folders only, which carry no critical-path mark)."""
         with self.store.reader() as con:
             summary = queries.session_summary(con, session_id)
             if summary is None:
@@ -68,9 +70,13 @@ class ExplorerData:
             return SessionView(
                 summary=summary,
                 nodes=explorer.session_nodes(con, session_id),
-                critical_path=frozenset(explorer.critical_path(con, session_id)),
+                critical_path=frozenset(explorer.critical_path(con, session_id)) if with_critical_path else None,
                 has_parent_links=explorer.has_parent_links(con, session_id),
             )
+
+    def critical_path(self, session_id: str) -> frozenset[str]:
+        with self.store.reader() as con:
+            return frozenset(explorer.critical_path(con, session_id))
 
     def spans_at_path(self, session_id: str, path: str, offset: int, limit: int) -> list[SpanRow]:
         with self.store.reader() as con:

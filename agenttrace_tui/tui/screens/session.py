@@ -8,7 +8,7 @@ doesn't queue a query per line.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Final
@@ -53,6 +53,11 @@ DETAIL_DEBOUNCE_SECONDS: Final = 0.1
 class SessionLoaded(Message):
     view: SessionView | None
     live: bool = False  # a refresh of an open screen (follow mode), not its first load
+
+
+@dataclass
+class CriticalPathLoaded(Message):
+    critical_path: frozenset[str]
 
 
 @dataclass
@@ -170,11 +175,27 @@ class SessionScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="session")
     def _load_session(self, live: bool = False) -> None:
         try:
-            view = self.data.session(self.session_id)
+            # the first load leaves the critical path for after the tree's first frame
+            view = self.data.session(self.session_id, with_critical_path=live)
         except StoreError as exc:
             self.post_message(LoadFailed(str(exc)))
             return
         self.post_message(SessionLoaded(view, live))
+
+    @work(thread=True, exclusive=True, group="critical-path")
+    def _load_critical_path(self) -> None:
+        try:
+            critical_path = self.data.critical_path(self.session_id)
+        except StoreError as exc:
+            self.post_message(LoadFailed(str(exc)))
+            return
+        self.post_message(CriticalPathLoaded(critical_path))
+
+    @on(CriticalPathLoaded)
+    def _critical_path_loaded(self, message: CriticalPathLoaded) -> None:
+        if self.view is not None and self.view.critical_path is None:  # a live load may have brought a newer one
+            self.view = replace(self.view, critical_path=message.critical_path)
+            self._sync_timeline()
 
     def refresh_from_store(self) -> None:
         """The store changed (follow mode): new figures and spans, keeping what is open and the cursor."""
@@ -195,6 +216,8 @@ class SessionScreen(Screen[None]):
                 self.query_one(DetailPane).show_message(f"No session {self.session_id} in the store.")
             return
         first_view = self.view is None
+        if message.view.critical_path is None:
+            self.call_after_refresh(self._load_critical_path)
         self.view = message.view
         self._update_crumb_base(message.view.summary)
         if message.live and not first_view:
@@ -352,7 +375,8 @@ class SessionScreen(Screen[None]):
             return TimelineRow(key=row.span_id, label=row.label, depth=depth, start_ms=row.start_ms,
                                end_ms=row.end_ms, kind=row.kind, error=row.status == "error",
                                in_progress=row.in_progress,
-                               critical=self.view is not None and row.span_id in self.view.critical_path)
+                               critical=self.view is not None and self.view.critical_path is not None
+                               and row.span_id in self.view.critical_path)
         # "… N more" lines and the causal root: no interval of their own, so no bar.
         return TimelineRow(key=f"line:{node.id}", label="", depth=depth, start_ms=0, end_ms=0, kind="none",
                            error=False)
