@@ -95,6 +95,7 @@ class SessionsScreen(Screen[None]):
         self._restore_session: str | None = None
         self._properties: tuple[str, ...] | None = None
         self._page_generation: int | None = None  # the load whose first page is on screen, whole list to come
+        self._rest_waiting = False  # the whole list waits for this screen to be shown again
         self.stale = False  # the store changed while another screen was on top (follow mode)
 
     # Layout ----------------------------------------------------------------------------------------
@@ -112,6 +113,9 @@ class SessionsScreen(Screen[None]):
         self.reload()
 
     def on_screen_resume(self) -> None:
+        if self._rest_waiting:
+            self._rest_waiting = False
+            self._load_rest(self.generation)
         if self.stale:
             self.stale = False
             self.refresh_from_store()
@@ -148,9 +152,15 @@ class SessionsScreen(Screen[None]):
         self._load(self.filters, self.sort_key, self.descending, self.generation, self._properties, limit)
 
     def _load_rest(self, generation: int) -> None:
-        """After the first page's frame: the whole list (started earlier, it delays that frame on 2 cores)."""
-        if generation == self.generation and self._page_generation == generation:
-            self._load(self.filters, self.sort_key, self.descending, generation, self._properties, None)
+        """After the first page's frame: the whole list (started earlier, it delays that frame on 2 cores).
+        Not while another screen is on top (a session opened from the first page): it would slow that
+        screen's queries down; it loads when this screen is back."""
+        if generation != self.generation or self._page_generation != generation:
+            return
+        if not self.is_current:
+            self._rest_waiting = True
+            return
+        self._load(self.filters, self.sort_key, self.descending, generation, self._properties, None)
 
     @work(thread=True, exclusive=True, group="sessions-list")
     def _load(self, filters: list[str], sort: str, descending: bool, generation: int,
