@@ -126,8 +126,8 @@ def session_start(con: duckdb.DuckDBPyConnection, session_id: str) -> Any:
 
 
 _NODES_SQL: Final = f"""
-SELECT path, spans, self_spans, errors, llm_calls, tool_calls, cost_usd, unpriced, input_tokens, output_tokens,
-       coalesce(busy_ms, 0), coalesce(wall_ms, 0),
+SELECT path, spans, self_spans, errors, llm_calls, tool_calls, cost_usd, unpriced,
+       input_tokens::BIGINT, output_tokens::BIGINT, coalesce(busy_ms, 0), coalesce(wall_ms, 0),
        (epoch_us(start_time) - epoch_us($t0)) / 1000.0, (epoch_us(end_time) - epoch_us($t0)) / 1000.0, running
 FROM ({NODE_STATS_SQL})
 """
@@ -136,12 +136,13 @@ FROM ({NODE_STATS_SQL})
 def session_nodes(con: duckdb.DuckDBPyConnection, session_id: str) -> dict[str, NodeStats]:
     """Every folder of a session's path tree with subtree figures, keyed by path; children in start order.
 
-    A 100k-span session can have 50k folders: times are made relative in SQL and rows become NodeStats
-    positionally, so building them costs a fraction of the query."""
+    A 100k-span session can have 50k folders: times are made relative in SQL, the rows come over as
+    columns (fetchnumpy + tolist: a third of fetchall's cost) and become NodeStats positionally."""
     start = session_start(con, session_id)
     if start is None:
         return {}
-    raw = con.execute(_NODES_SQL, {"session_id": session_id, "t0": start}).fetchall()
+    columns = con.execute(_NODES_SQL, {"session_id": session_id, "t0": start}).fetchnumpy()
+    raw = list(zip(*(values.tolist() for values in columns.values())))
     children: dict[str, list[str]] = {}
     for row in raw:  # NODE_STATS_SQL orders by first start, so children come in start order
         path = row[0]
