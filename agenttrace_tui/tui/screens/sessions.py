@@ -230,6 +230,8 @@ class SessionsScreen(Screen[None]):
                     self._restore_session = None
                 if row:
                     table.move_cursor(row=row)
+                    # a new table has no size until its first layout, so that move can't scroll: again after it
+                    table.call_after_refresh(lambda: table.move_cursor(row=table.cursor_row))
                 if focus:
                     table.focus()
             self._update_totals()
