@@ -28,7 +28,7 @@ import orjson
 from textual._compositor import CompositorUpdate
 
 from agenttrace_tui.store import Store
-from agenttrace_tui.tui.app import AgentTraceApp
+from agenttrace_tui.tui.app import READER_MEMORY_LIMIT, AgentTraceApp
 from agenttrace_tui.tui.screens.sessions import SessionsScreen
 
 SIZE = (160, 48)
@@ -96,7 +96,8 @@ async def press_timed(pilot: Any, clock: FrameClock, keys: list[str]) -> list[fl
 
 
 async def probe(args: argparse.Namespace) -> dict[str, Any]:
-    app = AgentTraceApp(Store(args.db, wait_seconds=5), keymap={})
+    # The store as `agenttrace tui` opens it (tui.app.run): reads capped at the explorer's memory limit.
+    app = AgentTraceApp(Store(args.db, wait_seconds=5, reader_memory_limit=READER_MEMORY_LIMIT), keymap={})
     clock = FrameClock(app)
     result: dict[str, Any] = {}
     async with app.run_test(size=SIZE) as pilot:
@@ -105,7 +106,7 @@ async def probe(args: argparse.Namespace) -> dict[str, Any]:
         result["first_screen_s"] = time.time() - (time.perf_counter() - first) - args.t0
         screen = app.screen
         assert isinstance(screen, SessionsScreen)
-        result["sessions"] = screen.listing.raw.num_rows if screen.listing is not None else 0
+        result["sessions"] = int(screen.listing.totals["sessions"]) if screen.listing is not None else 0
         if args.list_keys:
             keys = ["j"] * (args.list_keys - args.list_keys // 5) + ["k"] * (args.list_keys // 5)
             result["list_keys_ms"] = percentiles([1000 * s for s in await press_timed(pilot, clock, keys)])
