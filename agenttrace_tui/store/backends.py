@@ -127,7 +127,7 @@ class FileBackend(Backend):
         return f"ATTACH {sql_literal(str(self.location))} AS {alias}{' (READ_ONLY)' if read_only else ''}"
 
 
-INGEST_MEMORY_LIMIT: Final = "256MB"
+INGEST_MEMORY_LIMIT: Final = "512MB"
 """DuckDB's buffer memory for an ingest of a file store (the rest of a file's transaction spills to disk)."""
 
 
@@ -155,8 +155,9 @@ class FileWriteSession:
         if self.con is None:
             self.con = connect(self.path, read_only=False, wait_seconds=self.wait_seconds)
             # A file is one transaction: its staged lines and new rows would otherwise sit in memory until
-            # the commit, so memory would grow with the file (3.9 GB for a 2.4 GB file). Past this, DuckDB
-            # spills them to its temp directory (DB.tmp): 1.1 GB for the same file, no slower.
+            # the commit, so memory would grow with the file (2.6 GB for a 1 GB file). Past this, DuckDB
+            # spills them to its temp directory (DB.tmp): 1.3 GB for the same file, no slower. (256 MB is
+            # too tight for the parse of some files; a file that still doesn't fit is read again uncapped.)
             self.con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
             self.memory_lifted = False
             self.opened_at = time.monotonic()
