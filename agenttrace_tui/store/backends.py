@@ -25,6 +25,7 @@ from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, connect, conne
 from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.location import LakeLocation, StoreLocation, parse_store
 from agenttrace_tui.store.schema import ensure_schema, needs_setup
+from agenttrace_tui.store.sql_parts import sql_literal
 
 T = TypeVar("T")
 
@@ -40,6 +41,10 @@ class WriteSession(Protocol):
     def get(self) -> duckdb.DuckDBPyConnection: ...
 
     def after_file(self, more_to_come: bool) -> None: ...
+
+    def lift_memory_limit(self) -> bool:
+        """Drop a memory cap the session set (for a file that doesn't fit under it); False when there is none."""
+        ...
 
     def close(self) -> None: ...
 
@@ -200,6 +205,3 @@ def open_backend(target: StoreTarget) -> Backend:
         return LakeBackend(location)
     return FileBackend(location)
 
-
-def sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

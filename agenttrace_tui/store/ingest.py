@@ -189,8 +189,7 @@ def ingest(
                     except duckdb.OutOfMemoryException:
                         # The memory cap that keeps big files small is too tight for a file of giant lines
                         # (a 100 MB prompt): read it again without the cap. (The file was rolled back.)
-                        lift = getattr(writer, "lift_memory_limit", None)
-                        if not callable(lift) or not lift():
+                        if not writer.lift_memory_limit():
                             raise
                         file_result = result.files[-1] = FileResult(path=source.name)
                         result.bytes_read += _ingest_path(

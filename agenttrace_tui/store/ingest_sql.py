@@ -11,6 +11,7 @@ from typing import Final
 
 from agenttrace_tui.format import KINDS, SESSION_FIELDS, SPAN_FIELDS, STATUSES, USAGE_FIELDS
 from agenttrace_tui.store.redaction import RedactionRules, key_patterns, redact_sql
+from agenttrace_tui.store.sql_parts import sql_literal
 
 LINE_BATCH: Final = "line_batch"
 """The Arrow stream of a file's lines (line_no, raw, bad_utf8_at, unterminated), registered for its one parse
@@ -261,9 +262,6 @@ _STRICT_JSON: Final = (
 )
 
 
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
 
 def _careful_lines(rules: RedactionRules | None) -> str:
     """True for the few lines that need a closer look: a possible credential or a possible non-JSON
@@ -271,7 +269,7 @@ def _careful_lines(rules: RedactionRules | None) -> str:
     patterns = [_LENIENT_TOKEN]
     if rules is not None:
         patterns += [p for p in (*key_patterns(rules.keys), *rules.patterns) if p]
-    return f"regexp_matches(raw, {_sql_string('|'.join(f'(?:{p})' for p in patterns))})"
+    return f"regexp_matches(raw, {sql_literal('|'.join(f'(?:{p})' for p in patterns))})"
 
 
 def _redacted_raw(rules: RedactionRules | None) -> str:

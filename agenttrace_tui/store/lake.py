@@ -26,7 +26,8 @@ from typing import Final, TypeVar
 
 import duckdb
 
-from agenttrace_tui.store.backends import NO_STORE_HINT, Backend, WriteSession, sql_literal
+from agenttrace_tui.store.backends import NO_STORE_HINT, Backend, WriteSession
+from agenttrace_tui.store.sql_parts import sql_literal
 from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, rollback_quietly
 from agenttrace_tui.store.errors import StoreBusyError, StoreError
 from agenttrace_tui.store.location import LakeLocation, mask_password
@@ -288,6 +289,9 @@ class LakeWriteSession:
 
     def after_file(self, more_to_come: bool) -> None:
         pass
+
+    def lift_memory_limit(self) -> bool:
+        return False  # the process's one DuckDB instance is not capped
 
     def close(self) -> None:
         if self.con is not None:

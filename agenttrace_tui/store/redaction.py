@@ -35,6 +35,7 @@ import duckdb
 
 from agenttrace_tui.format import SECRET_HEADERS
 from agenttrace_tui.store.errors import StoreError
+from agenttrace_tui.store.sql_parts import sql_literal
 
 REPLACEMENT: Final = "[REDACTED]"
 SAFE_REPLACEMENT: Final = re.compile(r'[^"\\\x00-\x1f\x7f]{1,64}')
@@ -70,9 +71,6 @@ class RedactionRules:
 DEFAULT_RULES: Final = RedactionRules()
 
 
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
 
 def _key_alternatives(keys: Iterable[str]) -> str:
     return "|".join(re.escape(key.lower()).replace("\\-", "-") for key in keys)
@@ -99,11 +97,11 @@ def redact_sql(expr: str, rules: RedactionRules = DEFAULT_RULES, *, as_json: boo
         plain, escaped = key_patterns(rules.keys)
         plain_value = "\\1" + f'"{replacement}"'  # RE2 rewrite: \1 is the member name and colon
         escaped_value = "\\1" + f'\\\\"{replacement}\\\\"'  # inside a JSON string: \"…\"
-        result = f"regexp_replace({result}, {_sql_string(plain)}, {_sql_string(plain_value)}, 'g')"
-        result = f"regexp_replace({result}, {_sql_string(escaped)}, {_sql_string(escaped_value)}, 'g')"
+        result = f"regexp_replace({result}, {sql_literal(plain)}, {sql_literal(plain_value)}, 'g')"
+        result = f"regexp_replace({result}, {sql_literal(escaped)}, {sql_literal(escaped_value)}, 'g')"
     if rules.patterns:
         combined = "|".join(f"(?:{pattern})" for pattern in rules.patterns)
-        result = f"regexp_replace({result}, {_sql_string(combined)}, {_sql_string(replacement)}, 'g')"
+        result = f"regexp_replace({result}, {sql_literal(combined)}, {sql_literal(replacement)}, 'g')"
     return f"({result})::JSON" if as_json else result
 
 

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 
+def sql_literal(text: str) -> str:
+    """A string as an SQL literal (for text that can't be a bound parameter: patterns inside a
+    generated statement, ATTACH and LOAD arguments)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def busy_time_ctes(source: str, partition: str, total_by: str | None = None) -> str:
     """Two CTEs, `islands` and `busy`: the busy time of the spans of `source` per `partition` group.
 
