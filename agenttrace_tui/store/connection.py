@@ -53,6 +53,10 @@ def owner_only_files() -> Iterator[None]:
                 os.umask(_umask_saved)
 
 
+STORAGE_VERSION: Final = "v1.5.0"
+"""The storage format of stores created by agenttrace; DuckDB 1.5 or later reads them."""
+
+
 def _is_lock_error(exc: duckdb.Error) -> bool:
     text = str(exc)
     return "lock" in text.lower() and ("Could not set lock" in text or "Conflicting lock" in text)
@@ -83,7 +87,10 @@ def connect(
                 con = duckdb.connect(str(path), read_only=True)
             else:
                 with owner_only_files():  # created 0600 at once, not chmod-ed after a window
-                    con = duckdb.connect(str(path), read_only=False)
+                    # A new store is written in the current storage format, which can compress payloads
+                    # with ZSTD (schema.py); DuckDB's default stays readable by 0.10, without it.
+                    con = duckdb.connect(str(path), read_only=False,
+                                         config={} if existed else {"storage_compatibility_version": STORAGE_VERSION})
             if not existed and not read_only:
                 os.chmod(path, 0o600)  # traces hold prompts and outputs: owner only
             _configure(con)

@@ -18,8 +18,10 @@ from typing import BinaryIO, Final, Protocol, cast
 import numpy as np
 import pyarrow as pa
 
-BLOCK_BYTES: Final = 32 * 1024 * 1024
-"""Bytes read per block: large enough that per-block overhead vanishes, small enough to keep memory flat."""
+BLOCK_BYTES: Final = 1024 * 1024
+"""Bytes read per block: large enough that per-block overhead vanishes (~1,000 lines), small enough that
+the allocator reuses its memory: a fresh 32 MB block costs more in page faults than in reading (measured
+0.41 s against 0.14 s to split 191 MB)."""
 
 
 
@@ -87,7 +89,7 @@ def read_line_batches(
 
     `first_line`: the number of the stream's first line, when it starts mid-file (follow mode).
     """
-    carry = b""
+    pieces: list[bytes] = []  # the start of a line longer than a block, kept until its newline comes
     next_line = first_line
     first_block = first_line == 1
     while True:
@@ -97,18 +99,20 @@ def read_line_batches(
         state.bytes_read += len(block)
         if on_bytes is not None:
             on_bytes(len(block))
-        data = carry + block
-        cut = data.rfind(b"\n")
+        cut = block.rfind(b"\n")
         if cut < 0:
-            carry = data
+            pieces.append(block)
             continue
-        complete, carry = data[: cut + 1], data[cut + 1 :]
+        head = block[: cut + 1]
+        complete = b"".join((*pieces, head)) if pieces else head
+        pieces = [block[cut + 1 :]] if cut + 1 < len(block) else []
         if first_block and complete.startswith(b"\xef\xbb\xbf"):
             complete = complete[3:]
         first_block = False
         lines, bad = _split(complete)
         yield LineBatch(next_line, lines, bad)
         next_line += len(lines)
+    carry = b"".join(pieces)
     if carry:
         if first_block and carry.startswith(b"\xef\xbb\xbf"):
             carry = carry[3:]
