@@ -136,7 +136,7 @@ class Store:
 
     def reprice(self, prices_file: Path | None = None) -> int:
         """Recompute every computed cost with the current overrides; returns the spans priced."""
-        from agenttrace_tui.store import ingest_sql
+        from agenttrace_tui.store import merge_sql
         from agenttrace_tui.store.ingest import price_models
         from agenttrace_tui.store.pricing import load_overrides
 
@@ -144,10 +144,10 @@ class Store:
         with self.writer() as con:
 
             def reprice_all() -> int:
-                con.execute(ingest_sql.REPRICE_RESET_SQL)
-                price_models(con, overrides, ingest_sql.ALL_SCOPE, ingest_sql.ALL_DISTINCT_MODELS_SQL)
-                con.execute(ingest_sql.ALL_SESSIONS_TOUCHED_SQL)
-                con.execute(ingest_sql.ROLLUP_SQL)
+                con.execute(merge_sql.REPRICE_RESET_SQL)
+                price_models(con, overrides, merge_sql.ALL_SCOPE, merge_sql.ALL_DISTINCT_MODELS_SQL)
+                con.execute(merge_sql.ALL_SESSIONS_TOUCHED_SQL)
+                con.execute(merge_sql.ROLLUP_SQL)
                 row = con.execute("SELECT count(*) FROM span_data WHERE cost_computed IS NOT NULL").fetchone()
                 return int(row[0]) if row else 0
 

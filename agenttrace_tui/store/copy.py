@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 
 import duckdb
 
-from agenttrace_tui.store import ingest_sql
+from agenttrace_tui.store import merge_sql
 from agenttrace_tui.store.connection import owner_only_files
 from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.location import LakeLocation, mask_password
@@ -79,7 +79,7 @@ def copy_store(source: Store, target: Store, *, append: bool = False) -> CopyRes
                 "CREATE OR REPLACE TEMP TABLE touched_sessions AS SELECT DISTINCT session_id FROM src.span_data "
                 "UNION SELECT session_id FROM src.session_records"
             )
-            con.execute(ingest_sql.ROLLUP_SQL)
+            con.execute(merge_sql.ROLLUP_SQL)
             for table in ("session_stats", "session_properties"):
                 row = con.execute(f"SELECT count(*) FROM {table} WHERE session_id IN "
                                   "(SELECT session_id FROM touched_sessions)").fetchone()

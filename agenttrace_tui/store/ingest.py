@@ -20,7 +20,7 @@ from typing import BinaryIO, Final
 import duckdb
 import pyarrow as pa
 
-from agenttrace_tui.store import ingest_sql
+from agenttrace_tui.store import ingest_sql, merge_sql
 from agenttrace_tui.store.backends import StoreTarget, WriteSession, open_backend
 from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS
 from agenttrace_tui.interop import SNIFF_BYTES, Converted, SourceFormat, convert_file, sniff
@@ -454,27 +454,27 @@ def _merge(
     con: duckdb.DuckDBPyConnection, file_key: str, overrides: PriceOverrides, file_result: FileResult
 ) -> None:
     params = {"source_file": file_key}
-    duplicates = con.execute(ingest_sql.DUPLICATE_IDS_SQL).fetchone()
-    con.execute(ingest_sql.FILE_SPANS_SQL if duplicates and duplicates[0] else ingest_sql.FILE_SPANS_VIEW_SQL)
-    con.execute(ingest_sql.EXISTING_SPANS_SQL)
+    duplicates = con.execute(merge_sql.DUPLICATE_IDS_SQL).fetchone()
+    con.execute(merge_sql.FILE_SPANS_SQL if duplicates and duplicates[0] else merge_sql.FILE_SPANS_VIEW_SQL)
+    con.execute(merge_sql.EXISTING_SPANS_SQL)
     existing = con.execute("SELECT count(*) FROM existing_spans").fetchone()
     merging = bool(existing and existing[0])
-    pairs = con.execute(ingest_sql.DISTINCT_MODELS_SQL).fetchall()
+    pairs = con.execute(merge_sql.DISTINCT_MODELS_SQL).fetchall()
     if merging:
-        con.execute(ingest_sql.MERGE_EXISTING_SPANS_SQL, params)
-        pairs += con.execute(ingest_sql.MERGED_DISTINCT_MODELS_SQL).fetchall()
+        con.execute(merge_sql.MERGE_EXISTING_SPANS_SQL, params)
+        pairs += con.execute(merge_sql.MERGED_DISTINCT_MODELS_SQL).fetchall()
     con.register("prices", resolve_prices(dict.fromkeys((p, m) for p, m in pairs), overrides))
     try:
         if merging:
-            con.execute(ingest_sql.REPLACE_EXISTING_SPANS_SQL)
-            con.execute(ingest_sql.apply_prices_sql(ingest_sql.MERGED_SCOPE))
-        con.execute(ingest_sql.INSERT_NEW_SPANS_SQL, params)
+            con.execute(merge_sql.REPLACE_EXISTING_SPANS_SQL)
+            con.execute(merge_sql.apply_prices_sql(merge_sql.MERGED_SCOPE))
+        con.execute(merge_sql.INSERT_NEW_SPANS_SQL, params)
     finally:
         con.unregister("prices")
-    con.execute(ingest_sql.MERGE_SESSION_RECORDS_SQL, params)
-    con.execute(ingest_sql.REPLACE_SESSION_RECORDS_SQL)
-    con.execute(ingest_sql.TOUCHED_SESSIONS_SQL)
-    con.execute(ingest_sql.ROLLUP_SQL)
+    con.execute(merge_sql.MERGE_SESSION_RECORDS_SQL, params)
+    con.execute(merge_sql.REPLACE_SESSION_RECORDS_SQL)
+    con.execute(merge_sql.TOUCHED_SESSIONS_SQL)
+    con.execute(merge_sql.ROLLUP_SQL)
     spans = con.execute("SELECT count(*) FROM file_spans").fetchone()
     touched = con.execute("SELECT count(*) FROM touched_sessions").fetchone()
     file_result.spans = int(spans[0]) if spans else 0
@@ -491,6 +491,6 @@ def price_models(
     prices = resolve_prices(pairs, overrides)
     con.register("prices", prices)
     try:
-        con.execute(ingest_sql.apply_prices_sql(scope))
+        con.execute(merge_sql.apply_prices_sql(scope))
     finally:
         con.unregister("prices")

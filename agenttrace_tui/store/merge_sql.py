@@ -1,0 +1,264 @@
+"""The SQL of ingest after the parse: merge a file's parsed lines into the store, price them, roll sessions up.
+
+`parsed_lines` (agenttrace_tui.store.ingest_sql) holds a file's validated lines; these statements run inside the
+file's transaction: spans new to the store are inserted (costed at insert), spans seen before are merged field by
+field (later non-null wins), session records likewise, and every session the file touched is rolled up again.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+
+# Columns of span_data that come from records, in table order, merged "later non-null wins".
+MERGED_SPAN_COLUMNS: Final = (
+    "session_id",
+    "session_name",
+    "path",
+    "parent_id",
+    "kind",
+    "name",
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "first_token_ms",
+    "status",
+    "status_code",
+    "error",
+    "model",
+    "provider",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_reported",
+    "properties",
+    "user_id",
+    "input",
+    "output",
+    "extra",
+)
+
+
+def _latest(column: str) -> str:
+    return f"arg_max({column}, line_no) FILTER (WHERE {column} IS NOT NULL) AS {column}"
+
+
+DUPLICATE_IDS_SQL: Final = """
+SELECT count(*) - count(DISTINCT span_id) FROM parsed_lines WHERE reason IS NULL AND NOT is_session
+"""
+
+FILE_SPANS_SQL: Final = f"""
+CREATE OR REPLACE TEMP TABLE file_spans AS
+SELECT span_id, {", ".join(_latest(c) for c in MERGED_SPAN_COLUMNS)}, max(line_no) AS source_line
+FROM parsed_lines
+WHERE reason IS NULL AND NOT is_session
+GROUP BY span_id
+"""
+"""One row per span of this file: its lines merged in file order (only needed when ids repeat)."""
+
+FILE_SPANS_VIEW_SQL: Final = f"""
+CREATE OR REPLACE TEMP VIEW file_spans AS
+SELECT span_id, {", ".join(MERGED_SPAN_COLUMNS)}, line_no AS source_line
+FROM parsed_lines
+WHERE reason IS NULL AND NOT is_session
+"""
+"""When every span id occurs once in the file, its spans are its good lines: no copy."""
+
+EXISTING_SPANS_SQL: Final = """
+CREATE OR REPLACE TEMP TABLE existing_spans AS
+SELECT span_id, session_id AS previous_session_id FROM span_data
+WHERE span_id IN (SELECT span_id FROM file_spans)
+"""
+"""Spans of this file the store already holds: only these need a field-by-field merge."""
+
+def _insert_new_spans_sql() -> str:
+    # Costed as they are inserted (a join with the registered `prices`), not by an UPDATE afterwards: an
+    # update rewrites every new row a second time (on a DuckLake store, a second data file and a delete file).
+    return f"""
+INSERT INTO span_data BY NAME
+SELECT s.span_id, {", ".join(f"s.{c}" for c in MERGED_SPAN_COLUMNS)},
+       CASE WHEN s.cost_reported IS NULL THEN {_cost_computed()} END AS cost_computed,
+       $source_file AS source_file, s.source_line, now()::TIMESTAMP AS ingested_at
+FROM file_spans s
+LEFT JOIN prices p ON s.model = p.model AND s.provider IS NOT DISTINCT FROM p.provider
+WHERE s.span_id NOT IN (SELECT span_id FROM existing_spans)
+"""
+
+MERGE_EXISTING_SPANS_SQL: Final = f"""
+CREATE OR REPLACE TEMP TABLE merged_spans AS
+SELECT n.span_id,
+       {", ".join(f"coalesce(n.{c}, o.{c}) AS {c}" for c in MERGED_SPAN_COLUMNS)},
+       NULL::DOUBLE AS cost_computed,
+       $source_file AS source_file,
+       n.source_line,
+       now()::TIMESTAMP AS ingested_at
+FROM file_spans n
+JOIN span_data o USING (span_id)
+"""
+"""Spans seen before merged over what the store had: the newer ingest wins field by field."""
+
+REPLACE_EXISTING_SPANS_SQL: Final = """
+DELETE FROM span_data WHERE span_id IN (SELECT span_id FROM merged_spans);
+INSERT INTO span_data BY NAME SELECT * FROM merged_spans;
+"""
+
+MERGE_SESSION_RECORDS_SQL: Final = """
+CREATE OR REPLACE TEMP TABLE merged_session_records AS
+WITH n AS (
+    SELECT session_id,
+           arg_max(name, line_no) FILTER (WHERE name IS NOT NULL) AS name,
+           arg_max(properties, line_no) FILTER (WHERE properties IS NOT NULL) AS properties,
+           arg_max(user_id, line_no) FILTER (WHERE user_id IS NOT NULL) AS user_id,
+           arg_max(tags, line_no) FILTER (WHERE tags IS NOT NULL) AS tags,
+           arg_max(extra, line_no) FILTER (WHERE extra IS NOT NULL) AS extra,
+           max(line_no) AS source_line
+    FROM parsed_lines
+    WHERE reason IS NULL AND is_session
+    GROUP BY session_id
+)
+SELECT n.session_id,
+       coalesce(n.name, o.name) AS name,
+       coalesce(n.properties, o.properties) AS properties,
+       coalesce(n.user_id, o.user_id) AS user_id,
+       coalesce(n.tags, o.tags) AS tags,
+       coalesce(n.extra, o.extra) AS extra,
+       $source_file AS source_file,
+       n.source_line
+FROM n LEFT JOIN session_records o USING (session_id)
+"""
+
+REPLACE_SESSION_RECORDS_SQL: Final = """
+DELETE FROM session_records WHERE session_id IN (SELECT session_id FROM merged_session_records);
+INSERT INTO session_records BY NAME SELECT * FROM merged_session_records;
+"""
+
+TOUCHED_SESSIONS_SQL: Final = """
+CREATE OR REPLACE TEMP TABLE touched_sessions AS
+SELECT session_id FROM file_spans
+UNION SELECT previous_session_id FROM existing_spans
+UNION SELECT session_id FROM merged_session_records
+"""
+
+DISTINCT_MODELS_SQL: Final = """
+SELECT DISTINCT provider, model FROM file_spans WHERE model IS NOT NULL AND cost_reported IS NULL
+"""
+
+MERGED_DISTINCT_MODELS_SQL: Final = """
+SELECT DISTINCT provider, model FROM merged_spans WHERE model IS NOT NULL AND cost_reported IS NULL
+"""
+
+ROLLUP_SQL: Final = """
+DELETE FROM session_properties WHERE session_id IN (SELECT session_id FROM touched_sessions);
+INSERT INTO session_properties
+SELECT DISTINCT session_id, key, properties->>('/' || replace(replace(key, '~', '~0'), '/', '~1')) AS value
+FROM (
+    SELECT session_id, properties, unnest(json_keys(properties)) AS key
+    FROM (
+        -- A session's spans mostly repeat one properties object: each distinct one is read once.
+        SELECT DISTINCT session_id, properties::VARCHAR AS properties
+        FROM (
+            -- A property may sit on the spans, or only on the session record: both select the session.
+            SELECT session_id, properties FROM span_data
+            UNION ALL SELECT session_id, properties FROM session_records
+        )
+        WHERE session_id IN (SELECT session_id FROM touched_sessions) AND properties IS NOT NULL
+    )
+);
+
+DELETE FROM session_stats WHERE session_id IN (SELECT session_id FROM touched_sessions);
+INSERT INTO session_stats
+WITH props AS (
+    SELECT session_id,
+           -- Keys in order, so equal stores print equal properties (json_group_object's order is arbitrary).
+           to_json(map_from_entries(list({'k': key, 'v': CASE WHEN len(vals) = 1 THEN to_json(vals[1])
+                                                              ELSE to_json(vals) END} ORDER BY key)))
+               AS properties
+    FROM (SELECT session_id, key, list_sort(list(DISTINCT value)) AS vals
+          FROM session_properties
+          WHERE session_id IN (SELECT session_id FROM touched_sessions)
+          GROUP BY session_id, key)
+    GROUP BY session_id
+)
+SELECT
+    s.session_id,
+    arg_min(s.session_name, s.start_time) FILTER (WHERE s.session_name IS NOT NULL) AS name,
+    coalesce(list_sort(list(DISTINCT s.session_name) FILTER (WHERE s.session_name IS NOT NULL)), []) AS names,
+    min(s.start_time) AS start_time,
+    max(coalesce(s.end_time, s.start_time)) AS end_time,
+    (epoch_us(max(coalesce(s.end_time, s.start_time))) - epoch_us(min(s.start_time))) / 1000.0 AS duration_ms,
+    count(*) AS spans,
+    count(*) FILTER (WHERE s.kind = 'llm') AS llm_calls,
+    count(*) FILTER (WHERE s.kind = 'tool') AS tool_calls,
+    count(*) FILTER (WHERE s.status = 'error') AS errors,
+    count(*) FILTER (WHERE s.status = 'error') / count(*) AS error_rate,
+    count(*) FILTER (WHERE s.in_progress) AS in_progress,
+    coalesce(sum(s.input_tokens), 0) AS input_tokens,
+    coalesce(sum(s.output_tokens), 0) AS output_tokens,
+    coalesce(sum(s.cache_read_tokens), 0) AS cache_read_tokens,
+    coalesce(sum(s.reasoning_tokens), 0) AS reasoning_tokens,
+    coalesce(sum(s.cost_usd), 0) AS cost_usd,
+    count(*) FILTER (WHERE s.cost_source = 'unpriced') AS unpriced,
+    coalesce(list_sort(list(DISTINCT s.model) FILTER (WHERE s.model IS NOT NULL)), []) AS models,
+    coalesce(list_sort(list(DISTINCT s.name) FILTER (WHERE s.kind = 'tool' AND s.name IS NOT NULL)), [])
+        AS tools,
+    coalesce(list_sort(list(DISTINCT s.user_id) FILTER (WHERE s.user_id IS NOT NULL)), []) AS user_ids,
+    any_value(p.properties) AS properties
+FROM spans s
+LEFT JOIN props p USING (session_id)
+WHERE s.session_id IN (SELECT session_id FROM touched_sessions)
+GROUP BY s.session_id;
+"""
+"""Recompute the rollups of every session this ingest touched (and only those)."""
+
+
+def _rate(price_class: str) -> str:
+    return (
+        f"CASE WHEN p.tier_start IS NOT NULL AND s.input_tokens > p.tier_start "
+        f"AND p.tier_{price_class}_mtok IS NOT NULL THEN p.tier_{price_class}_mtok "
+        f"ELSE p.{price_class}_mtok END"
+    )
+
+
+def _cost_computed() -> str:
+    """The cost of span `s` at prices `p` (NULL when no price row joined)."""
+    return f"""(
+      greatest(coalesce(s.input_tokens, 0) - coalesce(s.cache_read_tokens, 0)
+               - coalesce(s.cache_write_tokens, 0), 0) * ({_rate('input')})
+    + coalesce(s.cache_read_tokens, 0) * coalesce({_rate('cache_read')}, {_rate('input')})
+    + coalesce(s.cache_write_tokens, 0) * coalesce({_rate('cache_write')}, {_rate('input')})
+    + coalesce(s.output_tokens, 0) * ({_rate('output')})
+) / 1e6"""
+
+
+def apply_prices_sql(scope: str) -> str:
+    """Compute `cost_computed` from the `prices` table for spans matching `scope` with no reported cost.
+
+    Input tokens include cached ones (OTel GenAI semantics), so cached tokens are taken out of the
+    input price class and charged at their own rate (the input rate when the model has none).
+    """
+    return f"""
+UPDATE span_data AS s SET cost_computed = {_cost_computed()}
+FROM prices p
+WHERE s.model = p.model AND s.provider IS NOT DISTINCT FROM p.provider
+  AND s.cost_reported IS NULL AND ({scope})
+"""
+
+
+MERGED_SCOPE: Final = "s.span_id IN (SELECT span_id FROM merged_spans)"
+
+
+# Repricing: all spans are in scope, and every session is rolled up again.
+REPRICE_RESET_SQL: Final = "UPDATE span_data SET cost_computed = NULL"
+ALL_SCOPE: Final = "TRUE"
+ALL_DISTINCT_MODELS_SQL: Final = (
+    "SELECT DISTINCT provider, model FROM span_data WHERE model IS NOT NULL AND cost_reported IS NULL"
+)
+ALL_SESSIONS_TOUCHED_SQL: Final = (
+    "CREATE OR REPLACE TEMP TABLE touched_sessions AS SELECT DISTINCT session_id FROM span_data"
+)
+
+
+INSERT_NEW_SPANS_SQL: Final = _insert_new_spans_sql()
+"""New spans of this file, costed from the registered `prices` table."""
