@@ -113,9 +113,9 @@ def read_line_batches(
         yield LineBatch(next_line, lines, bad)
         next_line += len(lines)
     carry = b"".join(pieces)
+    if first_block and carry.startswith(b"\xef\xbb\xbf"):
+        carry = carry[3:]
     if carry:
-        if first_block and carry.startswith(b"\xef\xbb\xbf"):
-            carry = carry[3:]
         state.ends_with_newline = False
         lines, bad = _split(carry)
         yield LineBatch(next_line, lines, bad, terminated=False)
