@@ -25,7 +25,7 @@ def test_bench_tiny_fills_every_row(tmp_path: Path) -> None:
     assert table[0].split("|")[1].strip() == "figure"
     rows = json.loads(rows_file.read_text())
     numbers = {row["figure"].split(".")[0] for row in rows}
-    assert numbers == {"1", "2", "3", "4", "5a", "5b", "5c", "6a", "6b", "7a", "7b"}
+    assert numbers == {"1", "1b", "2", "3", "4", "5a", "5b", "5c", "6a", "6b", "7a", "7b"}
     assert len(table) == len(rows) + 2  # header, rule, one line per row
     for row in rows:
         assert row["value"].strip() and row["goal"].strip(), row
