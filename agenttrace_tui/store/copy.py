@@ -24,8 +24,8 @@ from agenttrace_tui.store.location import LakeLocation, mask_password
 if TYPE_CHECKING:
     from agenttrace_tui.store import Store
 
-DATA_TABLES: Final = ("span_data", "session_records", "session_stats", "session_properties", "rejects",
-                      "ingested_files")
+DATA_TABLES: Final = ("span_data", "session_records", "session_stats", "session_properties", "session_groups",
+                      "rejects", "ingested_files")
 """Everything a store holds besides `meta` (and a team store's write token, which is not data)."""
 CONTENT_TABLES: Final = ("span_data", "session_records", "rejects", "ingested_files")
 """A target with rows in any of these is not empty."""
@@ -80,7 +80,7 @@ def copy_store(source: Store, target: Store, *, append: bool = False) -> CopyRes
                 "UNION SELECT session_id FROM src.session_records"
             )
             con.execute(merge_sql.ROLLUP_SQL)
-            for table in ("session_stats", "session_properties"):
+            for table in ("session_stats", "session_properties", "session_groups"):
                 row = con.execute(f"SELECT count(*) FROM {table} WHERE session_id IN "
                                   "(SELECT session_id FROM touched_sessions)").fetchone()
                 result.rows[table] = int(row[0]) if row else 0

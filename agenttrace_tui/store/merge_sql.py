@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from agenttrace_tui.store.session_groups import GROUPS_ROLLUP_SQL, input_hash_sql
 
 # Columns of span_data that come from records, in table order, merged "later non-null wins".
 MERGED_SPAN_COLUMNS: Final = (
@@ -80,7 +81,8 @@ def _insert_new_spans_sql() -> str:
 INSERT INTO span_data BY NAME
 SELECT s.span_id, {", ".join(f"s.{c}" for c in MERGED_SPAN_COLUMNS)},
        CASE WHEN s.cost_reported IS NULL THEN {_cost_computed()} END AS cost_computed,
-       $source_file AS source_file, s.source_line, now()::TIMESTAMP AS ingested_at
+       $source_file AS source_file, s.source_line, now()::TIMESTAMP AS ingested_at,
+       {input_hash_sql("s.input")} AS input_hash
 FROM file_spans s
 LEFT JOIN prices p ON s.model = p.model AND s.provider IS NOT DISTINCT FROM p.provider
 WHERE s.span_id NOT IN (SELECT span_id FROM existing_spans)
@@ -93,7 +95,8 @@ SELECT n.span_id,
        NULL::DOUBLE AS cost_computed,
        $source_file AS source_file,
        n.source_line,
-       now()::TIMESTAMP AS ingested_at
+       now()::TIMESTAMP AS ingested_at,
+       CASE WHEN n.input IS NULL THEN o.input_hash ELSE {input_hash_sql("n.input")} END AS input_hash
 FROM file_spans n
 JOIN span_data o USING (span_id)
 """
@@ -209,8 +212,9 @@ FROM spans s
 LEFT JOIN props p USING (session_id)
 WHERE s.session_id IN (SELECT session_id FROM touched_sessions)
 GROUP BY s.session_id;
-"""
-"""Recompute the rollups of every session this ingest touched (and only those)."""
+""" + GROUPS_ROLLUP_SQL
+"""Recompute the rollups of every session this ingest touched (and only those): session_properties,
+session_stats and session_groups (store/session_groups.py)."""
 
 
 def _rate(price_class: str) -> str:

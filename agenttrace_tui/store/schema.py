@@ -13,8 +13,9 @@ import duckdb
 
 from agenttrace_tui.store.connection import rollback_quietly
 from agenttrace_tui.store.errors import StoreError
+from agenttrace_tui.store.session_groups import GROUPS_COLUMNS, GROUPS_ROLLUP_SQL
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """Bump with an entry in MIGRATIONS; a store newer than this is refused, never guessed at."""
 
 TABLES: Final = """
@@ -53,7 +54,8 @@ CREATE TABLE IF NOT EXISTS span_data (
     extra JSON,
     source_file VARCHAR,
     source_line BIGINT,
-    ingested_at TIMESTAMP
+    ingested_at TIMESTAMP,
+    input_hash UBIGINT  -- session_groups.input_hash_sql of `input` (last: version 2 added it)
 );
 
 -- `type: "session"` records, merged the same way.
@@ -93,6 +95,10 @@ CREATE TABLE IF NOT EXISTS session_stats (
     user_ids VARCHAR[],
     properties JSON
 );
+
+-- Per (session, model | provider | tool | path prefix | path) figures that `agenttrace stats` sums over the
+-- sessions it selects (store/session_groups.py), recomputed with session_stats.
+CREATE TABLE IF NOT EXISTS session_groups ({groups_columns});
 
 -- Distinct (session, property, value) triples: property filters and A/B splits without JSON scans.
 CREATE TABLE IF NOT EXISTS session_properties (session_id VARCHAR, key VARCHAR, value VARCHAR);
@@ -159,7 +165,8 @@ SELECT
     output,
     extra,
     source_file,
-    source_line
+    source_line,
+    input_hash
 FROM span_data;
 
 CREATE OR REPLACE VIEW sessions AS
@@ -197,8 +204,39 @@ LEFT JOIN session_records r USING (session_id);
 VIEW_NAMES: Final = ("spans", "sessions", "rejects", "session_properties")
 """What `agenttrace sql` documents and users may query."""
 
-MIGRATIONS: Final[dict[int, str]] = {}
-"""from_version → SQL that upgrades a store to from_version + 1. Empty while there is only version 1."""
+MIGRATIONS: Final[dict[int, str]] = {
+    # 2: every span's input hash (session_groups.input_hash_sql), and the session_groups table, filled by
+    # REBUILT_ROLLUPS once the views are in place. Written out, not imported: a later version's changes to
+    # those must not change what this step does.
+    1: """
+ALTER TABLE span_data ADD COLUMN input_hash UBIGINT;
+UPDATE span_data SET input_hash = md5_number_lower(CAST(input AS VARCHAR)) WHERE input IS NOT NULL;
+CREATE TABLE session_groups (
+    session_id VARCHAR NOT NULL,
+    dim VARCHAR,
+    key VARCHAR,
+    spans BIGINT,
+    errors BIGINT,
+    cost_usd DOUBLE,
+    unpriced BIGINT,
+    max_ms DOUBLE,
+    busy_us BIGINT,
+    recovered BIGINT,
+    repeats BIGINT,
+    wasted_cost_usd DOUBLE,
+    wasted_unpriced BIGINT
+);
+""",
+}
+"""from_version → SQL that upgrades a store to from_version + 1: tables and columns only (the views of this
+version are created after every step has run)."""
+
+REBUILT_ROLLUPS: Final[dict[int, str]] = {
+    2: "CREATE OR REPLACE TEMP TABLE touched_sessions AS SELECT DISTINCT session_id FROM span_data;\n"
+       + GROUPS_ROLLUP_SQL,
+}
+"""version → the rollups that version added or changed, computed for every session when a store older than it is
+upgraded (after the upgrade's views exist: rollups read the `spans` view)."""
 
 
 def _payload_compression(con: duckdb.DuckDBPyConnection) -> str:
@@ -239,8 +277,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, backend_tables: str = "") -> N
         )
     con.execute("BEGIN TRANSACTION")
     try:
+        upgraded_from = version
         if version is None:
-            con.execute(TABLES.replace("{payload_compression}", _payload_compression(con)))
+            con.execute(TABLES.replace("{payload_compression}", _payload_compression(con))
+                        .replace("{groups_columns}", GROUPS_COLUMNS))
         else:
             while version < SCHEMA_VERSION:
                 con.execute(MIGRATIONS[version])
@@ -248,6 +288,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, backend_tables: str = "") -> N
         if backend_tables:
             con.execute(backend_tables)
         con.execute(VIEWS)
+        if upgraded_from is not None:
+            for changed in sorted(v for v in REBUILT_ROLLUPS if v > upgraded_from):
+                con.execute(REBUILT_ROLLUPS[changed])
         # DELETE + INSERT rather than INSERT OR REPLACE: the same SQL on both backends (DuckLake has no keys).
         con.execute("DELETE FROM meta WHERE key = 'schema_version'")
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
