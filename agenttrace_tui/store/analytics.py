@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -23,7 +23,7 @@ import duckdb
 from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.filters import Compiled
 from agenttrace_tui.store.pricing import config_path
-from agenttrace_tui.store.sql_parts import busy_time_ctes
+from agenttrace_tui.store.session_groups import NO_MODEL, NO_PROVIDER, UNNAMED_TOOL
 
 HISTOGRAM_BINS: Final = 10
 """Bins of the per-session cost histogram: enough to see a shape, few enough for one terminal line each."""
@@ -31,11 +31,9 @@ HISTOGRAM_BINS: Final = 10
 NOT_SET: Final = "(not set)"
 """Compare/strategy value of sessions that do not carry the property: shown, never dropped."""
 
-UNNAMED_TOOL: Final = "(unnamed tool)"
-NO_MODEL: Final = "(no model)"
-NO_PROVIDER: Final = "(no provider)"
 UNNAMED_SESSION: Final = "(unnamed)"
 NO_MESSAGE: Final = "(no message)"
+RECOVERY_PROPERTY: Final = "Recovery-Strategy"
 
 BY_FIELDS: Final = ("prop.NAME", "name", "user")
 """What `--by` compares on: a property, the session name, or the user."""
@@ -308,6 +306,10 @@ class Stats:
 
 
 # SQL ---------------------------------------------------------------------------------------------
+# What a session contributes whole (cost, counts, busy time, recovery, repeats) is summed from the
+# `session_groups` rollup written at ingest (store/session_groups.py); percentiles, error messages and the
+# rules' pattern matches are read from narrow span columns. `{scope}` (see _scoped) selects the rows of the
+# selected sessions.
 
 SELECTED_SESSIONS_SQL: Final = """
 CREATE OR REPLACE TEMP TABLE stats_sessions AS
@@ -317,27 +319,25 @@ FROM sessions s WHERE {where}
 """
 """The sessions a filter selects, whole; every figure is over these."""
 
+ALL_SESSIONS_SQL: Final = "SELECT count(*) FROM session_stats"
+
+IN_SELECTED: Final = "session_id IN (SELECT session_id FROM stats_sessions)"
+"""The scope when a filter selects some sessions; with all of them selected the scope is TRUE (no join)."""
+
 SELECTED_PROPERTIES_SQL: Final = """
 CREATE OR REPLACE TEMP TABLE stats_properties AS
 SELECT DISTINCT session_id, key, value FROM (
-    SELECT s.session_id, j.key,
-           unnest(CASE WHEN j.type = 'ARRAY' THEN from_json(j.value, '["VARCHAR"]')
-                       ELSE [j.value ->> '$'] END) AS value
-    FROM stats_sessions s, json_each(s.properties) j
+    SELECT session_id, key,
+           unnest(CASE WHEN json_type(v) = 'ARRAY' THEN from_json(v, '["VARCHAR"]') ELSE [v ->> '$'] END) AS value
+    FROM (SELECT s.session_id, k.key,
+                 json_extract(s.properties, '/' || replace(replace(k.key, '~', '~0'), '/', '~1')) AS v
+          FROM stats_sessions s, (SELECT unnest(CAST($keys AS VARCHAR[])) AS key) k)
+    WHERE v IS NOT NULL
 )
 """
-"""(session, key, value) from the sessions' properties: the spans' and the session record's (the
-`session_properties` view holds the spans' only); a key with several values gives a row per value."""
-
-SELECTED_SPANS_SQL: Final = """
-CREATE OR REPLACE TEMP TABLE stats_spans AS
-SELECT sp.span_id, sp.session_id, coalesce(sp.path, '/') AS path, sp.kind, sp.name, sp.model, sp.provider,
-       sp.status, coalesce(sp.error_message, sp.error_type) AS message, sp.cost_usd, sp.cost_source,
-       sp.duration_ms, sp.start_time, coalesce(sp.end_time, sp.start_time) AS end_time,
-       CASE WHEN sp.input IS NOT NULL THEN md5(CAST(sp.input AS VARCHAR)) END AS input_hash
-FROM spans sp WHERE sp.session_id IN (SELECT session_id FROM stats_sessions)
-"""
-"""Their spans, read from the view once, with only the columns the figures need (the input as a hash)."""
+"""(session, key, value) for the property keys the figures use (not every key: reading all of them cost more
+than the rest of the stats), from the sessions' properties: the spans' and the session record's; a key with
+several values (a JSON array) gives a row per value."""
 
 OVERVIEW_SQL: Final = """
 SELECT count(*) AS sessions,
@@ -365,48 +365,56 @@ FROM stats_sessions, bounds GROUP BY bin
 """
 """Equal-width bins from the cheapest to the dearest session; the dearest falls in the last bin."""
 
-PATH_PREFIX_SQL: Final = "CASE WHEN path = '/' THEN '/' ELSE '/' || split_part(ltrim(path, '/'), '/', 1) END"
-
-COST_SQL: Final = f"""
-WITH keyed AS (
-    SELECT 'model' AS dim, coalesce(model, '{NO_MODEL}') AS key, * FROM stats_spans WHERE kind = 'llm'
-    UNION ALL
-    SELECT 'provider', coalesce(provider, '{NO_PROVIDER}'), * FROM stats_spans WHERE kind = 'llm'
-    UNION ALL
-    SELECT 'tool', coalesce(name, '{UNNAMED_TOOL}'), * FROM stats_spans WHERE kind = 'tool'
-    UNION ALL
-    SELECT 'path_prefix', {PATH_PREFIX_SQL}, * FROM stats_spans
-    UNION ALL
-    SELECT 'path', path, * FROM stats_spans
-)
-SELECT dim, key, count(DISTINCT session_id) AS sessions, count(*) AS spans,
-       sum(cost_usd) AS cost_usd, count(*) FILTER (WHERE cost_source = 'unpriced') AS unpriced
-FROM keyed GROUP BY dim, key
+GROUPS_SQL: Final = f"""
+CREATE OR REPLACE TEMP TABLE stats_groups AS
+SELECT dim, key, count(*) AS sessions, sum(spans) AS spans, sum(errors) AS errors, sum(cost_usd) AS cost_usd,
+       sum(unpriced) AS unpriced, max(max_ms) AS max_ms, sum(busy_us) AS busy_us,
+       sum(repeats) AS repeats, count(*) FILTER (WHERE repeats > 0) AS repeat_sessions,
+       sum(wasted_cost_usd) AS wasted_cost_usd, sum(wasted_unpriced) AS wasted_unpriced
+FROM session_groups WHERE {{scope}}
+GROUP BY dim, key
 UNION ALL
-SELECT 'session_name', coalesce(name, '{UNNAMED_SESSION}'), count(*), sum(spans), sum(cost_usd), sum(unpriced)
+SELECT 'session_name', coalesce(name, '{UNNAMED_SESSION}'), count(*), sum(spans), 0, sum(cost_usd), sum(unpriced),
+       NULL, NULL, 0, 0, NULL, 0
 FROM stats_sessions GROUP BY 2
 """
-"""Cost per key; a key none of whose spans has a price (tools, usually) has a NULL cost, not $0."""
+"""Per model, provider, tool, path prefix, path and session name: the rollup's figures summed over the selected
+sessions (`sessions`: those with the key). A key none of whose spans has a price (tools, usually) has a NULL
+cost, not $0."""
 
-_BUSY_LATENCY_SQL: Final = busy_time_ctes('keyed', 'dim, key, session_id', 'dim, key')
-
-LATENCY_SQL: Final = f"""
-WITH keyed AS (
-    SELECT 'tool' AS dim, coalesce(name, '{UNNAMED_TOOL}') AS key, * FROM stats_spans WHERE kind = 'tool'
-    UNION ALL
-    SELECT 'path', path, * FROM stats_spans
-), {_BUSY_LATENCY_SQL}
-SELECT k.dim, k.key, count(*) AS count, count(DISTINCT k.session_id) AS sessions,
-       count(*) FILTER (WHERE k.status = 'error') AS errors,
-       quantile_cont(k.duration_ms, 0.5) AS p50_ms,
-       quantile_cont(k.duration_ms, 0.95) AS p95_ms,
-       quantile_cont(k.duration_ms, 0.99) AS p99_ms,
-       max(k.duration_ms) AS max_ms,
-       coalesce(any_value(b.busy_ms), 0) AS busy_ms
-FROM keyed k LEFT JOIN busy b ON b.dim = k.dim AND b.key = k.key
-GROUP BY k.dim, k.key
+LISTED_GROUPS_SQL: Final = """
+WITH listed AS (  -- per dim, the keys first in each list's order (min_by keeps the n smallest: no sort)
+    SELECT dim,
+           min_by(key, {'unpriced_only': cost_usd IS NULL, 'cost': -coalesce(cost_usd, 0), 'unpriced': -unpriced,
+                        'key': key}, $top) AS by_cost,
+           min_by(key, {'busy': -busy_us, 'key': key}, $top) FILTER (WHERE dim = 'path') AS by_busy,
+           min_by(key, {'rate': -(errors / spans), 'errors': -errors, 'key': key}, $top)
+               FILTER (WHERE dim = 'path' AND errors > 0) AS by_errors,
+           min_by(key, {'wasted': -coalesce(wasted_cost_usd, 0), 'repeats': -repeats, 'key': key}, $top)
+               FILTER (WHERE dim = 'path' AND repeats > 0) AS by_waste
+    FROM stats_groups GROUP BY dim
+)
+SELECT g.* FROM stats_groups g JOIN listed l USING (dim)
+WHERE g.dim = 'tool' OR list_contains(l.by_cost, g.key) OR list_contains(l.by_busy, g.key)
+   OR list_contains(l.by_errors, g.key) OR list_contains(l.by_waste, g.key)
 """
-"""Per tool and per path: percentiles over finished spans; busy time as a union of intervals per session."""
+"""The groups that can make a list (each list's first `top` in its order, and every tool: the slowest tools are
+ranked by p95), not all of them: a store can have 50,000 paths. Python orders each list the same way."""
+
+REPEAT_TOTALS_SQL: Final = """
+SELECT coalesce(sum(repeats), 0), sum(wasted_cost_usd), coalesce(sum(wasted_unpriced), 0)
+FROM stats_groups WHERE dim = 'path' AND repeats > 0
+"""
+
+PERCENTILES_SQL: Final = f"""
+SELECT 'path' AS dim, path AS key, quantile_cont(duration_ms, [0.5, 0.95, 0.99]) AS q
+FROM spans WHERE {{scope}} AND path IN (SELECT unnest(CAST($paths AS VARCHAR[]))) GROUP BY path
+UNION ALL
+SELECT 'tool', coalesce(name, '{UNNAMED_TOOL}'), quantile_cont(duration_ms, [0.5, 0.95, 0.99])
+FROM spans WHERE {{scope}} AND kind = 'tool' GROUP BY 2
+"""
+"""p50, p95, p99 over finished spans (an unfinished span has no duration) for every tool and the given paths:
+the only paths whose percentiles are shown are those of the top rows."""
 
 FINGERPRINT_SQL: Final = r"""
 regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
@@ -422,42 +430,21 @@ regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
 TOP_ERRORS_SQL: Final = f"""
 SELECT fingerprint, count(*) AS errors, count(DISTINCT session_id) AS sessions,
        min_by(coalesce(message, '{NO_MESSAGE}'), {{'t': start_time, 'id': span_id}}) AS example
-FROM (SELECT *, {FINGERPRINT_SQL} AS fingerprint FROM stats_spans WHERE status = 'error')
+FROM (SELECT *, {FINGERPRINT_SQL} AS fingerprint
+      FROM (SELECT session_id, span_id, start_time, coalesce(error_message, error_type) AS message
+            FROM spans WHERE status = 'error' AND {{scope}}))
 GROUP BY fingerprint
 ORDER BY errors DESC, sessions DESC, fingerprint
 LIMIT $top
 """
 
 RECOVERY_SQL: Final = f"""
-WITH with_errors AS (SELECT DISTINCT session_id FROM stats_spans WHERE status = 'error'
-), ok_at AS (  -- the latest start of a successful span at each path of a session that had errors
-    SELECT session_id, path, max(start_time) AS latest FROM stats_spans
-    WHERE status <> 'error' AND session_id IN (SELECT session_id FROM with_errors) GROUP BY ALL
-), ok_below AS (  -- ... at each path P or below it (paths starting with P || '/'): each path's latest
-    -- counts for itself and for every prefix that ends where a '/' follows
-    SELECT session_id, node AS path, max(latest) AS latest FROM (
-        SELECT session_id, latest, unnest(list_concat([path], list_transform(
-                   list_filter(range(0, length(path)), i -> substr(path, i + 1, 1) = '/'), i -> left(path, i))))
-                   AS node
-        FROM ok_at)
-    GROUP BY ALL
-), ok_tool AS (
-    SELECT session_id, name, max(start_time) AS latest FROM stats_spans
-    WHERE status <> 'error' AND kind = 'tool' AND session_id IN (SELECT session_id FROM with_errors) GROUP BY ALL
-), failed AS (
-    SELECT e.session_id, e.span_id,
-           coalesce(b.latest > e.start_time, false)
-               OR coalesce(e.kind = 'tool' AND t.latest > e.start_time, false) AS recovered
-    FROM stats_spans e
-    LEFT JOIN ok_below b ON b.session_id = e.session_id AND b.path = e.path
-    LEFT JOIN ok_tool t ON t.session_id = e.session_id AND t.name = e.name
-    WHERE e.status = 'error'
-), per_session AS (
-    SELECT session_id, count(*) AS errors, count(*) FILTER (WHERE recovered) AS recovered FROM failed
-    GROUP BY session_id
+WITH per_session AS (
+    SELECT session_id, sum(errors) AS errors, sum(recovered) AS recovered FROM session_groups
+    WHERE dim = 'path' AND errors > 0 AND {{scope}} GROUP BY session_id
 ), strategies AS (
     SELECT session_id, value AS strategy FROM stats_properties
-    WHERE key = 'Recovery-Strategy' AND session_id IN (SELECT session_id FROM per_session)
+    WHERE key = '{RECOVERY_PROPERTY}' AND session_id IN (SELECT session_id FROM per_session)
 ), tagged AS (
     SELECT '*' AS strategy, * FROM per_session
     UNION ALL
@@ -468,28 +455,19 @@ SELECT strategy, count(*) AS sessions, sum(errors) AS errors, sum(recovered) AS 
        count(*) FILTER (WHERE recovered = errors) AS sessions_recovered
 FROM tagged GROUP BY strategy
 """
-"""Linear in spans (the latest successful start per path, rolled up to its prefixes, and per tool, joined to
-each error), where a per-error EXISTS was quadratic in a session's size (100k spans: 7.4 s).
-An error is recovered when a later span of the same session succeeds at its path (or below it: a
-fallback at /iteration/0/fallback recovers /iteration/0) or, for a tool, with the same tool. Strategy '*' is
-the total; a session with several strategy values counts under each."""
-
-REPEATS_SQL: Final = """
-WITH ranked AS (
-    SELECT session_id, path, cost_usd, cost_source,
-           row_number() OVER (PARTITION BY session_id, path, input_hash ORDER BY start_time, span_id) AS n
-    FROM stats_spans WHERE input_hash IS NOT NULL
-)
-SELECT path, count(*) AS repeats, count(DISTINCT session_id) AS sessions,
-       sum(cost_usd) AS wasted_cost_usd, count(*) FILTER (WHERE cost_source = 'unpriced') AS wasted_unpriced
-FROM ranked WHERE n > 1 GROUP BY path
-"""
-"""Spans after the first with the same path and the same input in one session, and what they cost."""
+"""Errors and recovered errors per session (the rollup's; recovery is defined in store/session_groups.py), per
+value of the session's Recovery-Strategy property. Strategy '*' is the total; a session with several values
+counts under each."""
 
 ITERATION_LIMIT_SQL: Final = """
-WITH iterations AS (
-    SELECT session_id, max(TRY_CAST(nullif(regexp_extract(path, $pattern, 1), '') AS BIGINT)) + 1 AS iterations
-    FROM stats_spans WHERE $pattern <> '' GROUP BY session_id
+WITH indexed AS (  -- each distinct path's iteration index, matched once rather than once per span
+    SELECT key, TRY_CAST(nullif(regexp_extract(key, $pattern, 1), '') AS BIGINT) AS iteration
+    FROM stats_groups WHERE dim = 'path' AND $pattern <> ''
+), iterations AS (
+    SELECT g.session_id, max(i.iteration) + 1 AS iterations
+    FROM (SELECT session_id, key FROM session_groups WHERE dim = 'path' AND {scope}) g
+    JOIN (SELECT * FROM indexed WHERE iteration IS NOT NULL) i USING (key)
+    GROUP BY g.session_id
 ), flagged_property AS (
     SELECT DISTINCT session_id FROM stats_properties WHERE key = $prop_key AND value = $prop_value
 ), flagged AS (
@@ -503,15 +481,32 @@ ORDER BY iterations DESC NULLS LAST, session_id
 LIMIT $top
 """
 
-HUMAN_SQL: Final = """
-WITH by_span AS (
+HUMAN_MATCHES_SQL: Final = """
+SELECT dim, key FROM (
+    SELECT dim, key FROM stats_groups WHERE dim IN ('path', 'tool')
+    UNION ALL SELECT 'tool', ''  -- a tool with no name is matched as ''
+)
+WHERE $pattern <> '' AND regexp_matches(key, $pattern, 'i') AND NOT (dim = 'tool' AND key = $unnamed)
+UNION ALL
+SELECT 'tool', $unnamed WHERE $pattern <> '' AND regexp_matches($unnamed, $pattern, 'i')
+"""
+"""The distinct paths and tool names (as matched: a missing name is '') of the selected sessions that match the
+human pattern, matched once each rather than once per span."""
+
+HUMAN_BY_SPAN_SQL: Final = """
     SELECT session_id,
-           min_by(CASE WHEN regexp_matches(path, $pattern, 'i') THEN 'path ' || path ELSE 'tool ' || name END,
+           min_by(CASE WHEN list_contains(CAST($paths AS VARCHAR[]), path) THEN 'path ' || path ELSE 'tool ' || name END,
                   {'t': start_time, 'id': span_id}) AS reason
-    FROM stats_spans
-    WHERE $pattern <> '' AND (regexp_matches(path, $pattern, 'i')
-                              OR (kind = 'tool' AND regexp_matches(coalesce(name, ''), $pattern, 'i')))
+    FROM spans
+    WHERE (list_contains(CAST($paths AS VARCHAR[]), path) OR (kind = 'tool' AND list_contains(CAST($tools AS VARCHAR[]), coalesce(name, ''))))
+      AND {scope}
     GROUP BY session_id
+"""
+
+NO_SPAN_SQL: Final = "SELECT NULL::VARCHAR AS session_id, NULL::VARCHAR AS reason WHERE false"
+
+HUMAN_SQL: Final = """
+WITH by_span AS ({by_span}
 ), by_property AS (
     SELECT DISTINCT session_id FROM stats_properties WHERE key = $prop_key AND value = $prop_value
 ), flagged AS (
@@ -524,6 +519,8 @@ SELECT session_id, name, reason, count(*) OVER () AS total FROM flagged
 ORDER BY start_time, session_id
 LIMIT $top
 """
+"""Sessions that needed a human: the earliest span whose path or tool name matched (HUMAN_MATCHES_SQL) gives the
+reason, else the property."""
 
 COMPARE_SQL: Final = """
 SELECT value, count(*) AS sessions, sum(cost_usd) AS cost_usd, sum(unpriced) AS unpriced,
@@ -571,6 +568,21 @@ def parse_by(by: str | None) -> tuple[str, str] | None:
     raise StoreError(f"--by: unknown field {by!r}; use prop.NAME (e.g. prop.Agent-Version), name or user")
 
 
+def _scoped(sql: str, scope: str) -> str:
+    return sql.replace("{scope}", scope)
+
+
+def _property_keys(rules: StatsRules, compare: tuple[str, str] | None) -> list[str]:
+    """The property keys a figure looks at: the recovery strategy, the rules' properties, a compared one."""
+    keys = [RECOVERY_PROPERTY]
+    for pair in (rules.limit_property_pair(), rules.human_property_pair()):
+        if pair is not None:
+            keys.append(pair[0])
+    if compare is not None and compare[0] == "prop":
+        keys.append(compare[1])
+    return sorted(set(keys))
+
+
 def session_stats(
     con: duckdb.DuckDBPyConnection,
     where: Compiled,
@@ -586,8 +598,6 @@ def session_stats(
     check_rules(rules)
     compare = parse_by(by)
     con.execute(SELECTED_SESSIONS_SQL.format(where=where.sql), where.params)
-    con.execute(SELECTED_PROPERTIES_SQL)
-    con.execute(SELECTED_SPANS_SQL)
 
     stats = Stats(rules=rules, compare_by=by.strip() if by else None)
     overview = _dicts(con.execute(OVERVIEW_SQL))[0]
@@ -604,12 +614,20 @@ def session_stats(
     if stats.sessions == 0:
         return stats
 
+    every = con.execute(ALL_SESSIONS_SQL).fetchone()
+    scope = "TRUE" if every is not None and int(every[0]) == stats.sessions else IN_SELECTED
+    con.execute(SELECTED_PROPERTIES_SQL, {"keys": _property_keys(rules, compare)})
+    con.execute(_scoped(GROUPS_SQL, scope))
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in _dicts(con.execute(LISTED_GROUPS_SQL, {"top": top})):
+        groups.setdefault(row["dim"], []).append(row)
+
     _histogram(con, stats, overview)
-    _costs(con, stats, top)
-    _latency(con, stats, top)
-    _errors(con, stats, top)
-    _repeats(con, stats, top)
-    _flags(con, stats, rules, top)
+    _costs(stats, groups, top)
+    _latency(con, stats, groups, scope, top)
+    _errors(con, stats, scope, top)
+    _repeats(con, stats, groups, top)
+    _flags(con, stats, rules, scope, top)
     if compare is not None:
         _compare(con, stats, compare)
     return stats
@@ -627,15 +645,16 @@ def _histogram(con: duckdb.DuckDBPyConnection, stats: Stats, overview: dict[str,
     ]
 
 
-def _costs(con: duckdb.DuckDBPyConnection, stats: Stats, top: int) -> None:
+def _costs(stats: Stats, groups: dict[str, list[dict[str, Any]]], top: int) -> None:
     grouped: dict[str, list[CostRow]] = {}
-    for row in _dicts(con.execute(COST_SQL)):
-        cost = _float(row["cost_usd"])
-        grouped.setdefault(row["dim"], []).append(CostRow(
-            key=row["key"], sessions=int(row["sessions"]), spans=int(row["spans"]), cost_usd=cost,
-            unpriced=int(row["unpriced"] or 0),
-            share=cost / stats.cost_usd if cost is not None and stats.cost_usd > 0 else None,
-        ))
+    for dim, rows in groups.items():
+        for row in rows:
+            cost = _float(row["cost_usd"])
+            grouped.setdefault(dim, []).append(CostRow(
+                key=row["key"], sessions=int(row["sessions"]), spans=int(row["spans"]), cost_usd=cost,
+                unpriced=int(row["unpriced"] or 0),
+                share=cost / stats.cost_usd if cost is not None and stats.cost_usd > 0 else None,
+            ))
 
     def order(item: CostRow) -> tuple[bool, float, int, str]:
         return (item.cost_usd is None, -(item.cost_usd or 0.0), -item.unpriced, item.key)
@@ -646,18 +665,19 @@ def _costs(con: duckdb.DuckDBPyConnection, stats: Stats, top: int) -> None:
     stats.expensive_paths = sorted(paths, key=order)[:top]
 
 
-def _latency(con: duckdb.DuckDBPyConnection, stats: Stats, top: int) -> None:
+def _latency(con: duckdb.DuckDBPyConnection, stats: Stats, groups: dict[str, list[dict[str, Any]]], scope: str,
+             top: int) -> None:
     grouped: dict[str, list[LatencyRow]] = {"tool": [], "path": []}
-    for row in _dicts(con.execute(LATENCY_SQL)):
-        busy = float(row["busy_ms"])
-        grouped[row["dim"]].append(LatencyRow(
-            key=row["key"], count=int(row["count"]), sessions=int(row["sessions"]), errors=int(row["errors"]),
-            error_rate=int(row["errors"]) / int(row["count"]),
-            p50_ms=_float(row["p50_ms"]), p95_ms=_float(row["p95_ms"]), p99_ms=_float(row["p99_ms"]),
-            max_ms=_float(row["max_ms"]), busy_ms=busy,
-            # Sessions of instantaneous spans have no wall time to take a share of.
-            share_of_wall=busy / stats.wall_ms if stats.wall_ms > 0 else None,
-        ))
+    for dim, rows in grouped.items():
+        for row in groups.get(dim, []):
+            busy = int(row["busy_us"] or 0) / 1000.0
+            rows.append(LatencyRow(
+                key=row["key"], count=int(row["spans"]), sessions=int(row["sessions"]), errors=int(row["errors"]),
+                error_rate=int(row["errors"]) / int(row["spans"]),
+                p50_ms=None, p95_ms=None, p99_ms=None, max_ms=_float(row["max_ms"]), busy_ms=busy,
+                # Sessions of instantaneous spans have no wall time to take a share of.
+                share_of_wall=busy / stats.wall_ms if stats.wall_ms > 0 else None,
+            ))
 
     def by_busy(item: LatencyRow) -> tuple[float, str]:
         return (-item.busy_ms, item.key)
@@ -668,21 +688,37 @@ def _latency(con: duckdb.DuckDBPyConnection, stats: Stats, top: int) -> None:
     def by_errors(item: LatencyRow) -> tuple[float, int, str]:
         return (-item.error_rate, -item.errors, item.key)
 
-    stats.latency_by_tool = sorted(grouped["tool"], key=by_busy)[:top]
-    stats.latency_by_path = sorted(grouped["path"], key=by_busy)[:top]
-    stats.slowest_tools = sorted(grouped["tool"], key=by_p95)[:top]
-    stats.errors_by_tool = sorted((r for r in grouped["tool"] if r.errors), key=by_errors)[:top]
-    stats.errors_by_path = sorted((r for r in grouped["path"] if r.errors), key=by_errors)[:top]
+    by_path = sorted(grouped["path"], key=by_busy)[:top]
+    errors_by_path = sorted((r for r in grouped["path"] if r.errors), key=by_errors)[:top]
+    # Percentiles of every tool (the slowest are ranked by them) and of the paths listed, not of every path.
+    shown = sorted({row.key for row in by_path + errors_by_path})
+    percentiles = {
+        (dim, key): q for dim, key, q in con.execute(_scoped(PERCENTILES_SQL, scope), {"paths": shown}).fetchall()
+    }
+
+    def with_percentiles(dim: str, row: LatencyRow) -> LatencyRow:
+        q = percentiles.get((dim, row.key))
+        if not q:
+            return row
+        return replace(row, p50_ms=_float(q[0]), p95_ms=_float(q[1]), p99_ms=_float(q[2]))
+
+    tools = [with_percentiles("tool", row) for row in grouped["tool"]]
+    paths = {row.key: with_percentiles("path", row) for row in by_path + errors_by_path}
+    stats.latency_by_tool = sorted(tools, key=by_busy)[:top]
+    stats.latency_by_path = [paths[row.key] for row in by_path]
+    stats.slowest_tools = sorted(tools, key=by_p95)[:top]
+    stats.errors_by_tool = sorted((r for r in tools if r.errors), key=by_errors)[:top]
+    stats.errors_by_path = [paths[row.key] for row in errors_by_path]
 
 
-def _errors(con: duckdb.DuckDBPyConnection, stats: Stats, top: int) -> None:
+def _errors(con: duckdb.DuckDBPyConnection, stats: Stats, scope: str, top: int) -> None:
     stats.top_errors = [
         ErrorGroup(fingerprint=row["fingerprint"], errors=int(row["errors"]), sessions=int(row["sessions"]),
                    example=row["example"])
-        for row in _dicts(con.execute(TOP_ERRORS_SQL, {"top": top}))
+        for row in _dicts(con.execute(_scoped(TOP_ERRORS_SQL, scope), {"top": top}))
     ]
     rows = []
-    for row in _dicts(con.execute(RECOVERY_SQL)):
+    for row in _dicts(con.execute(_scoped(RECOVERY_SQL, scope))):
         errors, recovered = int(row["errors"]), int(row["recovered"])
         rows.append(RecoveryRow(
             strategy=row["strategy"], sessions=int(row["sessions"]), errors=errors, recovered=recovered,
@@ -695,25 +731,25 @@ def _errors(con: duckdb.DuckDBPyConnection, stats: Stats, top: int) -> None:
     )
 
 
-def _repeats(con: duckdb.DuckDBPyConnection, stats: Stats, top: int) -> None:
+def _repeats(con: duckdb.DuckDBPyConnection, stats: Stats, groups: dict[str, list[dict[str, Any]]], top: int) -> None:
+    totals = con.execute(REPEAT_TOTALS_SQL).fetchone()
+    if totals is not None:
+        stats.repeats, stats.repeats_wasted_cost_usd = int(totals[0]), _float(totals[1])
+        stats.repeats_wasted_unpriced = int(totals[2])
     rows = [
-        RepeatRow(path=row["path"], repeats=int(row["repeats"]), sessions=int(row["sessions"]),
+        RepeatRow(path=row["key"], repeats=int(row["repeats"]), sessions=int(row["repeat_sessions"]),
                   wasted_cost_usd=_float(row["wasted_cost_usd"]), wasted_unpriced=int(row["wasted_unpriced"]))
-        for row in _dicts(con.execute(REPEATS_SQL))
+        for row in groups.get("path", []) if row["repeats"]
     ]
-    stats.repeats = sum(row.repeats for row in rows)
-    costs = [row.wasted_cost_usd for row in rows if row.wasted_cost_usd is not None]
-    stats.repeats_wasted_cost_usd = sum(costs) if costs else None
-    stats.repeats_wasted_unpriced = sum(row.wasted_unpriced for row in rows)
     stats.repeats_by_path = sorted(
         rows, key=lambda row: (-(row.wasted_cost_usd or 0.0), -row.repeats, row.path)
     )[:top]
 
 
-def _flags(con: duckdb.DuckDBPyConnection, stats: Stats, rules: StatsRules, top: int) -> None:
+def _flags(con: duckdb.DuckDBPyConnection, stats: Stats, rules: StatsRules, scope: str, top: int) -> None:
     limit_pair = rules.limit_property_pair() or ("", "")
     # A property rule that is off matches nothing: no property has an empty key.
-    rows = _dicts(con.execute(ITERATION_LIMIT_SQL, {
+    rows = _dicts(con.execute(_scoped(ITERATION_LIMIT_SQL, scope), {
         "pattern": rules.iteration_path, "limit": rules.iteration_limit,
         "prop_key": limit_pair[0], "prop_value": limit_pair[1], "top": top,
     }))
@@ -729,9 +765,16 @@ def _flags(con: duckdb.DuckDBPyConnection, stats: Stats, rules: StatsRules, top:
             iterations=None if row["iterations"] is None else int(row["iterations"]),
         ))
     human_pair = rules.human_property_pair() or ("", "")
-    rows = _dicts(con.execute(HUMAN_SQL, {
-        "pattern": rules.human_pattern, "prop_key": human_pair[0], "prop_value": human_pair[1], "top": top,
-    }))
+    matches: dict[str, list[str]] = {"path": [], "tool": []}
+    for dim, key in con.execute(HUMAN_MATCHES_SQL, {"pattern": rules.human_pattern, "unnamed": UNNAMED_TOOL}).fetchall():
+        matches[dim].append(key)
+    params: dict[str, Any] = {"prop_key": human_pair[0], "prop_value": human_pair[1], "top": top}
+    if matches["path"] or matches["tool"]:
+        by_span = _scoped(HUMAN_BY_SPAN_SQL, scope)
+        params |= {"paths": matches["path"], "tools": matches["tool"]}
+    else:  # no path or tool name matches: no span to look for
+        by_span = NO_SPAN_SQL
+    rows = _dicts(con.execute(HUMAN_SQL.format(by_span=by_span), params))
     stats.human_sessions = int(rows[0]["total"]) if rows else 0
     stats.human = [FlaggedSession(session_id=row["session_id"], name=row["name"], reason=row["reason"])
                    for row in rows]

@@ -8,7 +8,7 @@ is. Per (session, dim, key), with the keys of docs/analytics.md:
 - every dim: `spans`, `errors`, `cost_usd` (NULL when nothing of the group has a price), `unpriced`;
 - `tool` and `path`: `max_ms` (longest finished span) and `busy_us`, the union of the group's span intervals in
   whole microseconds (overlapping calls count once, idle gaps not at all);
-- `path`: `recovered` (errors a later span of the session recovered, see RECOVERED), and `repeats`,
+- `path`: `recovered` (errors a later span of the session recovered, see GROUPS_ROLLUP_SQL), and `repeats`,
   `wasted_cost_usd`, `wasted_unpriced` (spans whose input equals an earlier span's at the same path).
 
 Percentiles are not additive: the stats read them from the spans' durations (narrow columns, one pass).
@@ -135,7 +135,7 @@ SELECT * FROM cost_groups;
 """
 """Recompute the groups of every session in `touched_sessions`.
 
-Recovery (RECOVERED): an error is recovered when a later span (a later start) of the same session succeeds at
+Recovery: an error is recovered when a later span (a later start) of the same session succeeds at
 the same path or below it (a fallback at /iteration/0/fallback recovers /iteration/0) or, for a tool call, is a
 successful call of the same tool; linear in spans (the latest successful start per path, rolled up to its
 prefixes, and per tool, joined to each error)."""
