@@ -10,7 +10,12 @@ here costs what it costs on a real terminal except the write itself.
   and imports count) to the first frame after the session list has loaded (rows drawn, or the empty-store
   message).
 - key latencies: the key is sent with Pilot.press; the latency is from just before the press to the first
-  frame after it (Textual paints at most 60 frames/s, so up to ~17 ms of it is the frame clock).
+  frame drawn after the last redraw that something the key caused asked for (its binding's action, the
+  messages that posts, their handlers …: KeyChain), so a frame that shows only part of the key's work (the
+  tree's cursor before the detail pane) doesn't count, nor does a later frame that a worker caused. Textual paints at most
+  60 frames/s, so up to ~17 ms of a figure is the frame clock. (This probe first took the last frame before
+  Pilot.press returned; press waits until the process is idle, so frames of workers finishing meanwhile counted
+  as the key's.)
 - session_open_s: from pushing the session screen to the first frame after its tree (the root open, its
   folders listed) and the timeline beside it are filled.
 - dashboard_s: from pushing the analytics screen to the first frame showing its figures.
@@ -20,12 +25,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
+from textual import events
 from textual._compositor import CompositorUpdate
+from textual.message import Message
+from textual.message_pump import MessagePump
+from textual.widget import Widget
 
 from agenttrace_tui.store import Store
 from agenttrace_tui.tui.app import READER_MEMORY_LIMIT, AgentTraceApp
@@ -37,28 +47,80 @@ TIMEOUT_S = 600.0
 
 class FrameClock:
     def __init__(self, app: AgentTraceApp) -> None:
-        self.last = 0.0
-        self.count = 0
+        self.frames: list[float] = []
         original = app._display
 
         def display(screen: Any, renderable: Any) -> None:
             if isinstance(renderable, CompositorUpdate):
                 renderable.render_segments(app.console)  # what a real terminal would be sent
             if renderable is not None:
-                self.last = time.perf_counter()
-                self.count += 1
+                self.frames.append(time.perf_counter())
             original(screen, renderable)
 
         app._display = display  # type: ignore[method-assign]
 
+    @property
+    def count(self) -> int:
+        return len(self.frames)
+
     async def after(self, moment: float, timeout: float = TIMEOUT_S) -> float:
         """Wait for the first frame after `moment`; its time."""
         deadline = time.perf_counter() + timeout
-        while self.last <= moment:
+        while not self.frames or self.frames[-1] <= moment:
             if time.perf_counter() > deadline:
                 raise TimeoutError("no frame")
             await asyncio.sleep(0.0005)
-        return self.last
+        return self.frames[bisect.bisect_right(self.frames, moment)]
+
+
+class KeyChain:
+    """What a key caused: the key event, and every message the event loop posted while dispatching one of them
+    (a binding's action, the events and messages it posts, their handlers' messages …). `refreshed` is when the
+    last of them asked a widget to redraw: the first frame after it is the first to show the whole of the key's
+    work. Messages posted from worker threads, and by timers the key started, are not the key's."""
+
+    def __init__(self) -> None:
+        self.caused: dict[int, Message] = {}  # by id; held so an id can't be reused while we look
+        self.refreshed = 0.0
+        dispatching: dict[asyncio.Task[Any] | None, int] = {}
+        chain = self
+        original_post = MessagePump.post_message
+        original_dispatch = MessagePump._dispatch_message
+        original_refresh = Widget.refresh
+
+        def current_task() -> asyncio.Task[Any] | None:
+            try:
+                return asyncio.current_task()
+            except RuntimeError:  # a worker thread: no event loop
+                return None
+
+        def post_message(pump: MessagePump, message: Message) -> bool:
+            if isinstance(message, events.Key) or dispatching.get(current_task(), 0) > 0:
+                chain.caused[id(message)] = message
+            return original_post(pump, message)
+
+        async def dispatch_message(pump: MessagePump, message: Message) -> None:
+            if id(message) not in chain.caused:
+                return await original_dispatch(pump, message)
+            task = current_task()
+            dispatching[task] = dispatching.get(task, 0) + 1
+            try:
+                return await original_dispatch(pump, message)
+            finally:
+                dispatching[task] -= 1
+
+        def refresh(widget: Widget, *args: Any, **kwargs: Any) -> Widget:
+            if dispatching.get(current_task(), 0) > 0:
+                chain.refreshed = time.perf_counter()
+            return original_refresh(widget, *args, **kwargs)
+
+        MessagePump.post_message = post_message  # type: ignore[method-assign,assignment]
+        MessagePump._dispatch_message = dispatch_message  # type: ignore[method-assign,assignment]
+        Widget.refresh = refresh  # type: ignore[method-assign,assignment]
+
+    def start(self) -> None:
+        self.caused.clear()
+        self.refreshed = 0.0
 
 
 async def until(condition: Callable[[], bool]) -> float:
@@ -81,15 +143,20 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": at(0.5), "p95": at(0.95), "max": ordered[-1], "n": float(len(ordered))}
 
 
-async def press_timed(pilot: Any, clock: FrameClock, keys: list[str]) -> list[float]:
-    """Latency of each key that changed the screen (a key at the end of a list changes nothing: skipped)."""
+async def press_timed(pilot: Any, clock: FrameClock, chain: KeyChain, keys: list[str]) -> list[float]:
+    """Latency of each key that changed the screen (a key at the end of a list redraws nothing: skipped): from
+    just before the press to the first frame after the last redraw the key asked for (KeyChain), which shows
+    all of it. Frames that workers cause meanwhile are not the key's, unless the key's own work waited for them."""
     latencies = []
     for key in keys:
         await asyncio.sleep(0.03)  # a person's key repeat is ~30/s: let the previous frame settle
+        chain.start()
         started = time.perf_counter()
-        await pilot.press(key)
+        await pilot.press(key)  # returns once the process is idle again
+        if not chain.refreshed:
+            continue  # the key redrew nothing
         try:
-            latencies.append(await clock.after(started, timeout=0.5) - started)
+            latencies.append(await clock.after(chain.refreshed, timeout=0.5) - started)
         except TimeoutError:
             pass
     return latencies
@@ -99,6 +166,7 @@ async def probe(args: argparse.Namespace) -> dict[str, Any]:
     # The store as `agenttrace tui` opens it (tui.app.run): reads capped at the explorer's memory limit.
     app = AgentTraceApp(Store(args.db, wait_seconds=5, reader_memory_limit=READER_MEMORY_LIMIT), keymap={})
     clock = FrameClock(app)
+    chain = KeyChain()
     result: dict[str, Any] = {}
     async with app.run_test(size=SIZE) as pilot:
         listed = await until(lambda: isinstance(app.screen, SessionsScreen) and app.screen.listing is not None)
@@ -109,7 +177,7 @@ async def probe(args: argparse.Namespace) -> dict[str, Any]:
         result["sessions"] = int(screen.listing.totals["sessions"]) if screen.listing is not None else 0
         if args.list_keys:
             keys = ["j"] * (args.list_keys - args.list_keys // 5) + ["k"] * (args.list_keys // 5)
-            result["list_keys_ms"] = percentiles([1000 * s for s in await press_timed(pilot, clock, keys)])
+            result["list_keys_ms"] = percentiles([1000 * s for s in await press_timed(pilot, clock, chain, keys)])
         # imported here, as the app does, so the first screen's time doesn't pay for them
         from agenttrace_tui.tui.screens.dashboard import DashboardScreen
         from agenttrace_tui.tui.screens.session import SessionScreen
@@ -128,7 +196,7 @@ async def probe(args: argparse.Namespace) -> dict[str, Any]:
                 # open the first folder (its first page of spans loads), down through it, and back up
                 half = args.tree_keys // 2
                 keys = ["j", "l"] + ["j"] * (half - 2) + ["k"] * (args.tree_keys - half)
-                result["tree_keys_ms"] = percentiles([1000 * s for s in await press_timed(pilot, clock, keys)])
+                result["tree_keys_ms"] = percentiles([1000 * s for s in await press_timed(pilot, clock, chain, keys)])
             app.pop_screen()
             await pilot.pause()
         if args.dashboard:
