@@ -1,12 +1,13 @@
 """Queries behind the explorer: the session list as Arrow, one session's tree piece by piece, span details.
 
-Everything a screen shows is loaded when it is shown: folder figures for a whole session in one query
-(cheap), spans of one folder a page at a time, payloads of one span only when it is selected.
+Everything a screen shows is loaded when it is shown: a folder's sub-folders with their figures a page at a
+time when it is opened, spans of one folder a page at a time, payloads of one span only when it is selected.
 """
 
 from __future__ import annotations
 
 import bisect
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -16,7 +17,7 @@ import pyarrow as pa
 
 from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.filters import Compiled
-from agenttrace_tui.store.queries import NODE_STATS_SQL, sort_clause, sort_expression
+from agenttrace_tui.store.queries import FOLDER_PAGE_SQL, FOLDER_RANK_SQL, sort_clause, sort_expression
 from agenttrace_tui.store.records import NodeStats, SpanDetail, SpanRow
 
 LIST_COLUMNS: Final = (
@@ -125,37 +126,85 @@ def session_start(con: duckdb.DuckDBPyConnection, session_id: str) -> Any:
     return row[0] if row else None
 
 
-_NODES_SQL: Final = f"""
-SELECT path, spans, self_spans, errors, llm_calls, tool_calls, cost_usd, unpriced,
-       input_tokens::BIGINT, output_tokens::BIGINT, coalesce(busy_ms, 0), coalesce(wall_ms, 0),
-       (epoch_us(start_time) - epoch_us($t0)) / 1000.0, (epoch_us(end_time) - epoch_us($t0)) / 1000.0, running
-FROM ({NODE_STATS_SQL})
-"""
+SUB_FOLDER_NAMES: Final = 20
+"""Sub-folder paths a folder's figures carry (`NodeStats.child_paths`): the first ones, which the detail lists."""
 
 
-def session_nodes(con: duckdb.DuckDBPyConnection, session_id: str) -> dict[str, NodeStats]:
-    """Every folder of a session's path tree with subtree figures, keyed by path; children in start order.
+@dataclass(frozen=True)
+class FolderPage:
+    """A page of one folder's sub-folders, with figures for each whole subtree.
 
-    A 100k-span session can have 50k folders: times are made relative in SQL, the rows come over as
-    columns (fetchnumpy + tolist: a third of fetchall's cost) and become NodeStats positionally."""
+    `children` are the sub-folders `offset`, `offset + 1` … in order of first start (then path); `total` counts
+    them all. `stats` holds the folder itself too when it was asked for. Each folder's `child_paths` are its
+    first SUB_FOLDER_NAMES sub-folders and `sub_folders` says how many it has in all."""
+
+    folder: str
+    offset: int
+    children: tuple[str, ...]
+    total: int
+    stats: dict[str, NodeStats]
+    sub_folders: dict[str, int]
+
+
+def _folder_depth(folder: str) -> tuple[str, int]:
+    """`$under` and `$depth` of FOLDER_PAGE_SQL for a normalised path."""
+    return ("/" if folder == "/" else folder + "/"), len([part for part in folder.split("/") if part])
+
+
+def folder_page(
+    con: duckdb.DuckDBPyConnection, session_id: str, folder: str, *, offset: int = 0, limit: int = 200,
+    with_folder: bool = False,
+) -> FolderPage | None:
+    """Sub-folders `offset` … `offset + limit - 1` of `folder` with their figures (and the folder's own with
+    `with_folder`); None when the session has no spans at or under `folder`.
+
+    A folder's figures cost a scan of its own subtree only, so the explorer reads the root and its first
+    sub-folders when a session opens and each folder's when it is opened."""
     start = session_start(con, session_id)
     if start is None:
-        return {}
-    columns = con.execute(_NODES_SQL, {"session_id": session_id, "t0": start}).fetchnumpy()
-    raw = list(zip(*(values.tolist() for values in columns.values())))
-    children: dict[str, list[str]] = {}
-    for row in raw:  # NODE_STATS_SQL orders by first start, so children come in start order
-        path = row[0]
-        if path != "/":
-            children.setdefault(path.rsplit("/", 1)[0] or "/", []).append(path)
-    no_children: tuple[str, ...] = ()
-    return {
-        path: NodeStats(path, "/" if path == "/" else path.rsplit("/", 1)[1], spans, self_spans, errors, llm_calls,
-                        tool_calls, cost_usd, unpriced, input_tokens, output_tokens, busy_ms, wall_ms, start_ms,
-                        end_ms, tuple(children[path]) if path in children else no_children, running)
-        for (path, spans, self_spans, errors, llm_calls, tool_calls, cost_usd, unpriced, input_tokens, output_tokens,
-             busy_ms, wall_ms, start_ms, end_ms, running) in raw
-    }
+        return None
+    under, depth = _folder_depth(folder)
+    rows = con.execute(FOLDER_PAGE_SQL, {
+        "session_id": session_id, "folder": folder, "under": under, "depth": depth, "offset": offset,
+        "limit": limit, "with_folder": with_folder, "names": SUB_FOLDER_NAMES, "t0": start,
+    }).fetchall()
+    if not rows:
+        if with_folder:
+            return None
+        total = folder_count(con, session_id, folder)
+        return FolderPage(folder, offset, (), total, {}, {})
+    stats: dict[str, NodeStats] = {}
+    sub_folders: dict[str, int] = {}
+    children: list[str] = []
+    for (path, spans, self_spans, errors, llm_calls, tool_calls, cost_usd, unpriced, input_tokens, output_tokens,
+         busy_ms, wall_ms, start_ms, end_ms, running, subs, sub_paths, _) in rows:
+        stats[path] = NodeStats(path, "/" if path == "/" else path.rsplit("/", 1)[1], spans, self_spans, errors,
+                                llm_calls, tool_calls, cost_usd, unpriced, input_tokens, output_tokens, busy_ms,
+                                wall_ms, start_ms, end_ms, tuple(sub_paths), running)
+        sub_folders[path] = subs
+        if path != folder:
+            children.append(path)
+    return FolderPage(folder, offset, tuple(children), int(rows[0][-1]), stats, sub_folders)
+
+
+def folder_count(con: duckdb.DuckDBPyConnection, session_id: str, folder: str) -> int:
+    """How many sub-folders `folder` has."""
+    under, depth = _folder_depth(folder)
+    row = con.execute(
+        "SELECT count(DISTINCT list_filter(string_split(path, '/'), p -> p <> '')[$depth + 1]) FROM spans "
+        "WHERE session_id = $session_id AND starts_with(path, $under) AND path <> $folder",
+        {"session_id": session_id, "folder": folder, "under": under, "depth": depth},
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def folder_rank(con: duckdb.DuckDBPyConnection, session_id: str, folder: str, child: str) -> int | None:
+    """The index of `child` among the sub-folders of `folder` (FolderPage order); None if it isn't one."""
+    under, depth = _folder_depth(folder)
+    row = con.execute(FOLDER_RANK_SQL, {
+        "session_id": session_id, "folder": folder, "under": under, "depth": depth, "child": child,
+    }).fetchone()
+    return int(row[0]) if row else None
 
 
 def _span_rows(con: duckdb.DuckDBPyConnection, where: str, params: dict[str, Any], tail: str) -> list[SpanRow]:

@@ -16,7 +16,8 @@ import pyarrow as pa
 from agenttrace_tui.store import Store, analytics, compile_filters, explorer, queries
 from agenttrace_tui.store.agents import AgentNode, agent_tree
 from agenttrace_tui.store.breakdown import session_breakdown
-from agenttrace_tui.store.records import NodeStats, SessionBreakdown, SpanDetail, SpanRow
+from agenttrace_tui.store.records import SessionBreakdown, SpanDetail, SpanRow
+from agenttrace_tui.tui.folders import PAGE_SIZE, Folders
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class SessionList:
 @dataclass(frozen=True)
 class SessionView:
     summary: dict[str, Any]
-    nodes: dict[str, NodeStats]
+    folders: Folders  # the root, its first sub-folders and, on a live refresh, every page read before
     has_parent_links: bool
     critical_path: frozenset[str] | None  # span ids of the chain that set the session's end; None: not read yet
 
@@ -60,19 +61,55 @@ class ExplorerData:
             totals = queries.count_sessions(con, where)
         return SessionList(raw, properties, totals, complete=limit is None or raw.num_rows < limit)
 
-    def session(self, session_id: str, with_critical_path: bool = True) -> SessionView | None:
-        """`with_critical_path=False`: leave it for `critical_path` (a tenth of a second on 100k spans, and
-        the first screen shows folders only, which carry no critical-path mark)."""
+    def session(self, session_id: str, with_critical_path: bool = True,
+                pages: dict[str, int] | None = None) -> SessionView | None:
+        """The root folder and its first page of sub-folders; with `pages` (folder → sub-folders shown, from
+        Folders.pages) those pages again, for a live refresh. `with_critical_path=False`: leave it for
+        `critical_path` (a tenth of a second on 100k spans, and the first screen shows folders only, which
+        carry no critical-path mark)."""
         with self.store.reader() as con:
             summary = queries.session_summary(con, session_id)
             if summary is None:
                 return None
+            pages = pages or {}
+            folders = Folders()
+            # parents first, so each folder's page lands under a folder already read
+            for folder in sorted(set(pages) | {"/"}, key=lambda path: (path.count("/"), path != "/", path)):
+                page = explorer.folder_page(con, session_id, folder, limit=max(PAGE_SIZE, pages.get(folder, 0)),
+                                            with_folder=folder == "/")
+                if page is not None:
+                    folders.add(page)
             return SessionView(
                 summary=summary,
-                nodes=explorer.session_nodes(con, session_id),
+                folders=folders,
                 critical_path=frozenset(explorer.critical_path(con, session_id)) if with_critical_path else None,
                 has_parent_links=explorer.has_parent_links(con, session_id),
             )
+
+    def folder_page(self, session_id: str, folder: str, offset: int, limit: int) -> explorer.FolderPage | None:
+        with self.store.reader() as con:
+            return explorer.folder_page(con, session_id, folder, offset=offset, limit=limit)
+
+    def folder_pages_to(self, session_id: str, path: str, shown: dict[str, int]) -> list[explorer.FolderPage]:
+        """The pages that bring every folder on the way to `path` into its parent's sub-folders read so far
+        (`shown`: folder → how many of its sub-folders are read)."""
+        parts = [part for part in path.split("/") if part]
+        prefixes = ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+        pages = []
+        with self.store.reader() as con:
+            for parent, child in zip(prefixes, prefixes[1:]):
+                rank = explorer.folder_rank(con, session_id, parent, child)
+                if rank is None:
+                    break
+                have = shown.get(parent, 0)
+                if rank < have:
+                    continue
+                page = explorer.folder_page(con, session_id, parent, offset=have,
+                                            limit=max(PAGE_SIZE, rank + 1 - have))
+                if page is None:
+                    break
+                pages.append(page)
+        return pages
 
     def critical_path(self, session_id: str) -> frozenset[str]:
         with self.store.reader() as con:

@@ -1,8 +1,8 @@
 """One session: the path tree beside its timeline, the selected node's detail, and the session's panels.
 
-Store work runs in workers: the session's folder figures load once (one query), each folder's spans load
-when it is opened, and a span's payloads load only when it is selected, debounced so that holding j
-doesn't queue a query per line.
+Store work runs in workers: the root's figures and its first sub-folders load with the session, each folder's
+sub-folders and spans when it is opened (a page at a time), and a span's payloads only when it is selected,
+debounced so that holding j doesn't queue a query per line.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from textual.worker import get_current_worker
 from agenttrace_tui import display
 from agenttrace_tui.store import StoreError
 from agenttrace_tui.store.agents import AgentNode
+from agenttrace_tui.store.explorer import FolderPage
 from agenttrace_tui.store.records import SessionBreakdown, SpanDetail, SpanRow
 from agenttrace_tui.textsafe import sanitize
 from agenttrace_tui.tui.data import ExplorerData, SessionView
@@ -75,6 +76,32 @@ class SpansLoaded(Message):
     offset: int
     then_select: str | None = None  # a span to move the cursor to once placed
     live: bool = False  # a refresh of spans already shown: merge, don't replace
+
+
+@dataclass
+class FolderLoaded(Message):
+    """An opened folder's first page of sub-folders and/or of its own spans, placed in one go."""
+
+    node: TreeNode[NodeData]
+    page: FolderPage | None
+    rows: list[SpanRow] | None
+    total: int
+
+
+@dataclass
+class FolderPageLoaded(Message):
+    """The next page of a folder's sub-folders, for its "… N more folders" line."""
+
+    page: FolderPage | None
+
+
+@dataclass
+class FoldersRevealed(Message):
+    """The sub-folder pages that put every folder on the way to a span in the tree: then go to the span."""
+
+    pages: list[FolderPage]
+    span_id: str
+    path: str
 
 
 @dataclass
@@ -135,6 +162,7 @@ class SessionScreen(Screen[None]):
         self._crumb_has_tail = False
         self._breakdown_requested = False
         self._spans_requested: set[str] = set()
+        self._folders_requested: set[str] = set()
         # The first read starts now, while the screen's widgets are built (a tenth of a second on 2 cores).
         self._first_view: Future[SessionView | None] = Future()
         threading.Thread(target=self._read_first_view, name="session-first-view", daemon=True).start()
@@ -185,9 +213,9 @@ class SessionScreen(Screen[None]):
     # Session ------------------------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="session")
-    def _load_session(self, live: bool = False) -> None:
+    def _load_session(self, live: bool = False, pages: dict[str, int] | None = None) -> None:
         try:
-            view = self.data.session(self.session_id) if live else self._first_view.result()
+            view = self.data.session(self.session_id, pages=pages) if live else self._first_view.result()
         except StoreError as exc:
             self.post_message(LoadFailed(str(exc)))
             return
@@ -210,7 +238,7 @@ class SessionScreen(Screen[None]):
 
     def refresh_from_store(self) -> None:
         """The store changed (follow mode): new figures and spans, keeping what is open and the cursor."""
-        self._load_session(live=True)
+        self._load_session(live=True, pages=self.path_tree.folders.pages())
         self._load_breakdown()
 
     @on(LoadFailed)
@@ -235,21 +263,27 @@ class SessionScreen(Screen[None]):
             self._apply_live(message.view)
             return
         self._spans_requested.clear()
-        self.path_tree.show_paths(message.view.nodes)
-        if "/" in message.view.nodes:  # the cursor starts on the root: show its figures at once
-            self.query_one(DetailPane).show_node(message.view.nodes["/"])
+        self._folders_requested.clear()
+        self.path_tree.show_paths(message.view.folders)
+        if "/" in message.view.folders.stats:  # the cursor starts on the root: show its figures at once
+            self._show_folder("/")
+        self.path_tree.ensure_subfolders(self.path_tree.root)  # in this frame, not after the expand event
         self.path_tree.root.expand()
         self.path_tree.move_cursor(self.path_tree.root)
         self._sync_timeline()
 
+    def _show_folder(self, path: str) -> None:
+        folders = self.path_tree.folders
+        self.query_one(DetailPane).show_node(folders.stats[path], folders.sub_folders.get(path))
+
     def _apply_live(self, view: SessionView) -> None:
         tree = self.path_tree
-        tree.update_paths(view.nodes)
+        tree.update_paths(view.folders)
         for node in list(tree.expanded_span_parents()):
             data = node.data
             shown = sum(isinstance(c.data, SpanRef) for c in node.children)
             if isinstance(data, FolderRef):
-                stats = view.nodes.get(data.path)
+                stats = tree.folders.stats.get(data.path)
                 if stats is not None and stats.self_spans and (data.path in self._spans_requested or shown):
                     self._spans_requested.add(data.path)
                     self._load_spans(node, data.path, None, 0, stats.self_spans, until=shown - 1, live=True)
@@ -257,8 +291,8 @@ class SessionScreen(Screen[None]):
                 parent_id = data.row.span_id if isinstance(data, SpanRef) else None
                 self._load_spans(node, None, parent_id, 0, None, until=shown - 1, live=True)
         cursor = tree.cursor_node
-        if cursor is not None and isinstance(cursor.data, FolderRef) and cursor.data.path in view.nodes:
-            self.query_one(DetailPane).show_node(view.nodes[cursor.data.path])
+        if cursor is not None and isinstance(cursor.data, FolderRef) and cursor.data.path in tree.folders.stats:
+            self._show_folder(cursor.data.path)
         elif cursor is not None and isinstance(cursor.data, SpanRef):
             self._load_detail(cursor.data.row.span_id)  # a running span may have ended
         if cursor is not None and isinstance(cursor.data, FolderRef):
@@ -287,11 +321,17 @@ class SessionScreen(Screen[None]):
         node = event.node
         data = node.data
         if isinstance(data, FolderRef) and not self.path_tree.causal:
-            self.path_tree.ensure_subfolders(node)
-            stats = self.path_tree.nodes.get(data.path)
-            if stats is not None and stats.self_spans and data.path not in self._spans_requested:
+            folders = self.path_tree.folders
+            self.path_tree.ensure_subfolders(node)  # those read already: at once
+            stats = folders.stats.get(data.path)
+            spans = stats is not None and stats.self_spans > 0 and data.path not in self._spans_requested
+            sub_folders = folders.needs_page(data.path) and data.path not in self._folders_requested
+            if spans:
                 self._spans_requested.add(data.path)
-                self._load_spans(node, data.path, None, 0, stats.self_spans)
+            if sub_folders:
+                self._folders_requested.add(data.path)
+            if spans or sub_folders:
+                self._open_folder(node, data.path, sub_folders, stats.self_spans if spans and stats else None)
         elif self.path_tree.causal and (data is None or isinstance(data, SpanRef)) and not node.children:
             parent_id = data.row.span_id if isinstance(data, SpanRef) else None
             self._load_spans(node, None, parent_id, 0, None)
@@ -300,6 +340,50 @@ class SessionScreen(Screen[None]):
     @on(PathTree.NodeCollapsed)
     def _collapsed(self) -> None:
         self._sync_timeline()
+
+    @work(thread=True, group="spans")
+    def _open_folder(self, node: TreeNode[NodeData], path: str, sub_folders: bool, spans: int | None) -> None:
+        """A folder's first page of sub-folders and of its own spans (each if needed), posted together so the
+        folder fills in one frame, sub-folders first."""
+        try:
+            page = self.data.folder_page(self.session_id, path, 0, PAGE_SIZE) if sub_folders else None
+            rows = self.data.spans_at_path(self.session_id, path, 0, PAGE_SIZE) if spans is not None else None
+        except StoreError as exc:
+            self.post_message(LoadFailed(str(exc)))
+            return
+        self.post_message(FolderLoaded(node, page, rows, spans or 0))
+
+    @on(FolderLoaded)
+    def _folder_loaded(self, message: FolderLoaded) -> None:
+        if message.page is not None:
+            self._place_folder_page(message.page)
+        if message.rows is not None and not self.path_tree.causal and self.path_tree.holds(message.node):
+            self.path_tree.set_folder_spans(message.node, message.rows, message.total)
+        self._sync_timeline()
+
+    def _place_folder_page(self, page: FolderPage) -> None:
+        """Read sub-folders become lines of their folder if it is open (its line may be new since the
+        request: the view was switched meanwhile)."""
+        tree = self.path_tree
+        tree.folders.add(page)
+        node = tree.folder_node(page.folder)
+        if node is not None and (node.is_expanded or node.children):
+            tree.ensure_subfolders(node)
+
+    @work(thread=True, group="spans")
+    def _load_folder_page(self, path: str, offset: int) -> None:
+        try:
+            page = self.data.folder_page(self.session_id, path, offset, PAGE_SIZE)
+        except StoreError as exc:
+            self.post_message(LoadFailed(str(exc)))
+            return
+        self.post_message(FolderPageLoaded(page))
+
+    @on(FolderPageLoaded)
+    def _folder_page_loaded(self, message: FolderPageLoaded) -> None:
+        if message.page is not None:
+            self._place_folder_page(message.page)  # its lines replace "… N more folders"
+            self._sync_timeline()
 
     @work(thread=True, group="spans")
     def _load_spans(self, node: TreeNode[NodeData], path: str | None, parent_id: str | None, offset: int,
@@ -355,7 +439,8 @@ class SessionScreen(Screen[None]):
 
     def _now_ms(self) -> float | None:
         """Now on the session's time axis, while it has a span still running (bars grow to it)."""
-        if self.view is None or not self.view.nodes.get("/") or not self.view.nodes["/"].running:
+        root = self.path_tree.folders.stats.get("/")
+        if self.view is None or root is None or not root.running:
             return None
         start = self.view.summary.get("start_time")
         if not isinstance(start, datetime):
@@ -377,7 +462,7 @@ class SessionScreen(Screen[None]):
             depth += 1
             parent = parent.parent
         if isinstance(data, FolderRef):
-            stats = self.path_tree.nodes[data.path]
+            stats = self.path_tree.folders.stats[data.path]
             return TimelineRow(key=f"path:{data.path}", label=stats.name, depth=depth, start_ms=stats.start_ms,
                                end_ms=stats.end_ms, kind="node", error=stats.errors > 0,
                                in_progress=stats.running > 0)
@@ -413,14 +498,15 @@ class SessionScreen(Screen[None]):
             self._detail_timer.stop()
         if isinstance(data, FolderRef):
             self._selected_detail = None
-            detail.show_node(self.path_tree.nodes[data.path])
+            self._show_folder(data.path)
             self._set_crumb_tail(data.path)
         elif isinstance(data, SpanRef):
             span_id = data.row.span_id
             self._set_crumb_tail(f"{data.row.path} › {data.row.label}")
             self._detail_timer = self.set_timer(DETAIL_DEBOUNCE_SECONDS, lambda: self._load_detail(span_id))
         elif isinstance(data, MoreRef):
-            detail.show_message(f"{data.remaining:,} more spans here: press enter to load the next page.")
+            what = "folders" if data.folders else "spans"
+            detail.show_message(f"{data.remaining:,} more {what} here: press enter to load the next page.")
 
     def _set_crumb_tail(self, tail: str) -> None:
         """The breadcrumb: sessions › session › where the cursor is."""
@@ -433,7 +519,9 @@ class SessionScreen(Screen[None]):
     @on(PathTree.NodeSelected)
     def _selected(self, event: PathTree.NodeSelected[NodeData]) -> None:
         data = event.node.data
-        if isinstance(data, MoreRef):
+        if isinstance(data, MoreRef) and data.folders and data.path is not None:
+            self._load_folder_page(data.path, data.offset)
+        elif isinstance(data, MoreRef):
             self._load_spans(event.node, data.path, data.parent_id, data.offset, data.offset + data.remaining)
         elif isinstance(data, FolderRef) or (self.path_tree.causal and event.node.allow_expand):
             event.node.toggle()
@@ -594,11 +682,18 @@ class SessionScreen(Screen[None]):
     def _reveal_by_id(self, span_id: str) -> None:
         self._find_paths("linked span", [span_id])
 
-    def _reveal(self, span_id: str, path: str) -> None:
-        """Open the folders down to `path` and put the cursor on the span (loading its page if needed)."""
+    def _reveal(self, span_id: str, path: str, load_folders: bool = True) -> None:
+        """Open the folders down to `path` and put the cursor on the span (loading its page, and the pages of
+        sub-folders on the way that aren't read yet, if needed)."""
         if self.path_tree.causal:
             self._spans_requested.clear()
-            self.path_tree.show_paths(self.path_tree.nodes)
+            self.path_tree.show_paths(self.path_tree.folders)
+        folders = self.path_tree.folders
+        prefixes = _prefixes(path)
+        if load_folders and any(child not in folders.loaded.get(parent, ())
+                                for parent, child in zip(prefixes, prefixes[1:])):
+            self._load_folders_to(span_id, path, folders.pages())
+            return
         node = self.path_tree.root
         for prefix in _prefixes(path)[1:]:
             self.path_tree.ensure_subfolders(node)
@@ -617,6 +712,22 @@ class SessionScreen(Screen[None]):
             return
         self._load_position(node, span_id)
 
+    @work(thread=True, exclusive=True, group="reveal")
+    def _load_folders_to(self, span_id: str, path: str, shown: dict[str, int]) -> None:
+        try:
+            pages = self.data.folder_pages_to(self.session_id, path, shown)
+        except StoreError as exc:
+            self.post_message(LoadFailed(str(exc)))
+            return
+        self.post_message(FoldersRevealed(pages, span_id, path))
+
+    @on(FoldersRevealed)
+    def _folders_revealed(self, message: FoldersRevealed) -> None:
+        for page in message.pages:
+            self._place_folder_page(page)
+            self._folders_requested.add(page.folder)
+        self._reveal(message.span_id, message.path, load_folders=False)
+
     @work(thread=True, group="spans")
     def _load_position(self, node: TreeNode[NodeData], span_id: str) -> None:
         try:
@@ -628,7 +739,7 @@ class SessionScreen(Screen[None]):
         except StoreError as exc:
             self.post_message(LoadFailed(str(exc)))
             return
-        stats = self.path_tree.nodes.get(path)
+        stats = self.path_tree.folders.stats.get(path)
         total = stats.self_spans if stats is not None else len(rows)
         self.post_message(SpansLoaded(node, rows, total, 0, then_select=span_id))
 
@@ -647,7 +758,7 @@ class SessionScreen(Screen[None]):
             return
         if self.path_tree.causal:
             self._spans_requested.clear()
-            self.path_tree.show_paths(self.view.nodes)
+            self.path_tree.show_paths(self.path_tree.folders)
         else:
             if not self.view.has_parent_links:
                 self.notify("no span in this session has a parent_id: the path view is the only view")

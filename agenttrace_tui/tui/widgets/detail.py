@@ -203,10 +203,11 @@ class DetailPane(ScrollView, can_focus=True):
         self._render_span(keep_scroll=same_span)
         self._refresh_bindings_if_changed()
 
-    def show_node(self, node: NodeStats) -> None:
-        """Show a path-tree folder's figures for its whole subtree."""
+    def show_node(self, node: NodeStats, sub_folders: int | None = None) -> None:
+        """Show a path-tree folder's figures for its whole subtree. `sub_folders`: how many it has, when
+        `node.child_paths` names only the first ones."""
         self._detail = None
-        self._set([self._node_text(node)])
+        self._set([self._node_text(node, len(node.child_paths) if sub_folders is None else sub_folders)])
         self._refresh_bindings_if_changed()
 
     def show_message(self, text: str) -> None:
@@ -516,7 +517,7 @@ class DetailPane(ScrollView, can_focus=True):
         return out
 
     @staticmethod
-    def _node_text(node: NodeStats) -> Text:
+    def _node_text(node: NodeStats, sub_folders: int) -> Text:
         out = Text()
         out.append("FOLDER  ", "bold")
         out.append(sanitize(node.path or "/"), "bold")
@@ -564,7 +565,7 @@ class DetailPane(ScrollView, can_focus=True):
             _label(out, "children")
             shown = node.child_paths[:20]
             out.append(sanitize(", ".join(shown)))
-            if len(node.child_paths) > len(shown):
-                out.append(f" … {len(node.child_paths) - len(shown):,} more", NOTE_STYLE)
+            if sub_folders > len(shown):
+                out.append(f" … {sub_folders - len(shown):,} more", NOTE_STYLE)
         return out
 

@@ -1,7 +1,8 @@
 """The session tree: folders from the session paths (or spans by parent), built lazily on expand.
 
-Nothing below a collapsed node exists as a widget line: folders add their sub-folders and the first
-page of their spans when opened, and a wide folder ends in a "… N more" line that loads the next page.
+Nothing below a collapsed node exists as a widget line: folders add their first page of sub-folders and the
+first page of their spans when opened, and a wide folder has a "… N more folders" line after its sub-folders
+and a "… N more" line after its spans, each loading the next page.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from textual.widgets.tree import TreeNode
 from agenttrace_tui import display
 from agenttrace_tui.store.records import NodeStats, SpanRow
 from agenttrace_tui.textsafe import sanitize
+from agenttrace_tui.tui.folders import PAGE_SIZE, Folders
 
-PAGE_SIZE: Final = 200
-"""Spans added per expand or per "more" line: a wide folder can't stall the event loop."""
+__all__ = ["PAGE_SIZE", "STALE_RUNNING_MS", "FolderRef", "MoreRef", "NodeData", "PathTree", "SpanRef"]
 
 STALE_RUNNING_MS: Final = 24 * 3600 * 1000
 """A span started longer ago than this with no end is shown as unfinished, not as running."""
@@ -43,12 +44,20 @@ class SpanRef:
 
 @dataclass(frozen=True)
 class MoreRef:
-    """A "… N more" line: the next page of a folder's spans (path) or of a span's children (parent_id)."""
+    """A "… N more" line: the next page of a folder's spans (path) or of a span's children (parent_id), or
+    with `folders`, of a folder's sub-folders."""
 
     path: str | None
     parent_id: str | None
     offset: int
     remaining: int
+    folders: bool = False
+
+
+def _is_span_line(node: TreeNode[NodeData]) -> bool:
+    """A span, or the "… N more" line after spans (not the one after sub-folders)."""
+    data = node.data
+    return isinstance(data, SpanRef) or (isinstance(data, MoreRef) and not data.folders)
 
 
 NodeData = FolderRef | SpanRef | MoreRef
@@ -109,20 +118,20 @@ class PathTree(Tree[NodeData]):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(Text("session"), id=id)
-        self.nodes: dict[str, NodeStats] = {}
-        self._subfolders_added: set[str] = set()
+        self.folders = Folders()
+        self._subfolders_added: set[str] = set()  # folders whose sub-folder lines were built
         self.causal = False
         self.guide_depth = 2
         self.auto_expand = False  # enter is ours: it opens a span's detail or loads "more"
 
     # Building ----------------------------------------------------------------------------------------
 
-    def show_paths(self, nodes: dict[str, NodeStats]) -> None:
+    def show_paths(self, folders: Folders) -> None:
         self.causal = False
-        self.nodes = nodes
+        self.folders = folders
         self._subfolders_added = set()
         self.clear()
-        root_stats = nodes.get("/")
+        root_stats = folders.stats.get("/")
         if root_stats is None:
             self.root.set_label(Text("(no spans)"))
             return
@@ -138,18 +147,47 @@ class PathTree(Tree[NodeData]):
         self.root.allow_expand = True
 
     def ensure_subfolders(self, node: TreeNode[NodeData]) -> None:
-        """Add a folder's sub-folders (their figures are already loaded): no query, so it is immediate."""
+        """Lines for a folder's sub-folders read so far (no query, so it is immediate), after any already
+        there and before its spans, then "… N more folders" when some are still unread."""
         data = node.data
-        if not isinstance(data, FolderRef) or data.path in self._subfolders_added:
+        if not isinstance(data, FolderRef) or data.path not in self.folders.loaded:
             return
         self._subfolders_added.add(data.path)
-        for child_path in self.nodes[data.path].child_paths:
-            node.add(folder_label(self.nodes[child_path]), FolderRef(child_path), allow_expand=True)
+        children = list(node.children)
+        present = [c for c in children if isinstance(c.data, FolderRef)]
+        shown = {c.data.path for c in present if isinstance(c.data, FolderRef)}
+        more = [c for c in children if isinstance(c.data, MoreRef) and c.data.folders]
+        remaining = self.folders.remaining(data.path)
+        missing = [path for path in self.folders.loaded[data.path] if path not in shown]
+        if not missing and len(more) == (1 if remaining else 0) and (
+                not more or isinstance(more[0].data, MoreRef) and more[0].data.remaining == remaining):
+            return
+        for line in more:
+            line.remove()
+        after = present[-1] if present else None
+        first_span = next((c for c in children if _is_span_line(c)), None)
+        for path in missing:
+            label = folder_label(self.folders.stats[path])
+            if after is not None:
+                after = node.add(label, FolderRef(path), allow_expand=True, after=after)
+            elif first_span is not None:
+                after = node.add(label, FolderRef(path), allow_expand=True, before=first_span)
+            else:
+                after = node.add(label, FolderRef(path), allow_expand=True)
+        if remaining:
+            label = Text(f"… {remaining:,} more folders (enter loads {min(PAGE_SIZE, remaining)})", style="dim italic")
+            ref = MoreRef(data.path, None, len(self.folders.loaded[data.path]), remaining, folders=True)
+            if after is not None:
+                node.add_leaf(label, ref, after=after)
+            elif first_span is not None:
+                node.add_leaf(label, ref, before=first_span)
+            else:
+                node.add_leaf(label, ref)
 
     def set_folder_spans(self, node: TreeNode[NodeData], rows: list[SpanRow], total: int) -> None:
         """A folder's own spans (after its sub-folders), then "… N more". A shorter page than the one
         already shown is ignored, so a late first page can't undo a jump deeper into the folder."""
-        shown = [c for c in node.children if isinstance(c.data, (SpanRef, MoreRef))]
+        shown = [c for c in node.children if _is_span_line(c)]
         if sum(isinstance(c.data, SpanRef) for c in shown) > len(rows):
             return
         for child in shown:
@@ -187,40 +225,28 @@ class PathTree(Tree[NodeData]):
 
     # Live updates (follow mode): new figures and spans, with expanded nodes and the cursor kept --------
 
-    def update_paths(self, nodes: dict[str, NodeStats]) -> None:
-        """New figures for every folder; new sub-folders appear under folders already opened."""
+    def update_paths(self, folders: Folders) -> None:
+        """New figures for every folder read; new sub-folders appear under folders already opened."""
+        self.folders.update(folders)
         if self.causal:
-            self.nodes = nodes
             return
-        self.nodes = nodes
-        if self.root.data is None and "/" in nodes:  # the session had no spans when first shown
-            self.show_paths(nodes)
+        if self.root.data is None and "/" in self.folders.stats:  # the session had no spans when first shown
+            self.show_paths(self.folders)
             return
         for node in list(self._all_nodes()):
             data = node.data
-            if not isinstance(data, FolderRef) or data.path not in nodes:
+            if not isinstance(data, FolderRef) or data.path not in self.folders.stats:
                 continue
-            node.set_label(folder_label(nodes[data.path]))
-            if data.path not in self._subfolders_added:
-                continue
-            present = {c.data.path for c in node.children if isinstance(c.data, FolderRef)}
-            folders = [c for c in node.children if isinstance(c.data, FolderRef)]
-            for child_path in nodes[data.path].child_paths:
-                if child_path in present:
-                    continue
-                # Sub-folders come before the folder's own spans.
-                after = folders[-1] if folders else None
-                before = None if after is not None else (node.children[0] if node.children else None)
-                added = node.add(folder_label(nodes[child_path]), FolderRef(child_path), allow_expand=True,
-                                 after=after, before=before)
-                folders.append(added)
+            node.set_label(folder_label(self.folders.stats[data.path]))
+            if data.path in self._subfolders_added:
+                self.ensure_subfolders(node)
 
     def merge_spans(self, node: TreeNode[NodeData], rows: list[SpanRow], total: int,
                     path: str | None, parent_id: str | None) -> None:
         """A fresh first page of a node's spans: rows already shown get their new figures (a running span
         its end), new ones are placed in order, and "… N more" is redone; nothing shown is removed."""
         existing = {c.data.row.span_id: c for c in node.children if isinstance(c.data, SpanRef)}
-        for more in [c for c in node.children if isinstance(c.data, MoreRef)]:
+        for more in [c for c in node.children if isinstance(c.data, MoreRef) and not c.data.folders]:
             more.remove()
         previous: TreeNode[NodeData] | None = None
         for row in rows:
@@ -281,6 +307,26 @@ class PathTree(Tree[NodeData]):
             if node.is_expanded:
                 stack.extend(reversed(node.children))
 
+    def holds(self, node: TreeNode[NodeData]) -> bool:
+        """Whether `node` is still a line of this tree (a rebuild or a page replaces nodes)."""
+        while node.parent is not None:
+            if not any(sibling is node for sibling in node.parent.children):
+                return False
+            node = node.parent
+        return node is self.root
+
+    def folder_node(self, path: str) -> TreeNode[NodeData] | None:
+        """The line of a folder, if the tree shows it (path view)."""
+        if self.causal:
+            return None
+        node = self.root
+        for prefix in _prefixes(path)[1:]:
+            found = next((c for c in node.children if isinstance(c.data, FolderRef) and c.data.path == prefix), None)
+            if found is None:
+                return None
+            node = found
+        return node if isinstance(node.data, FolderRef) and node.data.path == path else None
+
     def find(self, predicate: Callable[[NodeData | None], bool]) -> TreeNode[NodeData] | None:
         for node in self.visible_nodes():
             if predicate(node.data):
@@ -312,3 +358,9 @@ class PathTree(Tree[NodeData]):
         node = self.cursor_node
         if node is not None and node.allow_expand and not node.is_expanded:
             node.expand()
+
+
+def _prefixes(path: str) -> list[str]:
+    """`/a/b` → `/`, `/a`, `/a/b`: the folders on the way to a path."""
+    parts = [part for part in path.split("/") if part]
+    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
