@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from textual.widgets import Static
 
 from agenttrace_tui.store import Store, explorer
 from agenttrace_tui.store.queries import TreeNode
@@ -233,4 +234,17 @@ async def test_a_search_jumps_into_a_folder_past_the_first_page(store: Store) ->
         await pilot.press("/")
         await pilot.press("ctrl+u", *"haystack-7b", "enter")
         await wait_for(pilot, lambda: cursor_span() == "llm-7b")
+
+
+async def test_the_detail_follows_the_cursor_in_the_same_turn(store: Store) -> None:
+    app = AgentTraceApp(store, keymap={})
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_wide(app, pilot)
+        tree = screen.query_one(PathTree)
+        tools = tree.root.children[1]
+        tree.move_cursor(tools)  # no await: nothing else runs in between
+        assert screen.query_one(DetailPane).rendered_text().startswith("FOLDER  /tools")
+        assert "› /tools" in str(screen.query_one("#crumb", Static).render())
+        lines_ = list(tree.visible_nodes())
+        assert screen.query_one(Timeline).highlighted == lines_.index(tools)
 

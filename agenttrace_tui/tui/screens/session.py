@@ -160,6 +160,7 @@ class SessionScreen(Screen[None]):
         self._line_index: dict[int, int] = {}
         self._crumb_base = Text()
         self._crumb_has_tail = False
+        self._shown_line: TreeNode[NodeData] | None = None  # the line the detail and crumb describe
         self._breakdown_requested = False
         self._spans_requested: set[str] = set()
         self._folders_requested: set[str] = set()
@@ -200,6 +201,7 @@ class SessionScreen(Screen[None]):
         self.query_one(SessionPanels).show_message("Loading…")
         self._load_session()  # then the breakdown, once the tree is drawn
         self.query_one(PathTree).focus()
+        self.path_tree.cursor_moved = self._cursor_moved
         self.watch(self.path_tree, "scroll_y", self._tree_scrolled, init=False)
         self.set_interval(1.0, self._tick)
 
@@ -491,8 +493,14 @@ class SessionScreen(Screen[None]):
 
     @on(PathTree.NodeHighlighted)
     def _highlighted(self, event: PathTree.NodeHighlighted[NodeData]) -> None:
+        if event.node is not self._shown_line:  # PathTree.cursor_moved has shown it already
+            self._cursor_moved(event.node)
+
+    def _cursor_moved(self, node: TreeNode[NodeData]) -> None:
+        """The cursor's line: its timeline row, its figures or detail, the crumb."""
+        self._shown_line = node
         self._highlight_timeline()
-        data = event.node.data
+        data = node.data
         detail = self.query_one(DetailPane)
         if self._detail_timer is not None:
             self._detail_timer.stop()

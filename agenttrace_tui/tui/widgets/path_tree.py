@@ -123,6 +123,10 @@ class PathTree(Tree[NodeData]):
         self.causal = False
         self.guide_depth = 2
         self.auto_expand = False  # enter is ours: it opens a span's detail or loads "more"
+        self.cursor_moved: Callable[[TreeNode[NodeData]], None] | None = None
+        """Called in the same turn as the cursor lands on another line, so what the screen shows for that line
+        (detail, timeline highlight, crumb) is drawn in the frame that moves the cursor: through the
+        NodeHighlighted message it came a frame later (~17 ms on every j/k)."""
 
     # Building ----------------------------------------------------------------------------------------
 
@@ -342,6 +346,13 @@ class PathTree(Tree[NodeData]):
         _ = self._tree_lines
         self.move_cursor(node)
         self.scroll_to_node(node)
+
+    def watch_cursor_line(self, previous_line: int, line: int) -> None:
+        previous = self._get_node(previous_line)
+        super().watch_cursor_line(previous_line, line)
+        node = self.cursor_node
+        if self.cursor_moved is not None and node is not None and previous_line != line and node is not previous:
+            self.cursor_moved(node)
 
     # Keys --------------------------------------------------------------------------------------------
 
