@@ -2,9 +2,11 @@
 
 `session_stats(con, where, ...)` takes the WHERE clause of `compile_filters` over `sessions s`, so a filter
 or a time range selects **whole sessions**, and every figure below is computed over all the spans of the
-sessions it selects. All the arithmetic runs in SQL (grouped rows come back, never one row per span); the
-result is a plain `Stats` record whose `to_json()` is what `agenttrace stats --json` prints (keys documented
-in docs/analytics.md).
+sessions it selects. What a session contributes whole (costs, counts, busy time, recovery, repeats) is read
+from the `session_groups` rollup written at ingest (store/session_groups.py) and summed; the rest from narrow
+span columns (docs/analytics.md#how-it-is-computed). All the arithmetic runs in SQL (grouped rows come back,
+never one row per span); the result is a plain `Stats` record whose `to_json()` is what
+`agenttrace stats --json` prints (keys documented in docs/analytics.md).
 
 Rules that decide which sessions "hit the iteration limit" or "needed a human" have defaults below and can be
 overridden in the config file's `[stats]` table (`load_rules`).
@@ -569,6 +571,8 @@ def parse_by(by: str | None) -> tuple[str, str] | None:
 
 
 def _scoped(sql: str, scope: str) -> str:
+    """`sql` with its `{scope}` condition: TRUE or IN_SELECTED (a literal placeholder, not str.format: the
+    statements hold regular expressions and struct literals with braces)."""
     return sql.replace("{scope}", scope)
 
 
