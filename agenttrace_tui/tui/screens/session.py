@@ -7,6 +7,7 @@ debounced so that holding j doesn't queue a query per line.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Future
@@ -50,6 +51,9 @@ from agenttrace_tui.tui.widgets.timeline import Timeline, TimelineRow
 
 DETAIL_DEBOUNCE_SECONDS: Final = 0.1
 """Wait this long after the cursor stops before loading a span's payloads."""
+
+FIRST_FRAME_WAIT_SECONDS: Final = 0.3
+"""How long a new session screen waits for its first read before it draws a "Loading…" frame."""
 
 
 @dataclass
@@ -196,14 +200,21 @@ class SessionScreen(Screen[None]):
                     id="search", classes="prompt hidden")
         yield Footer()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.query_one(DetailPane).show_message("Loading…")
         self.query_one(SessionPanels).show_message("Loading…")
-        self._load_session()  # then the breakdown, once the tree is drawn
         self.query_one(PathTree).focus()
         self.path_tree.cursor_moved = self._cursor_moved
         self.watch(self.path_tree, "scroll_y", self._tree_scrolled, init=False)
         self.set_interval(1.0, self._tick)
+        # Nothing is drawn while this waits (the list stays on screen), so a session read in time is the first
+        # frame, not a "Loading…" frame and then the session: a frame costs tens of ms, on the core the read needs.
+        reading = asyncio.wrap_future(self._first_view)
+        done, _ = await asyncio.wait({reading}, timeout=FIRST_FRAME_WAIT_SECONDS)
+        if done and reading.exception() is None and self.is_attached:
+            self._session_loaded(SessionLoaded(reading.result()))
+        else:
+            self._load_session()  # it waits for the read; then the breakdown, once the tree is drawn
 
     def _tree_scrolled(self, scroll_y: float) -> None:
         self.query_one(Timeline).scroll_to(y=scroll_y, animate=False)
