@@ -17,7 +17,9 @@ here costs what it costs on a real terminal except the write itself.
   Pilot.press returned; press waits until the process is idle, so frames of workers finishing meanwhile counted
   as the key's.)
 - session_open_s: from pushing the session screen to the first frame after its tree (the root open, its
-  folders listed) and the timeline beside it are filled.
+  folders listed) and the timeline beside it are filled. Before leaving the screen the probe waits until it has
+  read everything it reads unasked (the breakdown and agents tabs, the critical path: session_reads_done_s), so
+  their memory counts in the process's peak RSS.
 - dashboard_s: from pushing the analytics screen to the first frame showing its figures.
 """
 
@@ -197,6 +199,11 @@ async def probe(args: argparse.Namespace) -> dict[str, Any]:
                 half = args.tree_keys // 2
                 keys = ["j", "l"] + ["j"] * (half - 2) + ["k"] * (args.tree_keys - half)
                 result["tree_keys_ms"] = percentiles([1000 * s for s in await press_timed(pilot, clock, chain, keys)])
+            # stay until the screen has read everything it reads unasked (the breakdown and agents tabs, the
+            # critical path), so their memory counts in the peak however they are scheduled
+            background = await until(lambda: session._breakdown_requested
+                                     and all(worker.is_finished for worker in app.workers))
+            result["session_reads_done_s"] = background - pushed
             app.pop_screen()
             await pilot.pause()
         if args.dashboard:

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import pytest
+from textual.widgets import Static
 
 from agenttrace_tui.store import Store
 from agenttrace_tui.tui import data as tui_data
@@ -76,3 +77,38 @@ async def test_a_slow_read_shows_loading_then_the_session(store: Store, monkeypa
         assert frames[0] == (False, "Loading…")
         release.set()
         await wait_for(pilot, lambda: frames[-1][0] and frames[-1][1].startswith("FOLDER  /"))
+
+
+async def test_the_breakdown_is_read_when_its_tab_is_shown(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agenttrace_tui.tui.widgets.panels import PanelTable, SessionPanels
+
+    monkeypatch.setattr(session_screen, "BREAKDOWN_IDLE_SECONDS", 3600.0)  # never idle long enough here
+    app = AgentTraceApp(store, keymap={})
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
+        app.push_screen(SessionScreen(app.data, SESSION))
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view is not None)
+        screen = app.screen
+        panels = screen.query_one(SessionPanels)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert panels.breakdown is None  # nothing asked for it yet
+        await pilot.press("b")
+        await wait_for(pilot, lambda: panels.breakdown is not None)
+        await wait_for(pilot, lambda: isinstance(app.focused, PanelTable))  # as if it had been there already
+
+
+async def test_the_breakdown_is_read_once_the_cursor_is_still(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agenttrace_tui.tui.widgets.agents import AgentTree
+    from agenttrace_tui.tui.widgets.panels import SessionPanels
+
+    monkeypatch.setattr(session_screen, "BREAKDOWN_IDLE_SECONDS", 0.05)
+    app = AgentTraceApp(store, keymap={})
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
+        app.push_screen(SessionScreen(app.data, SESSION))
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view is not None)
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.query_one(SessionPanels).breakdown is not None)
+        message = screen.query_one(AgentTree).query_one("#agents-message", Static)
+        await wait_for(pilot, lambda: "No agents" in str(message.render()))  # read, and this session has none

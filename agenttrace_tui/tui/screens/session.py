@@ -24,6 +24,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
@@ -54,6 +55,11 @@ DETAIL_DEBOUNCE_SECONDS: Final = 0.1
 
 FIRST_FRAME_WAIT_SECONDS: Final = 0.3
 """How long a new session screen waits for its first read before it draws a "Loading…" frame."""
+
+BREAKDOWN_IDLE_SECONDS: Final = 1.0
+"""The Breakdown and Agents tabs are read when one of them is shown, or once the tree's cursor has been still
+this long: on 100k spans the breakdown takes over a second of a core and holds Python's lock in long stretches
+(its rows become Python objects), so the keys pressed meanwhile waited (a j right after opening: ~250 ms)."""
 
 
 @dataclass
@@ -166,6 +172,9 @@ class SessionScreen(Screen[None]):
         self._crumb_has_tail = False
         self._shown_line: TreeNode[NodeData] | None = None  # the line the detail and crumb describe
         self._breakdown_requested = False
+        self._breakdown_timer: Timer | None = None
+        self._panels_focus_from: Widget | None = None
+        self._critical_path_read = threading.Event()  # the breakdown waits for it: their peaks don't add up
         self._spans_requested: set[str] = set()
         self._folders_requested: set[str] = set()
         # The first read starts now, while the screen's widgets are built (a tenth of a second on 2 cores).
@@ -241,6 +250,8 @@ class SessionScreen(Screen[None]):
         except StoreError as exc:
             self.post_message(LoadFailed(str(exc)))
             return
+        finally:
+            self._critical_path_read.set()
         self.post_message(CriticalPathLoaded(critical_path))
 
     @on(CriticalPathLoaded)
@@ -252,7 +263,8 @@ class SessionScreen(Screen[None]):
     def refresh_from_store(self) -> None:
         """The store changed (follow mode): new figures and spans, keeping what is open and the cursor."""
         self._load_session(live=True, pages=self.path_tree.folders.pages())
-        self._load_breakdown()
+        if self._breakdown_requested:  # else it is read when first wanted, from the store as it is then
+            self._load_breakdown()
 
     @on(LoadFailed)
     def _failed(self, message: LoadFailed) -> None:
@@ -260,9 +272,7 @@ class SessionScreen(Screen[None]):
 
     @on(SessionLoaded)
     def _session_loaded(self, message: SessionLoaded) -> None:
-        if not self._breakdown_requested:  # after the tree's first frame: on 2 cores it would delay it
-            self._breakdown_requested = True
-            self.call_after_refresh(self._load_breakdown)
+        self._breakdown_when_idle()
         if message.view is None:
             if not message.live:
                 self.query_one(DetailPane).show_message(f"No session {self.session_id} in the store.")
@@ -270,6 +280,8 @@ class SessionScreen(Screen[None]):
         first_view = self.view is None
         if message.view.critical_path is None:
             self.call_after_refresh(self._load_critical_path)
+        else:
+            self._critical_path_read.set()
         self.view = message.view
         self._update_crumb_base(message.view.summary)
         if message.live and not first_view:
@@ -510,6 +522,7 @@ class SessionScreen(Screen[None]):
     def _cursor_moved(self, node: TreeNode[NodeData]) -> None:
         """The cursor's line: its timeline row, its figures or detail, the crumb."""
         self._shown_line = node
+        self._breakdown_when_idle()
         self._highlight_timeline()
         data = node.data
         detail = self.query_one(DetailPane)
@@ -597,8 +610,29 @@ class SessionScreen(Screen[None]):
 
     # Breakdown ----------------------------------------------------------------------------------------
 
+    def _breakdown_when_idle(self) -> None:
+        """(Re)start the wait for a still cursor before the breakdown is read."""
+        if self._breakdown_requested:
+            return
+        if self._breakdown_timer is not None:
+            self._breakdown_timer.stop()
+        self._breakdown_timer = self.set_timer(BREAKDOWN_IDLE_SECONDS, self._breakdown_now)
+
+    def _breakdown_now(self) -> None:
+        if self._breakdown_timer is not None:
+            self._breakdown_timer.stop()
+        if not self._breakdown_requested:
+            self._breakdown_requested = True
+            self._load_breakdown()
+
+    @on(TabbedContent.TabActivated, "#lower")
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id in ("breakdown-tab", "agents-tab"):
+            self._breakdown_now()
+
     @work(thread=True, exclusive=True, group="breakdown")
     def _load_breakdown(self) -> None:
+        self._critical_path_read.wait(timeout=30)
         try:
             self.post_message(BreakdownLoaded(self.data.breakdown(self.session_id)))
             self.post_message(AgentsLoaded(self.data.agents(self.session_id)))
@@ -627,6 +661,10 @@ class SessionScreen(Screen[None]):
             panels.show_message("No spans in this session.")
         else:
             panels.show(message.breakdown)
+            if (self._panels_focus_from is not None and self.focused is self._panels_focus_from
+                    and self.query_one(TabbedContent).active == "breakdown-tab"):
+                panels.focus()  # b was pressed before the breakdown was read, and nothing moved the focus since
+        self._panels_focus_from = None
 
     @on(SessionPanels.JumpToSpans)
     def _jump_to_spans(self, message: SessionPanels.JumpToSpans) -> None:
@@ -791,7 +829,10 @@ class SessionScreen(Screen[None]):
 
     def action_show_breakdown(self) -> None:
         self.query_one(TabbedContent).active = "breakdown-tab"
-        self.query_one(SessionPanels).focus()
+        panels = self.query_one(SessionPanels)
+        if panels.breakdown is None:  # still to read (it is read when first shown): focus it when it comes
+            self._panels_focus_from = self.focused
+        panels.focus()
 
     def action_show_agents(self) -> None:
         self.query_one(TabbedContent).active = "agents-tab"
