@@ -16,8 +16,9 @@ here costs what it costs on a real terminal except the write itself.
   60 frames/s, so up to ~17 ms of a figure is the frame clock. (This probe first took the last frame before
   Pilot.press returned; press waits until the process is idle, so frames of workers finishing meanwhile counted
   as the key's.)
-- session_open_s: from pushing the session screen to the first frame after its tree (the root open, its
-  folders listed) and the timeline beside it are filled. Before leaving the screen the probe waits until it has
+- session_open_s: from pushing the session screen (once the list is on screen, whole, with nothing left to
+  read: pushed right after its first page, the open shared the event loop with that list's layout and reads)
+  to the first frame after its tree (the root open, its folders listed) and the timeline beside it are filled. Before leaving the screen the probe waits until it has
   read everything it reads unasked (the breakdown and agents tabs, the critical path: session_reads_done_s), so
   their memory counts in the process's peak RSS.
 - dashboard_s: from pushing the analytics screen to the first frame showing its figures.
@@ -187,6 +188,11 @@ async def probe(args: argparse.Namespace) -> dict[str, Any]:
         from textual.widgets import Static
 
         if args.session:
+            # a session is opened from a list on screen: the whole list read and drawn, nothing left running
+            await until(lambda: screen.listing is not None and screen.listing.complete
+                        and all(worker.is_finished for worker in app.workers))
+            await pilot.pause()
+            await asyncio.sleep(0.2)
             pushed = time.perf_counter()
             session = SessionScreen(app.data, args.session)
             app.push_screen(session)
