@@ -455,8 +455,7 @@ def _merge(
 ) -> None:
     params = {"source_file": file_key}
     duplicates = con.execute(merge_sql.DUPLICATE_IDS_SQL).fetchone()
-    con.execute(ingest_sql.file_spans_sql(merge_sql.MERGED_SPAN_COLUMNS) if duplicates and duplicates[0]
-                else merge_sql.FILE_SPANS_VIEW_SQL)
+    con.execute(merge_sql.FILE_SPANS_MERGED_SQL if duplicates and duplicates[0] else merge_sql.FILE_SPANS_VIEW_SQL)
     con.execute(merge_sql.EXISTING_SPANS_SQL)
     existing = con.execute("SELECT count(*) FROM existing_spans").fetchone()
     merging = bool(existing and existing[0])

@@ -452,37 +452,3 @@ SELECT
 FROM judged s
 """
 
-
-def _present_mask(columns: tuple[str, ...]) -> str:
-    """A bit per column: set when the line has a value for it."""
-    return " | ".join(f"(CASE WHEN {c} IS NOT NULL THEN {1 << i} ELSE 0 END)::BIGINT" for i, c in enumerate(columns))
-
-
-def file_spans_sql(columns: tuple[str, ...]) -> str:
-    """`file_spans` when span ids repeat in a file (the SDK writes a start and an end line per span): one row
-    per span, its lines merged in file order, later non-null wins.
-
-    The end line usually repeats every field the start line had; then the merged span is just its last line,
-    found by one narrow GROUP BY and read through a join on line numbers, with no copy of the payloads.
-    Only spans whose last line lacks a field an earlier line had are merged column by column (arg_max).
-    Measured on 378,708 SDK-shaped lines: 0.37 s for the arg_max copy of every span before.
-    """
-    latest = ", ".join(f"arg_max({c}, line_no) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in columns)
-    return f"""
-CREATE OR REPLACE TEMP TABLE span_last AS
-SELECT span_id, max(line_no) AS last_line, bit_or(present) AS present_any, arg_max(present, line_no) AS present_last
-FROM (SELECT span_id, line_no, {_present_mask(columns)} AS present
-      FROM parsed_lines WHERE reason IS NULL AND NOT is_session)
-GROUP BY span_id;
-
-CREATE OR REPLACE TEMP VIEW file_spans AS
-SELECT p.span_id, {", ".join(f"p.{c}" for c in columns)}, p.line_no AS source_line
-FROM parsed_lines p JOIN span_last l ON p.line_no = l.last_line
-WHERE l.present_any = l.present_last
-UNION ALL
-SELECT span_id, {latest}, max(line_no) AS source_line
-FROM parsed_lines
-WHERE reason IS NULL AND NOT is_session
-  AND span_id IN (SELECT span_id FROM span_last WHERE present_any <> present_last)
-GROUP BY span_id;
-"""
