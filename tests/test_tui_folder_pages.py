@@ -5,6 +5,7 @@ folders" line, and jumps and the cursor still land where they should."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -248,3 +249,40 @@ async def test_the_detail_follows_the_cursor_in_the_same_turn(store: Store) -> N
         lines_ = list(tree.visible_nodes())
         assert screen.query_one(Timeline).highlighted == lines_.index(tools)
 
+
+
+async def test_a_refresh_brings_new_sub_folders_of_open_folders(tmp_path: Path) -> None:
+    """Follow mode: an open folder that had no sub-folders gets some; a folder read a page of gets more."""
+    first = write_jsonl(tmp_path / "first.jsonl", [
+        span("live", span_id="a", path="/tools/search", kind="tool", start_time=_at(0), end_time=_at(1)),
+        span("live", span_id="b", path="/iteration/0", kind="llm", start_time=_at(1), end_time=_at(2)),
+    ])
+    db = Store(tmp_path / "store.duckdb")
+    assert db.ingest([str(first)]).stored == 2
+    app = AgentTraceApp(db, keymap={})
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
+        app.push_screen(SessionScreen(app.data, "live"))
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and len(
+            app.screen.query_one(PathTree).root.children) == 2)
+        screen = app.screen
+        assert isinstance(screen, SessionScreen)
+        tree = screen.query_one(PathTree)
+        tools, iteration = tree.root.children
+        tools.expand()
+        await wait_for(pilot, lambda: len(tools.children) == 1)
+        search = tools.children[0]
+        search.expand()  # a folder of spans only
+        iteration.expand()
+        await wait_for(pilot, lambda: any(isinstance(c.data, SpanRef) for c in search.children)
+                       and len(iteration.children) == 1)
+        later = write_jsonl(tmp_path / "later.jsonl", [
+            span("live", span_id="c", path="/tools/search/deep", kind="tool", start_time=_at(3), end_time=_at(4)),
+            span("live", span_id="d", path="/iteration/1", kind="llm", start_time=_at(4), end_time=_at(5)),
+        ])
+        assert db.ingest([str(later)]).stored == 2
+        screen.refresh_from_store()
+        await wait_for(pilot, lambda: FolderRef("/tools/search/deep") in lines(tree, search)
+                       and lines(tree, iteration) == [FolderRef("/iteration/0"), FolderRef("/iteration/1")])
+        assert lines(tree, search)[0] == FolderRef("/tools/search/deep")  # sub-folders before the spans
+        assert "2 spans" in str(search.label) and "4 spans" in str(tree.root.label)

@@ -308,6 +308,9 @@ class SessionScreen(Screen[None]):
             data = node.data
             shown = sum(isinstance(c.data, SpanRef) for c in node.children)
             if isinstance(data, FolderRef):
+                if tree.folders.needs_page(data.path) and data.path not in self._folders_requested:
+                    self._folders_requested.add(data.path)  # an open folder that had no sub-folders has some now
+                    self._open_folder(node, data.path, True, None)
                 stats = tree.folders.stats.get(data.path)
                 if stats is not None and stats.self_spans and (data.path in self._spans_requested or shown):
                     self._spans_requested.add(data.path)
