@@ -286,3 +286,23 @@ async def test_a_refresh_brings_new_sub_folders_of_open_folders(tmp_path: Path) 
                        and lines(tree, iteration) == [FolderRef("/iteration/0"), FolderRef("/iteration/1")])
         assert lines(tree, search)[0] == FolderRef("/tools/search/deep")  # sub-folders before the spans
         assert "2 spans" in str(search.label) and "4 spans" in str(tree.root.label)
+
+
+async def test_the_timeline_follows_the_tree_to_its_last_line(store: Store) -> None:
+    """A tree whose labels overflow has a horizontal scrollbar, a line shorter than the timeline beside it:
+    scrolled to the bottom, every bar must still sit beside its tree line."""
+    app = AgentTraceApp(store, keymap={})
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_wide(app, pilot)
+        tree = screen.query_one(PathTree)
+        timeline = screen.query_one(Timeline)
+        iteration = tree.root.children[0]
+        tree.select_line_of(iteration)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: len(iteration.children) > 0)
+        await pilot.press("G")
+        await wait_for(pilot, lambda: tree.scroll_offset.y > 0)
+        await pilot.pause()
+        assert tree.scrollbar_size_horizontal == 1  # the case this is about
+        assert timeline.scroll_offset.y == tree.scroll_offset.y
+        assert timeline.highlighted == len(list(tree.visible_nodes())) - 1

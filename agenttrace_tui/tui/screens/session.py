@@ -226,7 +226,9 @@ class SessionScreen(Screen[None]):
             self._load_session()  # it waits for the read; then the breakdown, once the tree is drawn
 
     def _tree_scrolled(self, scroll_y: float) -> None:
-        self.query_one(Timeline).scroll_to(y=scroll_y, animate=False)
+        timeline = self.query_one(Timeline)
+        timeline.set_bottom_margin(self.path_tree.scrollbar_size_horizontal)
+        timeline.scroll_to(y=scroll_y, animate=False)
 
     @property
     def path_tree(self) -> PathTree:

@@ -224,6 +224,7 @@ class Timeline(ScrollView, can_focus=False):
         self._now_ms: float | None = None
         self._domain_ms = 1.0
         self._highlighted: int | None = None
+        self._bottom_margin = 0
         # keyed by (row index, width, highlighted): a row's strip changes with nothing else
         self._strips: LRUCache[tuple[int, int, bool], Strip] = LRUCache(STRIP_CACHE_SIZE)
         self._axis: tuple[int, Strip] | None = None
@@ -259,9 +260,16 @@ class Timeline(ScrollView, can_focus=False):
             self._highlighted = None
         self._strips.clear()
         self._axis = None
-        self.virtual_size = Size(0, len(rows) + 1)  # + the axis line
+        self.virtual_size = Size(0, len(rows) + 1 + self._bottom_margin)  # + the axis line
         self._scroll_highlight_into_view()
         self.refresh()
+
+    def set_bottom_margin(self, lines: int) -> None:
+        """Blank lines after the last row, so this can scroll as far as a tree whose horizontal scrollbar
+        takes lines of its height (else at the bottom the bars sat one line above their tree lines)."""
+        if lines != self._bottom_margin:
+            self._bottom_margin = lines
+            self.virtual_size = Size(0, len(self._rows) + 1 + lines)
 
     def highlight(self, index: int | None) -> None:
         """Draw line `index` highlighted and scroll it into view (None clears the highlight)."""
