@@ -29,6 +29,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import functools
+import inspect
 import time
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +40,7 @@ from textual import events
 from textual._compositor import CompositorUpdate
 from textual.message import Message
 from textual.message_pump import MessagePump
+from textual.screen import Screen
 from textual.widget import Widget
 
 from agenttrace_tui.store import Store
@@ -78,8 +81,8 @@ class FrameClock:
 
 class KeyChain:
     """What a key caused: the key event, and every message the event loop posted while dispatching one of them
-    (a binding's action, the events and messages it posts, their handlers' messages …). `refreshed` is when the
-    last of them asked a widget to redraw: the first frame after it is the first to show the whole of the key's
+    (a binding's action, the events and messages it posts, their handlers' messages, the callbacks they defer to
+    after a refresh or to the next turn …). `refreshed` is when the last of them asked a widget to redraw: the first frame after it is the first to show the whole of the key's
     work. Messages posted from worker threads, and by timers the key started, are not the key's."""
 
     def __init__(self) -> None:
@@ -117,9 +120,36 @@ class KeyChain:
                 chain.refreshed = time.perf_counter()
             return original_refresh(widget, *args, **kwargs)
 
+        def the_keys(callback: Callable[[], Any]) -> Callable[[], Any]:
+            """A callback deferred by the key's work (to after a refresh: a tree scrolling its cursor into
+            view) is the key's work too."""
+            if dispatching.get(current_task(), 0) == 0:
+                return callback
+
+            async def run() -> Any:
+                task = current_task()
+                dispatching[task] = dispatching.get(task, 0) + 1
+                try:
+                    result = callback()
+                    return await result if inspect.isawaitable(result) else result
+                finally:
+                    dispatching[task] -= 1
+
+            return run
+
+        def invoke_later(screen: Screen[Any], callback: Callable[[], Any], sender: MessagePump) -> None:
+            original_invoke_later(screen, the_keys(callback), sender)
+
+        def call_next(pump: MessagePump, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+            original_call_next(pump, the_keys(functools.partial(callback, *args, **kwargs)))
+
+        original_invoke_later = Screen._invoke_later
+        original_call_next = MessagePump.call_next
         MessagePump.post_message = post_message  # type: ignore[method-assign,assignment]
         MessagePump._dispatch_message = dispatch_message  # type: ignore[method-assign,assignment]
         Widget.refresh = refresh  # type: ignore[method-assign,assignment]
+        Screen._invoke_later = invoke_later  # type: ignore[method-assign,assignment]
+        MessagePump.call_next = call_next  # type: ignore[method-assign,assignment]
 
     def start(self) -> None:
         self.caused.clear()
