@@ -17,7 +17,7 @@ from agenttrace_tui.store import Store, analytics, compile_filters, explorer, qu
 from agenttrace_tui.store.agents import AgentNode, agent_tree
 from agenttrace_tui.store.breakdown import session_breakdown
 from agenttrace_tui.store.records import SessionBreakdown, SpanDetail, SpanRow
-from agenttrace_tui.tui.folders import PAGE_SIZE, Folders
+from agenttrace_tui.tui.folders import PAGE_SIZE, Folders, path_prefixes
 
 
 @dataclass(frozen=True)
@@ -93,8 +93,7 @@ class ExplorerData:
     def folder_pages_to(self, session_id: str, path: str, shown: dict[str, int]) -> list[explorer.FolderPage]:
         """The pages that bring every folder on the way to `path` into its parent's sub-folders read so far
         (`shown`: folder → how many of its sub-folders are read)."""
-        parts = [part for part in path.split("/") if part]
-        prefixes = ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+        prefixes = path_prefixes(path)
         pages = []
         with self.store.reader() as con:
             for parent, child in zip(prefixes, prefixes[1:]):

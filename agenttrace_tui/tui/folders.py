@@ -53,3 +53,9 @@ class Folders:
     def pages(self) -> dict[str, int]:
         """Each folder whose sub-folders were read, with how many: what a live refresh reads again."""
         return {folder: len(children) for folder, children in self.loaded.items()}
+
+
+def path_prefixes(path: str) -> list[str]:
+    """`/a/b` → `/`, `/a`, `/a/b`: the folders on the way to a path."""
+    parts = [part for part in path.split("/") if part]
+    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]

@@ -36,6 +36,7 @@ from agenttrace_tui.store.explorer import FolderPage
 from agenttrace_tui.store.records import SessionBreakdown, SpanDetail, SpanRow
 from agenttrace_tui.textsafe import sanitize
 from agenttrace_tui.tui.data import ExplorerData, SessionView
+from agenttrace_tui.tui.folders import path_prefixes
 from agenttrace_tui.tui.widgets.agents import AgentTree
 from agenttrace_tui.tui.widgets.detail import DetailPane
 from agenttrace_tui.tui.widgets.panels import SessionPanels
@@ -751,13 +752,13 @@ class SessionScreen(Screen[None]):
             self._spans_requested.clear()
             self.path_tree.show_paths(self.path_tree.folders)
         folders = self.path_tree.folders
-        prefixes = _prefixes(path)
+        prefixes = path_prefixes(path)
         if load_folders and any(child not in folders.loaded.get(parent, ())
                                 for parent, child in zip(prefixes, prefixes[1:])):
             self._load_folders_to(span_id, path, folders.pages())
             return
         node = self.path_tree.root
-        for prefix in _prefixes(path)[1:]:
+        for prefix in prefixes[1:]:
             self.path_tree.ensure_subfolders(node)
             node.expand()
             child = next((c for c in node.children if isinstance(c.data, FolderRef) and c.data.path == prefix), None)
@@ -902,11 +903,6 @@ class SessionScreen(Screen[None]):
         for extension, label in ((".jsonl", "JSONL"), (".csv", "CSV"), (".parquet", "Parquet")):
             yield SystemCommand(f"Export: session spans as {label}", f"Write this session's spans to a {label} file",
                                 lambda e=extension: self.action_export(e))
-
-
-def _prefixes(path: str) -> list[str]:
-    parts = [p for p in path.split("/") if p]
-    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _tool_calls(output: Any) -> list[tuple[str, str]]:

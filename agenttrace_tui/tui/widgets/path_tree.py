@@ -20,7 +20,7 @@ from textual.widgets.tree import TreeNode
 from agenttrace_tui import display
 from agenttrace_tui.store.records import NodeStats, SpanRow
 from agenttrace_tui.textsafe import sanitize
-from agenttrace_tui.tui.folders import PAGE_SIZE, Folders
+from agenttrace_tui.tui.folders import PAGE_SIZE, Folders, path_prefixes
 
 __all__ = ["PAGE_SIZE", "STALE_RUNNING_MS", "FolderRef", "MoreRef", "NodeData", "PathTree", "SpanRef"]
 
@@ -324,7 +324,7 @@ class PathTree(Tree[NodeData]):
         if self.causal:
             return None
         node = self.root
-        for prefix in _prefixes(path)[1:]:
+        for prefix in path_prefixes(path)[1:]:
             found = next((c for c in node.children if isinstance(c.data, FolderRef) and c.data.path == prefix), None)
             if found is None:
                 return None
@@ -369,9 +369,3 @@ class PathTree(Tree[NodeData]):
         node = self.cursor_node
         if node is not None and node.allow_expand and not node.is_expanded:
             node.expand()
-
-
-def _prefixes(path: str) -> list[str]:
-    """`/a/b` → `/`, `/a`, `/a/b`: the folders on the way to a path."""
-    parts = [part for part in path.split("/") if part]
-    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
