@@ -336,7 +336,8 @@ class SessionScreen(Screen[None]):
         crumb = Text(f"agenttrace › sessions › {sanitize(summary['name'] or '(unnamed)')}  ")
         crumb.append(
             f"{sanitize(self.session_id)} · {display.duration(summary['duration_ms'])} · {summary['spans']:,} spans · "
-            f"{display.cost(summary['cost_usd'], summary['unpriced'])} · {summary['errors']} errors",
+            f"{display.cost(summary['cost_usd'], summary['unpriced'])} · {summary['errors']:,} "
+            f"{'error' if summary['errors'] == 1 else 'errors'}",
             style="dim",
         )
         if summary.get("name_conflict"):
