@@ -311,3 +311,16 @@ def test_store_connections_never_draw_duckdbs_progress_bar(tmp_path: Path) -> No
         with open_connection() as con:
             row = con.execute("SELECT current_setting('enable_progress_bar')").fetchone()
             assert row is not None and row[0] is False
+
+
+def test_ingest_tells_each_file_s_stages_in_order(tmp_path: Path) -> None:
+    """The CLI's progress bar names what a file is going through; the write phase moves no bytes."""
+    from agenttrace_tui.store.ingest import expand_inputs, ingest
+
+    for name in ("a.jsonl", "b.jsonl"):
+        (tmp_path / name).write_text('{"session_id": "s", "start_time": 1740000000, "name": "x"}\n')
+    sources, _ = expand_inputs([str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")])
+    stages: list[str] = []
+    result = ingest(tmp_path / "s.duckdb", sources, on_stage=stages.append)
+    assert result.ok
+    assert stages == ["reading", "storing", "reading", "storing"]

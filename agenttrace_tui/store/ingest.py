@@ -160,11 +160,14 @@ def ingest(
     on_bytes: Callable[[int], None] | None = None,
     stdin: BinaryIO | None = None,
     redact: bool = True,
+    on_stage: Callable[[str], None] | None = None,
 ) -> IngestResult:
     """Ingest each source in its own transaction; per-file problems are reported, not raised.
 
     `redact`: credentials (API keys, auth headers, key-shaped strings) are replaced before anything is
-    stored, by the rules of agenttrace_tui.store.redaction and the config's `[redact]` table."""
+    stored, by the rules of agenttrace_tui.store.redaction and the config's `[redact]` table.
+    `on_stage`: told "reading" when a file's lines start being read and parsed, "storing" when its writes
+    start (merge, pricing, rollups, commit: a second or two for a large file, with no bytes read)."""
     settings = _settings(prices_file, redact)
     result = IngestResult()
     started = time.perf_counter()
@@ -177,12 +180,12 @@ def ingest(
                 if source.path is None:
                     stream: BinaryIO = stdin or sys.stdin.buffer
                     state = _ingest_one(writer, writer.backend.file_key(source.name), stream, file_result, strict, settings,
-                                        on_bytes, fingerprint=None, sniff_format=True)
+                                        on_bytes, fingerprint=None, sniff_format=True, on_stage=on_stage)
                     result.bytes_read += state.bytes_read
                 else:
                     try:
                         result.bytes_read += _ingest_path(
-                            writer, source.path, file_result, strict, force, settings, on_bytes
+                            writer, source.path, file_result, strict, force, settings, on_bytes, on_stage
                         )
                     except duckdb.OutOfMemoryException:
                         # The memory cap that keeps big files small is too tight for a file of giant lines
@@ -191,7 +194,7 @@ def ingest(
                             raise
                         file_result = result.files[-1] = FileResult(path=source.name)
                         result.bytes_read += _ingest_path(
-                            writer, source.path, file_result, strict, force, settings, on_bytes
+                            writer, source.path, file_result, strict, force, settings, on_bytes, on_stage
                         )
             except OSError as exc:
                 file_result.error = f"{source.name}: cannot read: {exc.strerror or exc}"
@@ -255,6 +258,7 @@ def _ingest_path(
     force: bool,
     settings: _Settings,
     on_bytes: Callable[[int], None] | None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> int:
     stat = path.stat()
     key = writer.backend.file_key(str(path.resolve()))
@@ -266,7 +270,7 @@ def _ingest_path(
         return 0
     with open_binary(path) as stream:
         state = _ingest_one(writer, key, stream, file_result, strict, settings, on_bytes,
-                            fingerprint=(stat.st_size, stat.st_mtime_ns), sniff_format=True)
+                            fingerprint=(stat.st_size, stat.st_mtime_ns), sniff_format=True, on_stage=on_stage)
     return state.bytes_read
 
 
@@ -289,6 +293,7 @@ def _ingest_one(
     fingerprint: tuple[int, int] | None,
     first_line: int = 1,
     sniff_format: bool = False,
+    on_stage: Callable[[str], None] | None = None,
 ) -> FileReadState:
     """`first_line` > 1: the stream is the rest of a file from that line on (follow mode); rejects of
     earlier lines are kept. `sniff_format`: an OpenTelemetry (OTLP JSON) or Helicone log file is
@@ -309,10 +314,14 @@ def _ingest_one(
     else:
         batches = read_line_batches(stream, state, on_bytes, first_line=first_line)
     con = writer.get()
+    if on_stage is not None:
+        on_stage("reading")
     try:
         # Parsed outside the transaction (into a temp table, local to this connection), so that a team
         # store's retry after a write conflict runs the writes again without reading the stream again.
         _parse_file(con, batches, settings.redaction)
+        if on_stage is not None:
+            on_stage("storing")
         writer.backend.transaction(con, lambda: _write_file(con, file_key, file_result, strict, settings,
                                                             fingerprint, first_line), writer.wait_seconds)
     finally:
