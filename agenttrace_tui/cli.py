@@ -41,9 +41,6 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 LARGE_INPUT_BYTES: Final = 8 * 1024 * 1024
 """Show a progress bar on a terminal when the inputs add up to more than this."""
-STAGE_LABELS: Final = {"reading": "parsing", "storing": "storing"}
-"""The progress bar's word for what ingest is doing: a file's lines are read and checked, then stored (merged,
-priced, rolled up, committed: a second or two for a large file, while no bytes move)."""
 
 DbOption = Annotated[
     str | None,
@@ -150,12 +147,12 @@ def ingest(
                 "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                 TimeRemainingColumn(), console=stderr, transient=True,
             ) as progress:
-                task = progress.add_task(STAGE_LABELS["reading"], total=total_bytes)
-                # The stage is one of two fixed words (never a file name: a description is Rich markup).
+                task = progress.add_task("parsing", total=total_bytes)
+                # The stage is one of ingest's two fixed words, never a file name: a description is Rich markup.
                 result = run_ingest(db_path, sources, strict=strict, force=force, prices_file=prices,
                                     wait_seconds=wait, on_bytes=lambda n: progress.advance(task, n),
                                     redact=not no_redact,
-                                    on_stage=lambda stage: progress.update(task, description=STAGE_LABELS[stage]))
+                                    on_stage=lambda stage: progress.update(task, description=stage))
         else:
             result = run_ingest(db_path, sources, strict=strict, force=force, prices_file=prices,
                                 wait_seconds=wait, redact=not no_redact)

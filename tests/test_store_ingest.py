@@ -323,4 +323,4 @@ def test_ingest_tells_each_file_s_stages_in_order(tmp_path: Path) -> None:
     stages: list[str] = []
     result = ingest(tmp_path / "s.duckdb", sources, on_stage=stages.append)
     assert result.ok
-    assert stages == ["reading", "storing", "reading", "storing"]
+    assert stages == ["parsing", "storing", "parsing", "storing"]

@@ -166,7 +166,7 @@ def ingest(
 
     `redact`: credentials (API keys, auth headers, key-shaped strings) are replaced before anything is
     stored, by the rules of agenttrace_tui.store.redaction and the config's `[redact]` table.
-    `on_stage`: told "reading" when a file's lines start being read and parsed, "storing" when its writes
+    `on_stage`: told "parsing" when a file's lines start being read and checked, "storing" when its writes
     start (merge, pricing, rollups, commit: a second or two for a large file, with no bytes read)."""
     settings = _settings(prices_file, redact)
     result = IngestResult()
@@ -315,7 +315,7 @@ def _ingest_one(
         batches = read_line_batches(stream, state, on_bytes, first_line=first_line)
     con = writer.get()
     if on_stage is not None:
-        on_stage("reading")
+        on_stage("parsing")
     try:
         # Parsed outside the transaction (into a temp table, local to this connection), so that a team
         # store's retry after a write conflict runs the writes again without reading the stream again.

@@ -87,7 +87,7 @@ def _is_strict_integer(expr: str) -> str:
 def _is_integer(expr: str) -> str:
     """Integers, and whole-number floats such as 5.0 (JSON Schema counts those as integers too)."""
     return (
-        f"({_jtype(expr)} IN ('UBIGINT', 'BIGINT') OR ({_jtype(expr)} = 'DOUBLE' "
+        f"({_is_strict_integer(expr)} OR ({_jtype(expr)} = 'DOUBLE' "
         f"AND try_cast({expr} AS DOUBLE) = floor(try_cast({expr} AS DOUBLE))))"
     )
 
@@ -107,7 +107,7 @@ def _epoch_parts(field: str) -> str:
     the float."""
     value = f"r.{field}"
     is_integer_text = (
-        f"{_jtype(value)} IN ('UBIGINT', 'BIGINT') OR ({_jtype(value)} = 'DOUBLE' "
+        f"{_is_strict_integer(value)} OR ({_jtype(value)} = 'DOUBLE' "  # DOUBLE: beyond 64 bits, or a float
         f"AND NOT contains({value}, '.') AND regexp_full_match({value}::VARCHAR, '-?[0-9]+'))"
     )
     return (
