@@ -161,7 +161,7 @@ class FileWriteSession:
             self.con = connect(self.path, read_only=False, wait_seconds=self.wait_seconds)
             # A file is one transaction: its staged lines and new rows would otherwise sit in memory until
             # the commit, so memory would grow with the file (2.6 GB for a 1 GB file). Past this, DuckDB
-            # spills them to its temp directory (DB.tmp): 1.3 GB for the same file, no slower. (256 MB is
+            # spills them to its temp directory (DB.tmp): 750 MB for the same file, no slower. (256 MB is
             # too tight for the parse of some files; a file that still doesn't fit is read again uncapped.)
             self.con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
             self.memory_lifted = False

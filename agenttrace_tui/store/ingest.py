@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from agenttrace_tui.store import ingest_sql, merge_sql
+from agenttrace_tui.store.backpressure import ReleaseGate
 from agenttrace_tui.store.backends import StoreTarget, WriteSession, open_backend
 from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS
 from agenttrace_tui.interop import SNIFF_BYTES, Converted, SourceFormat, convert_file, sniff
@@ -380,13 +381,18 @@ def _parse_file(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch],
 
     One query, not one per block: the big parse SQL is planned once (~40 ms), and DuckDB's workers pull
     blocks (read and split here, ~1 MB each) and parse them in parallel. Memory stays flat: blocks are
-    produced as they are consumed. (Reading ahead in a thread of ours was tried: no faster.)
+    produced as they are consumed: the scanner DuckDB puts over the stream would read ahead without
+    bound, so a gate holds the reader back (agenttrace_tui.store.backpressure). (Reading ahead in a
+    thread of ours was tried: no faster.)
     """
     failure: list[BaseException] = []
+    gate = ReleaseGate()
 
     def record_batches() -> Iterator[pa.RecordBatch]:
         try:
             for batch in batches:
+                gate.wait()
+                batch.lines = gate.track(batch.lines)
                 yield from _line_table(batch).to_batches()
         except BaseException as exc:  # raised again below: DuckDB would turn it into its own error
             failure.append(exc)
