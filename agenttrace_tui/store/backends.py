@@ -136,6 +136,12 @@ INGEST_MEMORY_LIMIT: Final = "512MB"
 """DuckDB's buffer memory for an ingest of a file store (the rest of a file's transaction spills to disk)."""
 
 
+INGEST_ROW_GROUP_SIZE: Final = 30_720
+"""Rows per row group that ingest writes (DuckDB's default: 122,880). An insert writes each full row group
+while it runs, on both threads, and leaves the rest to its commit, on one: with a quarter of the size,
+a 250 MB file's insert and commit went from 1.46 to 0.93 s (commit 0.36 → 0.05 s). The store grows ~4%."""
+
+
 class FileWriteSession:
     """Kept while files follow quickly, released regularly.
 
@@ -158,7 +164,8 @@ class FileWriteSession:
 
     def get(self) -> duckdb.DuckDBPyConnection:
         if self.con is None:
-            self.con = connect(self.path, read_only=False, wait_seconds=self.wait_seconds)
+            self.con = connect(self.path, read_only=False, wait_seconds=self.wait_seconds,
+                               row_group_size=INGEST_ROW_GROUP_SIZE)
             # A file is one transaction: its staged lines and new rows would otherwise sit in memory until
             # the commit, so memory would grow with the file (2.6 GB for a 1 GB file). Past this, DuckDB
             # spills them to its temp directory (DB.tmp): 750 MB for the same file, no slower. (256 MB is

@@ -18,6 +18,7 @@ from typing import Final
 import duckdb
 
 from agenttrace_tui.store.errors import StoreBusyError, StoreError
+from agenttrace_tui.store.sql_parts import sql_literal
 
 DEFAULT_WAIT_SECONDS: Final = 30.0
 """How long a command waits for another agenttrace process to release the store."""
@@ -70,13 +71,21 @@ def _configure(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET enable_progress_bar = false")
 
 
+ATTACHED_ALIAS: Final = "store"
+
+
 def connect(
     path: Path,
     *,
     read_only: bool,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    row_group_size: int | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the store, retrying while another process holds a conflicting lock."""
+    """Open the store, retrying while another process holds a conflicting lock.
+
+    `row_group_size` (a writer's): the rows per row group of what this connection writes. DuckDB takes it only
+    when a file is attached, so the store is then attached (as `store`, made the default catalog) to an
+    in-memory database, with its spill files where a file connection puts them (`<store>.tmp`)."""
     deadline = time.monotonic() + wait_seconds
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,8 +98,11 @@ def connect(
                 with owner_only_files():  # created 0600 at once, not chmod-ed after a window
                     # A new store is written in the current storage format, which can compress payloads
                     # with ZSTD (schema.py); DuckDB's default stays readable by 0.10, without it.
-                    con = duckdb.connect(str(path), read_only=False,
-                                         config={} if existed else {"storage_compatibility_version": STORAGE_VERSION})
+                    if row_group_size is None:
+                        con = duckdb.connect(str(path), read_only=False, config={} if existed else
+                                             {"storage_compatibility_version": STORAGE_VERSION})
+                    else:
+                        con = _attached(path, row_group_size, new=not existed)
             if not existed and not read_only:
                 os.chmod(path, 0o600)  # traces hold prompts and outputs: owner only
             _configure(con)
@@ -106,6 +118,19 @@ def connect(
             time.sleep(RETRY_INTERVAL_SECONDS)
         except duckdb.Error as exc:
             raise StoreError(f"cannot open store {path}: {_first_line(exc)}") from None
+
+
+def _attached(path: Path, row_group_size: int, *, new: bool) -> duckdb.DuckDBPyConnection:
+    options = [f"ROW_GROUP_SIZE {row_group_size}"] + ([f"STORAGE_VERSION '{STORAGE_VERSION}'"] if new else [])
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH {sql_literal(str(path))} AS {ATTACHED_ALIAS} ({', '.join(options)})")
+        con.execute(f"USE {ATTACHED_ALIAS}")
+        con.execute(f"SET temp_directory = {sql_literal(str(path) + '.tmp')}")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 @contextmanager
