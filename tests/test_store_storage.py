@@ -48,3 +48,30 @@ def test_a_store_in_the_older_format_ingests_and_reads_the_same(tmp_path: Path) 
     assert "ZSTD" not in _payload_compressions(old)
     query = "SELECT span_id, input, output FROM spans ORDER BY span_id"
     assert old_store.sql(query) == new_store.sql(query)
+
+
+def test_ingest_writes_row_groups_of_its_own_size_and_spills_next_to_the_store(tmp_path: Path) -> None:
+    """The ingest writer attaches the store with ROW_GROUP_SIZE (full row groups are written by the insert on
+    every thread, not left to the commit); what it writes reads back the same through a plain connection."""
+    from agenttrace_tui.store.backends import INGEST_ROW_GROUP_SIZE
+    from agenttrace_tui.store.connection import connect
+
+    trace = tmp_path / "many.jsonl"
+    spans = INGEST_ROW_GROUP_SIZE * 2 + 100
+    trace.write_text("".join(
+        f'{{"span_id":"s{n}","session_id":"q{n % 7}","start_time":{1_700_000_000 + n},"kind":"tool",'
+        f'"name":"t","input":{{"n":{n}}}}}\n' for n in range(spans)))
+    store = Store(tmp_path / "rows.duckdb")
+    assert store.ingest([str(trace)]).stored == spans
+    with duckdb.connect(str(tmp_path / "rows.duckdb"), read_only=True) as con:
+        sizes = [int(r[0]) for r in con.execute(
+            "SELECT sum(count) FROM pragma_storage_info('span_data') "
+            "WHERE column_name = 'span_id' AND segment_type <> 'VALIDITY' GROUP BY row_group_id").fetchall()]
+        assert con.execute("SELECT count(*), count(DISTINCT span_id) FROM span_data").fetchone() == (spans, spans)
+    assert len(sizes) >= 3 and max(sizes) <= INGEST_ROW_GROUP_SIZE  # DuckDB's default would be 122,880 rows
+    writer = connect(tmp_path / "rows.duckdb", read_only=False, row_group_size=INGEST_ROW_GROUP_SIZE)
+    try:
+        row = writer.execute("SELECT current_setting('temp_directory')").fetchone()
+        assert row is not None and row[0] == str(tmp_path / "rows.duckdb") + ".tmp"
+    finally:
+        writer.close()
