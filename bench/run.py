@@ -72,6 +72,13 @@ def _generator_key(size: Size) -> str:
     return hashlib.sha256(source + repr((size, SEED, DATA_VERSION)).encode()).hexdigest()[:12]
 
 
+def _store_code_key() -> str:
+    """The store layer's source: a bench store written by older ingest code (its row groups, rollups,
+    compression) would measure the explorer on a layout the current code no longer writes."""
+    sources = sorted((BENCH.parent / "agenttrace_tui" / "store").glob("*.py"))
+    return hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:12]
+
+
 def write_sessions(path: Path, *, prefix: str, seed: int, spans: int | None = None, size_bytes: int | None = None,
                    spans_per_session: int | None = None) -> int:
     """Sessions until `spans` spans or `size_bytes` bytes are written; the span count."""
@@ -133,7 +140,8 @@ def cached(marker: Path, key: str, build: Callable[[], None]) -> None:
 
 
 def prepare(work: Path, name: str, size: Size) -> dict[str, Path]:
-    """The trace files and stores of one size, built once and reused while the generator is unchanged."""
+    """The trace files and stores of one size, built once and reused while the generator (for the store: and
+    the store layer's code) is unchanged."""
     folder = work / name
     folder.mkdir(parents=True, exist_ok=True)
     key = _generator_key(size)
@@ -170,7 +178,7 @@ def prepare(work: Path, name: str, size: Size) -> dict[str, Path]:
     cached(folder / "files.ok", key, build_files)
     cached(folder / "sdk.ok", key + hashlib.sha256(repr(SDK_START_FIELDS).encode()).hexdigest()[:8],
            lambda: write_sdk_shaped(files["ingest_a"], files["ingest_sdk"]))
-    cached(folder / "store.ok", key, build_store)
+    cached(folder / "store.ok", key + _store_code_key(), build_store)
     return {**files, "store": store, "empty": empty, "folder": folder}
 
 
