@@ -226,7 +226,7 @@ def test_concurrent_ingest_processes_and_a_reader(tmp_path: Path, new_lake: Call
         assert one("SELECT count(*), count(DISTINCT path) FROM ingested_files") == (
             PROCESSES * SESSIONS, PROCESSES * SESSIONS)
         assert one("SELECT count(*), count(DISTINCT file) FROM rejects") == (PROCESSES, PROCESSES)
-        assert one("SELECT count(*) FROM meta") == (1,)
+        assert one("SELECT count(*), count(DISTINCT key) FROM meta") == (2, 2)  # schema version, input hash probe
         assert one("SELECT count(*) FROM write_token") == (1,)
 
 

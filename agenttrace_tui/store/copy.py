@@ -20,6 +20,7 @@ from agenttrace_tui.store import merge_sql
 from agenttrace_tui.store.connection import owner_only_files
 from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.location import LakeLocation, mask_password
+from agenttrace_tui.store.session_groups import INPUT_HASH_PROBE, input_hash_sql
 
 if TYPE_CHECKING:
     from agenttrace_tui.store import Store
@@ -30,9 +31,12 @@ DATA_TABLES: Final = ("span_data", "session_records", "session_stats", "session_
 CONTENT_TABLES: Final = ("span_data", "session_records", "rejects", "ingested_files")
 """A target with rows in any of these is not empty."""
 
+COPIED_SPANS_SQL: Final = f"SELECT * REPLACE ({input_hash_sql('s.input')} AS input_hash) FROM src.span_data s"
+"""The source's spans with their inputs hashed by this DuckDB: the source may hold another DuckDB's hashes."""
+
 APPEND_SQL: Final[dict[str, str]] = {
     # Rows already in the target (same key) are kept as they are there; rollups are recomputed after.
-    "span_data": "INSERT INTO span_data BY NAME SELECT * FROM src.span_data s "
+    "span_data": f"INSERT INTO span_data BY NAME {COPIED_SPANS_SQL} "
                  "WHERE NOT EXISTS (SELECT 1 FROM span_data d WHERE d.span_id = s.span_id)",
     "session_records": "INSERT INTO session_records BY NAME SELECT * FROM src.session_records s "
                        "WHERE NOT EXISTS (SELECT 1 FROM session_records d WHERE d.session_id = s.session_id)",
@@ -69,9 +73,11 @@ def copy_store(source: Store, target: Store, *, append: bool = False) -> CopyRes
             if not append:
                 _refuse_non_empty(con, target)
                 con.execute("DELETE FROM meta")
-                con.execute("INSERT INTO meta BY NAME SELECT * FROM src.meta")
+                con.execute("INSERT INTO meta BY NAME SELECT * FROM src.meta WHERE key <> 'input_hash_probe'")
+                con.execute(f"INSERT INTO meta SELECT 'input_hash_probe', {INPUT_HASH_PROBE}")
                 for table in DATA_TABLES:
-                    result.rows[table] = _inserted(con, f"INSERT INTO {table} BY NAME SELECT * FROM src.{table}")
+                    source = COPIED_SPANS_SQL if table == "span_data" else f"SELECT * FROM src.{table}"
+                    result.rows[table] = _inserted(con, f"INSERT INTO {table} BY NAME {source}")
                 return
             for table, sql in APPEND_SQL.items():
                 result.rows[table] = _inserted(con, sql)

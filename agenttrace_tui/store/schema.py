@@ -13,9 +13,9 @@ import duckdb
 
 from agenttrace_tui.store.connection import rollback_quietly
 from agenttrace_tui.store.errors import StoreError
-from agenttrace_tui.store.session_groups import GROUPS_COLUMNS, GROUPS_ROLLUP_SQL
+from agenttrace_tui.store.session_groups import GROUPS_COLUMNS, GROUPS_ROLLUP_SQL, INPUT_HASH_PROBE, REHASH_INPUTS_SQL
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """Bump with an entry in MIGRATIONS; a store newer than this is refused, never guessed at."""
 
 TABLES: Final = """
@@ -227,6 +227,9 @@ CREATE TABLE session_groups (
     wasted_unpriced BIGINT
 );
 """,
+    # 3: input hashes are DuckDB's hash(), no longer md5: ensure_schema hashes every input again (the probe
+    # in `meta` is missing). The version changes so that an agenttrace writing md5 refuses the store.
+    2: "SELECT 1;",
 }
 """from_version → SQL that upgrades a store to from_version + 1: tables and columns only (the views of this
 version are created after every step has run)."""
@@ -291,6 +294,11 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, backend_tables: str = "") -> N
         if upgraded_from is not None:
             for changed in sorted(v for v in REBUILT_ROLLUPS if v > upgraded_from):
                 con.execute(REBUILT_ROLLUPS[changed])
+            if not input_hashes_current(con):
+                # Equal inputs stay equal: the repeats already rolled up keep holding.
+                con.execute(REHASH_INPUTS_SQL)
+        con.execute("DELETE FROM meta WHERE key = 'input_hash_probe'")
+        con.execute(f"INSERT INTO meta SELECT 'input_hash_probe', {INPUT_HASH_PROBE}")
         # DELETE + INSERT rather than INSERT OR REPLACE: the same SQL on both backends (DuckLake has no keys).
         con.execute("DELETE FROM meta WHERE key = 'schema_version'")
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
@@ -301,4 +309,13 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, backend_tables: str = "") -> N
 
 
 def needs_setup(con: duckdb.DuckDBPyConnection) -> bool:
-    return store_version(con) != SCHEMA_VERSION
+    """A writer must create, upgrade or rehash the store first (or be refused, for a newer store)."""
+    return store_version(con) != SCHEMA_VERSION or not input_hashes_current(con)
+
+
+def input_hashes_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """The store's input hashes are this DuckDB's (session_groups.input_hash_sql)."""
+    row = con.execute(
+        f"SELECT count(*) FROM meta WHERE key = 'input_hash_probe' AND value = {INPUT_HASH_PROBE}"
+    ).fetchone()
+    return bool(row and row[0])
