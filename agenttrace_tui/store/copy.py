@@ -20,7 +20,8 @@ from agenttrace_tui.store import merge_sql
 from agenttrace_tui.store.connection import owner_only_files
 from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.location import LakeLocation, mask_password
-from agenttrace_tui.store.session_groups import INPUT_HASH_PROBE, input_hash_sql
+from agenttrace_tui.store.schema import record_input_hash_probe
+from agenttrace_tui.store.session_groups import input_hash_sql
 
 if TYPE_CHECKING:
     from agenttrace_tui.store import Store
@@ -73,8 +74,8 @@ def copy_store(source: Store, target: Store, *, append: bool = False) -> CopyRes
             if not append:
                 _refuse_non_empty(con, target)
                 con.execute("DELETE FROM meta")
-                con.execute("INSERT INTO meta BY NAME SELECT * FROM src.meta WHERE key <> 'input_hash_probe'")
-                con.execute(f"INSERT INTO meta SELECT 'input_hash_probe', {INPUT_HASH_PROBE}")
+                con.execute("INSERT INTO meta BY NAME SELECT * FROM src.meta")
+                record_input_hash_probe(con)  # the spans below are hashed by this DuckDB
                 for table in DATA_TABLES:
                     source = COPIED_SPANS_SQL if table == "span_data" else f"SELECT * FROM src.{table}"
                     result.rows[table] = _inserted(con, f"INSERT INTO {table} BY NAME {source}")

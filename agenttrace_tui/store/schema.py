@@ -297,8 +297,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, backend_tables: str = "") -> N
             if not input_hashes_current(con):
                 # Equal inputs stay equal: the repeats already rolled up keep holding.
                 con.execute(REHASH_INPUTS_SQL)
-        con.execute("DELETE FROM meta WHERE key = 'input_hash_probe'")
-        con.execute(f"INSERT INTO meta SELECT 'input_hash_probe', {INPUT_HASH_PROBE}")
+        record_input_hash_probe(con)
         # DELETE + INSERT rather than INSERT OR REPLACE: the same SQL on both backends (DuckLake has no keys).
         con.execute("DELETE FROM meta WHERE key = 'schema_version'")
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
@@ -311,6 +310,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, backend_tables: str = "") -> N
 def needs_setup(con: duckdb.DuckDBPyConnection) -> bool:
     """A writer must create, upgrade or rehash the store first (or be refused, for a newer store)."""
     return store_version(con) != SCHEMA_VERSION or not input_hashes_current(con)
+
+
+def record_input_hash_probe(con: duckdb.DuckDBPyConnection) -> None:
+    """Note in `meta` that the store's input hashes are this DuckDB's (DELETE + INSERT, as for the version)."""
+    con.execute("DELETE FROM meta WHERE key = 'input_hash_probe'")
+    con.execute(f"INSERT INTO meta SELECT 'input_hash_probe', {INPUT_HASH_PROBE}")
 
 
 def input_hashes_current(con: duckdb.DuckDBPyConnection) -> bool:
