@@ -16,13 +16,17 @@ import gc
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from agenttrace_tui.interop.errors import ShapeError
-from agenttrace_tui.interop.helicone import body_to_records
-from agenttrace_tui.interop.otlp import OtelSpan, build_records, decode_request, request_to_records
+
+if TYPE_CHECKING:
+    from agenttrace_tui.interop.otlp import OtelSpan
+
+# The converters (interop.otlp, interop.helicone) are imported where they are used: `agenttrace ingest` needs
+# only `sniff` for a file in the trace format, and the converters' imports cost ~20 ms at every start.
 
 __all__ = [
     "Converted",
@@ -109,6 +113,8 @@ def sniff(head: bytes) -> SourceFormat:
 def otlp_request_to_records(request: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The records of one decoded ExportTraceServiceRequest (trees within this request only).
     Raises ShapeError (a ValueError) with a one-line reason when the request has the wrong shape."""
+    from agenttrace_tui.interop.otlp import request_to_records
+
     return request_to_records(request)
 
 
@@ -116,6 +122,8 @@ def helicone_body_to_records(body: Mapping[str, Any], headers: Mapping[str, str]
                              provider: str | None = None, received_ns: int | None = None) -> list[dict[str, Any]]:
     """The record of one Helicone manual-logger body; HTTP `headers` win over `providerRequest.meta`
     (names case-insensitive). Raises ShapeError (a ValueError) when the body has the wrong shape."""
+    from agenttrace_tui.interop.helicone import body_to_records
+
     return body_to_records(body, headers, provider=provider, received_ns=received_ns)
 
 
@@ -172,6 +180,8 @@ def _dumps(record: Mapping[str, Any]) -> bytes:
 
 
 def _convert_otlp(data: bytes) -> Converted:
+    from agenttrace_tui.interop.otlp import build_records, decode_request
+
     converted = Converted()
     spans: list[OtelSpan] = []
     for number, raw, value in _documents(data, converted.rejects):
@@ -184,6 +194,8 @@ def _convert_otlp(data: bytes) -> Converted:
 
 
 def _convert_helicone(data: bytes) -> Converted:
+    from agenttrace_tui.interop.helicone import body_to_records
+
     converted = Converted()
     raws: dict[int, bytes] = {}
     produced: list[tuple[int, dict[str, Any]]] = []
