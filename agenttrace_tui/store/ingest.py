@@ -26,11 +26,14 @@ from agenttrace_tui.store.backends import StoreTarget, WriteSession, open_backen
 from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS
 from agenttrace_tui.interop import SNIFF_BYTES, Converted, SourceFormat, convert_file, sniff
 from agenttrace_tui.store.lines import FileReadState, LineBatch, PrefixedStream, open_binary, read_line_batches
+from agenttrace_tui.store import preload
 from agenttrace_tui.store.pricing import PriceOverrides, load_overrides, resolve_prices
 from agenttrace_tui.store.redaction import RedactionRules, load_rules
 
 STDIN_NAME: Final = "<stdin>"
 TRACE_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
+PRELOAD_BYTES: Final = 8 * 1024 * 1024
+"""Inputs this large load what pricing needs while their lines are parsed (store/preload.py)."""
 REJECTS_SHOWN_PER_FILE: Final = 20
 """Rejects returned per file for display; all of them are kept in the store's rejects table."""
 
@@ -172,6 +175,8 @@ def ingest(
     settings = _settings(prices_file, redact)
     result = IngestResult()
     started = time.perf_counter()
+    if sum(source.size() for source in sources) >= PRELOAD_BYTES:
+        preload.start()
     writer = open_backend(store).write_session(wait_seconds)
     try:
         for index, source in enumerate(sources):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:  # pyarrow (~80 ms) only where a price table is built: reading the config needs none
     import pyarrow as pa
 
+from agenttrace_tui.store import preload
 from agenttrace_tui.store.errors import StoreError
 
 CONFIG_ENV: Final = "AGENTTRACE_CONFIG"
@@ -108,7 +109,19 @@ def _parse_overrides(table: dict[str, Any], origin: str) -> PriceOverrides:
     return PriceOverrides(parsed, origin)
 
 
+def load_price_table() -> None:
+    """Import genai-prices and make a first lookup, which loads its table (~0.17 s in all; store/preload.py
+    does it early, on a thread of its own)."""
+    from genai_prices import Usage, calc_price
+
+    try:
+        calc_price(Usage(input_tokens=0), model_ref="gpt-4o")
+    except LookupError:
+        pass
+
+
 def _library_price(provider: str | None, model: str) -> ModelPrice | None:
+    preload.wait()  # a lookup while the table loads would load it again
     from genai_prices import Usage, calc_price  # imported on demand: its price table is large
 
     for provider_id in dict.fromkeys([provider, None]):
