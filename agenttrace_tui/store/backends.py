@@ -37,6 +37,8 @@ class WriteSession(Protocol):
 
     backend: Backend
     wait_seconds: float
+    direct_insert: bool
+    """Whether a large file may be inserted from its parse (ingest.py, `_ingest_directly`)."""
 
     def get(self) -> duckdb.DuckDBPyConnection: ...
 
@@ -158,6 +160,7 @@ class FileWriteSession:
         self.backend: Backend = backend
         self.path = backend.location
         self.wait_seconds = wait_seconds
+        self.direct_insert = True
         self.con: duckdb.DuckDBPyConnection | None = None
         self.opened_at = 0.0
         self.memory_lifted = False

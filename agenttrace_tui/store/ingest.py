@@ -12,20 +12,23 @@ import glob
 import io
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Final
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 from agenttrace_tui.store import ingest_sql, merge_sql
 from agenttrace_tui.store.backpressure import ReleaseGate
 from agenttrace_tui.store.backends import StoreTarget, WriteSession, open_backend
 from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS
+from agenttrace_tui.store.direct_udfs import ASIDE_FIELDS, LinesAside, PriceLookup
 from agenttrace_tui.interop import SNIFF_BYTES, Converted, SourceFormat, convert_file, sniff
-from agenttrace_tui.store.lines import FileReadState, LineBatch, PrefixedStream, open_binary, read_line_batches
+from agenttrace_tui.store.lines import (FileReadState, LineBatch, PrefixedStream, Readable, open_binary,
+                                       read_line_batches)
 from agenttrace_tui.store import preload
 from agenttrace_tui.store.pricing import PriceOverrides, load_overrides, resolve_prices
 from agenttrace_tui.store.redaction import RedactionRules, load_rules
@@ -274,10 +277,143 @@ def _ingest_path(
         if on_bytes is not None:
             on_bytes(stat.st_size)
         return 0
+    fingerprint = (stat.st_size, stat.st_mtime_ns)
+    with open_binary(path) as stream:
+        head = stream.read(SNIFF_BYTES)
+        if _direct_suits(writer, con, key, head, stat.st_size, strict):
+            direct = _ingest_directly(writer, key, PrefixedStream(head, stream), file_result, settings, on_bytes,
+                                      fingerprint, on_stage)
+            if direct is not None:
+                return direct.bytes_read
+            on_bytes = None  # read again below: its bytes were counted once
+        else:
+            state = _ingest_one(writer, key, PrefixedStream(head, stream), file_result, strict, settings, on_bytes,
+                                fingerprint=fingerprint, sniff_format=True, on_stage=on_stage)
+            return state.bytes_read
     with open_binary(path) as stream:
         state = _ingest_one(writer, key, stream, file_result, strict, settings, on_bytes,
-                            fingerprint=(stat.st_size, stat.st_mtime_ns), sniff_format=True, on_stage=on_stage)
+                            fingerprint=fingerprint, sniff_format=True, on_stage=on_stage)
     return state.bytes_read
+
+
+DIRECT_MIN_BYTES: Final = 8 * 1024 * 1024
+"""Files this large, in the trace format, are inserted from their parse (`_ingest_directly`) when they suit."""
+
+
+def _direct_suits(writer: WriteSession, con: duckdb.DuckDBPyConnection, key: str, head: bytes, size: int,
+                  strict: bool) -> bool:
+    """Whether a file is likely to be all new spans, once each: never ingested before, and no span twice or
+    started without an end in its first lines (the SDK writes a start and an end line per span; those merge
+    better in the classic ingest). A wrong guess costs a second read, never a wrong store: see
+    `_ingest_directly`. `--strict` files take the classic path, which stores nothing when a line is bad."""
+    if not writer.direct_insert or strict or size < DIRECT_MIN_BYTES or sniff(head) is not SourceFormat.NATIVE:
+        return False
+    row = con.execute("SELECT count(*) FROM ingested_files WHERE path = ?", [key]).fetchone()
+    return not (row and row[0]) and not _head_has_merging_spans(head)
+
+
+def _head_has_merging_spans(head: bytes) -> bool:
+    seen: set[str | None] = set()
+    for line in head.split(b"\n")[:-1]:  # the last piece may be cut
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(record, dict) or record.get("type") == "session":
+            continue
+        span_id = record.get("span_id")
+        if not isinstance(span_id, str):
+            span_id = None  # a bad line: the parse says why
+        if span_id in seen or (record.get("end_time") is None and record.get("duration_ms") is None):
+            return True
+        if span_id is not None:
+            seen.add(span_id)
+    return False
+
+
+class _SpansRepeat(Exception):
+    """A direct insert met a span the store held already, or one the file has twice: it is rolled back."""
+
+
+PRICE_FUNCTION: Final = "agenttrace_price"
+ASIDE_FUNCTION: Final = "agenttrace_aside"
+
+
+def _ingest_directly(
+    writer: WriteSession,
+    file_key: str,
+    stream: Readable,
+    file_result: FileResult,
+    settings: _Settings,
+    on_bytes: Callable[[int], None] | None,
+    fingerprint: tuple[int, int],
+    on_stage: Callable[[str], None] | None,
+) -> FileReadState | None:
+    """One file in one transaction, its span lines inserted into `span_data` by the parse itself.
+
+    The classic ingest parses a file into a temp table, then inserts from it: on the bench's 250 MB file the
+    table's last copy and spill keep one core busy alone for 0.5 s, and the insert's scan of its two unequal
+    row groups for 0.3 s more. Inserting from the parse writes each row group as it fills, on both threads.
+    The lines that are not spans (bad lines, session records) are handed aside during the parse and written
+    by the classic SQL; costs are computed per distinct model as lines name them (direct_udfs.py).
+
+    Returns None, having rolled back, when a span turned out to be in the store already or twice in the file:
+    the caller then ingests the file the classic way, which merges them."""
+    state = FileReadState()
+    con = writer.get()
+    prices = PriceLookup(settings.overrides)
+    aside = LinesAside()
+    prices.register(con, PRICE_FUNCTION)
+    aside.register(con, ASIDE_FUNCTION)
+    params = {"source_file": file_key}
+
+    def body() -> None:
+        statement = merge_sql.direct_insert_sql(ingest_sql.parse_lines_sql(settings.redaction), PRICE_FUNCTION,
+                                                ASIDE_FUNCTION, ASIDE_FIELDS)
+        inserted = _run_over_lines(con, read_line_batches(stream, state, on_bytes), statement, params)
+        if on_stage is not None:
+            on_stage("storing")
+        repeats = con.execute(merge_sql.DIRECT_REPEATS_SQL, params).fetchone()
+        if repeats and repeats[0]:
+            raise _SpansRepeat
+        con.register("lines_aside", aside.table())
+        try:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE parsed_lines AS SELECT line_no, raw, reason, is_session, session_id, "
+                "name, properties::JSON AS properties, user_id, tags::JSON AS tags, extra::JSON AS extra "
+                "FROM lines_aside"
+            )
+        finally:
+            con.unregister("lines_aside")
+        _record_rejects(con, file_key, file_result)
+        set_aside = con.execute("SELECT count(*), count(*) FILTER (WHERE reason IS NULL) FROM parsed_lines").fetchone()
+        assert set_aside is not None
+        file_result.lines = inserted + int(set_aside[0])
+        file_result.stored = inserted + int(set_aside[1])
+        file_result.spans = inserted
+        con.execute(merge_sql.DIRECT_FILE_SPANS_SQL, params)
+        con.execute(merge_sql.NO_EXISTING_SPANS_SQL)
+        con.execute(merge_sql.MERGE_SESSION_RECORDS_SQL, params)
+        con.execute(merge_sql.REPLACE_SESSION_RECORDS_SQL)
+        con.execute(merge_sql.TOUCHED_SESSIONS_SQL)
+        con.execute(merge_sql.ROLLUP_SQL)
+        touched = con.execute("SELECT count(*) FROM touched_sessions").fetchone()
+        file_result.sessions_touched = int(touched[0]) if touched else 0
+        _record_file(con, file_key, file_result, fingerprint)
+
+    if on_stage is not None:
+        on_stage("parsing")
+    try:
+        writer.backend.transaction(con, body, writer.wait_seconds)
+    except _SpansRepeat:
+        file_result.lines = file_result.stored = file_result.spans = file_result.rejected = 0
+        file_result.rejects = []
+        return None
+    finally:
+        for name in (PRICE_FUNCTION, ASIDE_FUNCTION):
+            con.remove_function(name)
+        _drop_temporaries(con)
+    return state
 
 
 def ingested_unchanged(con: duckdb.DuckDBPyConnection, key: str, size: int, mtime_ns: int) -> bool:
@@ -291,7 +427,7 @@ def ingested_unchanged(con: duckdb.DuckDBPyConnection, key: str, size: int, mtim
 def _ingest_one(
     writer: WriteSession,
     file_key: str,
-    stream: BinaryIO,
+    stream: Readable,
     file_result: FileResult,
     strict: bool,
     settings: _Settings,
@@ -357,12 +493,17 @@ def _write_file(
         file_result.stored = int(counts[1])
         _merge(con, file_key, settings.overrides, file_result)
     if fingerprint is not None:
-        con.execute("DELETE FROM ingested_files WHERE path = ?", [file_key])
-        con.execute(
-            "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-            [file_key, fingerprint[0], fingerprint[1], file_result.lines, file_result.stored,
-             file_result.rejected],
-        )
+        _record_file(con, file_key, file_result, fingerprint)
+
+
+def _record_file(con: duckdb.DuckDBPyConnection, file_key: str, file_result: FileResult,
+                 fingerprint: tuple[int, int]) -> None:
+    """The file's size and modification time, so that an unchanged file is skipped next time."""
+    con.execute("DELETE FROM ingested_files WHERE path = ?", [file_key])
+    con.execute(
+        "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        [file_key, fingerprint[0], fingerprint[1], file_result.lines, file_result.stored, file_result.rejected],
+    )
 
 
 def _drop_temporaries(con: duckdb.DuckDBPyConnection) -> None:
@@ -382,13 +523,19 @@ LINE_SCHEMA: Final = pa.schema(
 
 def _parse_file(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch],
                 redaction: RedactionRules | None = None) -> None:
-    """Validate and normalise a whole file's lines into `parsed_lines`, in one query over an Arrow stream.
+    """Validate and normalise a whole file's lines into `parsed_lines`, in one query over an Arrow stream."""
+    _run_over_lines(con, batches, f"CREATE OR REPLACE TEMP TABLE parsed_lines AS {ingest_sql.parse_lines_sql(redaction)}")
 
-    One query, not one per block: the big parse SQL is planned once (~40 ms), and DuckDB's workers pull
-    blocks (read and split here, ~1 MB each) and parse them in parallel. Memory stays flat: blocks are
-    produced as they are consumed: the scanner DuckDB puts over the stream would read ahead without
-    bound, so a gate holds the reader back (agenttrace_tui.store.backpressure). (Reading ahead in a
-    thread of ours was tried: no faster.)
+
+def _run_over_lines(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch], statement: str,
+                    params: Mapping[str, object] | None = None) -> int:
+    """Run `statement` (which reads ingest_sql.LINE_BATCH) over a file's lines: one query, not one per block;
+    returns the rows it wrote.
+
+    One query: the big parse SQL is planned once (~40 ms), and DuckDB's workers pull blocks (read and split
+    here, ~1 MB each) and parse them in parallel. Memory stays flat: blocks are produced as they are consumed:
+    the scanner DuckDB puts over the stream would read ahead without bound, so a gate holds the reader back
+    (agenttrace_tui.store.backpressure). (Reading ahead in a thread of ours was tried: no faster.)
     """
     failure: list[BaseException] = []
     gate = ReleaseGate()
@@ -406,7 +553,7 @@ def _parse_file(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch],
     reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, record_batches())
     con.register(ingest_sql.LINE_BATCH, reader)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed_lines AS {ingest_sql.parse_lines_sql(redaction)}")
+        row = con.execute(statement, params or {}).fetchone()
     except duckdb.Error:
         if failure:
             raise failure[0] from None
@@ -415,6 +562,7 @@ def _parse_file(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch],
         con.unregister(ingest_sql.LINE_BATCH)
     if failure:
         raise failure[0]
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def _line_table(batch: LineBatch) -> pa.Table:

@@ -278,6 +278,9 @@ class LakeWriteSession:
         self.backend: Backend = backend
         self.lake = backend
         self.wait_seconds = wait_seconds
+        # A team store's writes may conflict and run again, and a stream cannot be read again: the parse
+        # stays outside the transaction, in a temp table.
+        self.direct_insert = False
         self.con: duckdb.DuckDBPyConnection | None = None
 
     def get(self) -> duckdb.DuckDBPyConnection:

@@ -53,7 +53,7 @@ class FileReadState:
 class PrefixedStream:
     """A stream whose first bytes were already read (to sniff its format), served again first."""
 
-    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
+    def __init__(self, prefix: bytes, rest: Readable) -> None:
         self._prefix = prefix
         self._rest = rest
 

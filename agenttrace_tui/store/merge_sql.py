@@ -290,3 +290,40 @@ ALL_SESSIONS_TOUCHED_SQL: Final = (
 
 INSERT_NEW_SPANS_SQL: Final = _insert_new_spans_sql()
 """New spans of this file, costed from the registered `prices` table."""
+
+
+def direct_insert_sql(parse_sql: str, price_function: str, aside_function: str,
+                      aside_fields: tuple[tuple[str, str], ...]) -> str:
+    """A file's span lines inserted from its parse (`parse_sql`, ingest_sql.parse_lines_sql), costed as they go
+    by `price_function(provider, model)`; every other line (bad lines, session records) is handed to
+    `aside_function` instead, with `aside_fields`. Used only when the file's spans are new to the store and
+    appear once each in it (ingest.py checks both afterwards and otherwise rolls back)."""
+    aside = "{" + ", ".join(f"'{name}': {name}::{kind}" for name, kind in aside_fields) + "}"
+    return f"""
+INSERT INTO span_data BY NAME
+SELECT s.span_id, {", ".join(f"s.{c}" for c in MERGED_SPAN_COLUMNS)},
+       CASE WHEN s.cost_reported IS NULL THEN {_cost_computed()} END AS cost_computed,
+       $source_file AS source_file, s.line_no AS source_line, now()::TIMESTAMP AS ingested_at,
+       {input_hash_sql("s.input")} AS input_hash
+FROM (
+    SELECT *, CASE WHEN model IS NOT NULL AND cost_reported IS NULL THEN {price_function}(provider, model) END AS p
+    FROM ({parse_sql})
+    WHERE CASE WHEN reason IS NULL AND NOT is_session THEN true ELSE {aside_function}({aside}) END
+) s
+"""
+
+
+DIRECT_NEW_SPANS: Final = "source_file = $source_file AND ingested_at = now()::TIMESTAMP"
+"""The rows a direct insert wrote, inside its transaction (an earlier transaction has an earlier now())."""
+
+DIRECT_REPEATS_SQL: Final = f"""
+SELECT count(*) - count(DISTINCT span_id) FROM span_data
+WHERE span_id IN (SELECT span_id FROM span_data WHERE {DIRECT_NEW_SPANS})
+"""
+"""Spans of a direct insert the store held already, or that the file has twice: nonzero means roll back."""
+
+DIRECT_FILE_SPANS_SQL: Final = f"""
+CREATE OR REPLACE TEMP TABLE file_spans AS SELECT span_id, session_id FROM span_data WHERE {DIRECT_NEW_SPANS}
+"""
+NO_EXISTING_SPANS_SQL: Final = "CREATE OR REPLACE TEMP TABLE existing_spans (span_id VARCHAR, previous_session_id VARCHAR)"
+"""What TOUCHED_SESSIONS_SQL reads, for a direct insert: its spans, and none replaced."""
