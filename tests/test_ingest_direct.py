@@ -19,6 +19,7 @@ from hypothesis import given
 from store_helpers import span, write_jsonl
 from test_fuzz_ingest import STORE_PROPERTY_SETTINGS, TraceFile, mixed_lines, snapshot, trace_files, workdir
 
+from agenttrace_tui.store import direct_udfs
 from agenttrace_tui.store import ingest as ingest_module
 from agenttrace_tui.store.ingest import IngestResult, expand_inputs, ingest
 
@@ -155,6 +156,35 @@ def test_a_span_twice_in_the_file_rolls_back_and_merges(tmp_path: Path, route: R
     with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:
         merged = con.execute("SELECT model, output, duration_ms FROM spans WHERE span_id = 'p0'").fetchone()
         assert merged == ("gpt-4o", '"done"', 9000.0)  # the start line's model, the end line's output and end
+
+
+def test_a_file_of_many_bad_lines_goes_the_classic_way(tmp_path: Path, route: Route,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines set aside are held in Python, outside DuckDB's memory cap: past a bound, the file goes the classic way
+    (a file of mostly bad lines held 2.5 GB for 600 MB before the bound)."""
+    monkeypatch.setattr(direct_udfs, "ASIDE_MAX_BYTES", 20_000)
+    bad = [{**r, "start_time": "2025-01-01 10:00:00"} for r in _spans(300, prefix="b")]  # no UTC offset
+    trace = write_jsonl(tmp_path / "run.jsonl", [*_spans(20), *bad])
+    (direct,) = _ingest(tmp_path / "direct.duckdb", [trace], direct=True)
+    assert route.taken == ["fell back"]
+    (classic,) = _ingest(tmp_path / "classic.duckdb", [trace], direct=False)
+    assert _outcomes([direct]) == _outcomes([classic]) and direct.rejected == 300
+    assert _tables(tmp_path / "direct.duckdb") == _tables(tmp_path / "classic.duckdb")
+
+
+def test_ctrl_c_inside_a_function_of_the_parse_stops_the_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB turns what a function raises into its own error; a KeyboardInterrupt must stay one, not become a
+    per-file store error after which the next file is ingested."""
+    def interrupted(self: direct_udfs.PriceLookup, pairs: list[tuple[str | None, str]]) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(direct_udfs.PriceLookup, "_resolve", interrupted)
+    first = write_jsonl(tmp_path / "first.jsonl", _spans(10))
+    second = write_jsonl(tmp_path / "second.jsonl", _spans(10, prefix="q"))
+    with pytest.raises(KeyboardInterrupt):
+        _ingest(tmp_path / "s.duckdb", [first, second], direct=True)
+    with duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM span_data").fetchone() == (0,)  # the file was rolled back
 
 
 def test_which_files_are_tried_directly(tmp_path: Path, route: Route, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,14 +35,36 @@ ASIDE_FIELDS: Final = (
 """The parsed columns a line set aside keeps: those the SQL for rejects and session records reads (JSON as text)."""
 
 
+ASIDE_MAX_BYTES: Final = 32 * 1024 * 1024
+"""Lines set aside are held in Python, outside DuckDB's memory cap: past this much, the file goes the classic
+way (a file of mostly bad lines or session records would otherwise hold them all)."""
+
+
+class AsideFull(Exception):
+    """More lines were set aside than ASIDE_MAX_BYTES: the direct ingest of the file is given up."""
+
+
+class _Recorded:
+    """DuckDB turns whatever a function raises into its own error, a KeyboardInterrupt included: the first
+    exception is kept here, so the caller can raise it again as it was."""
+
+    def __init__(self) -> None:
+        self.failure: BaseException | None = None
+
+    def _record(self, exc: BaseException) -> None:
+        if self.failure is None:
+            self.failure = exc
+
+
 def _struct_type(fields: tuple[tuple[str, str], ...]) -> sqltypes.DuckDBPyType:
     return duckdb.struct_type({name: sqltypes.DuckDBPyType(kind) for name, kind in fields})
 
 
-class PriceLookup:
+class PriceLookup(_Recorded):
     """(provider, model) → price fields, or null when nobody prices the pair."""
 
     def __init__(self, overrides: PriceOverrides) -> None:
+        super().__init__()
         self._overrides = overrides
         self._index: dict[tuple[str | None, str], int | None] = {}
         self._rows: list[dict[str, object]] = []
@@ -62,14 +84,18 @@ class PriceLookup:
                             side_effects=False)
 
     def __call__(self, providers: pa.Array, models: pa.Array) -> pa.Array:
-        pairs = list(zip(providers.to_pylist(), models.to_pylist()))
-        # One lock over lookup and take: a worker resolving a new pair changes the index and the table together.
-        with self._lock:
-            missing = [pair for pair in dict.fromkeys(pairs) if pair not in self._index and pair[1] is not None]
-            if missing:
-                self._resolve(missing)
-            indices = [self._index.get(pair) if pair[1] is not None else None for pair in pairs]
-            return self._table.take(pa.array(indices, pa.int64()))
+        try:
+            pairs = list(zip(providers.to_pylist(), models.to_pylist()))
+            # One lock over lookup and take: a worker resolving a new pair changes the index and the table together.
+            with self._lock:
+                missing = [pair for pair in dict.fromkeys(pairs) if pair not in self._index and pair[1] is not None]
+                if missing:
+                    self._resolve(missing)
+                indices = [self._index.get(pair) if pair[1] is not None else None for pair in pairs]
+                return self._table.take(pa.array(indices, pa.int64()))
+        except BaseException as exc:
+            self._record(exc)
+            raise
 
     def _resolve(self, pairs: list[tuple[str | None, str]]) -> None:
         priced = {(row["provider"], row["model"]): row for row in resolve_prices(pairs, self._overrides).to_pylist()}
@@ -83,11 +109,14 @@ class PriceLookup:
         self._table = pa.array(self._rows, type=self._table.type)
 
 
-class LinesAside:
+class LinesAside(_Recorded):
     """Collects the rows the parse does not insert; `table()` gives them back as one Arrow table."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._chunks: list[pa.StructArray] = []
+        self._bytes = 0
+        self._max_bytes = ASIDE_MAX_BYTES
         self._lock = threading.Lock()
 
     def register(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -96,9 +125,16 @@ class LinesAside:
                             side_effects=True)
 
     def __call__(self, rows: pa.Array) -> pa.Array:
-        with self._lock:
-            self._chunks.append(rows)
-        return pa.array([False] * len(rows), pa.bool_())
+        try:
+            with self._lock:
+                self._bytes += rows.nbytes
+                if self._bytes > self._max_bytes:
+                    raise AsideFull(f"more than {self._max_bytes:,} bytes of lines set aside")
+                self._chunks.append(rows)
+            return pa.array([False] * len(rows), pa.bool_())
+        except BaseException as exc:
+            self._record(exc)
+            raise
 
     def __len__(self) -> int:
         return sum(len(chunk) for chunk in self._chunks)

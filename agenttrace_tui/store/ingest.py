@@ -25,11 +25,12 @@ from agenttrace_tui.store import ingest_sql, merge_sql
 from agenttrace_tui.store.backpressure import ReleaseGate
 from agenttrace_tui.store.backends import StoreTarget, WriteSession, open_backend
 from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS
-from agenttrace_tui.store.direct_udfs import ASIDE_FIELDS, LinesAside, PriceLookup
+from agenttrace_tui.store.direct_udfs import ASIDE_FIELDS, AsideFull, LinesAside, PriceLookup
 from agenttrace_tui.interop import SNIFF_BYTES, Converted, SourceFormat, convert_file, sniff
 from agenttrace_tui.store.lines import (FileReadState, LineBatch, PrefixedStream, Readable, open_binary,
                                        read_line_batches)
 from agenttrace_tui.store import preload
+from agenttrace_tui.store.interrupts import interrupts_to_duckdb
 from agenttrace_tui.store.pricing import PriceOverrides, load_overrides, resolve_prices
 from agenttrace_tui.store.redaction import RedactionRules, load_rules
 
@@ -181,39 +182,41 @@ def ingest(
     if sum(source.size() for source in sources) >= PRELOAD_BYTES:
         preload.start()
     writer = open_backend(store).write_session(wait_seconds)
-    try:
-        for index, source in enumerate(sources):
-            file_result = FileResult(path=source.name)
-            result.files.append(file_result)
-            try:
-                if source.path is None:
-                    stream: BinaryIO = stdin or sys.stdin.buffer
-                    state = _ingest_one(writer, writer.backend.file_key(source.name), stream, file_result, strict, settings,
-                                        on_bytes, fingerprint=None, sniff_format=True, on_stage=on_stage)
-                    result.bytes_read += state.bytes_read
-                else:
-                    try:
-                        result.bytes_read += _ingest_path(
-                            writer, source.path, file_result, strict, force, settings, on_bytes, on_stage
-                        )
-                    except duckdb.OutOfMemoryException:
-                        # The memory cap that keeps big files small is too tight for a file of giant lines
-                        # (a 100 MB prompt): read it again without the cap. (The file was rolled back.)
-                        if not writer.lift_memory_limit():
-                            raise
-                        file_result = result.files[-1] = FileResult(path=source.name)
-                        result.bytes_read += _ingest_path(
-                            writer, source.path, file_result, strict, force, settings, on_bytes, on_stage
-                        )
-            except OSError as exc:
-                file_result.error = f"{source.name}: cannot read: {exc.strerror or exc}"
-            except EOFError as exc:  # gzip stream cut short
-                file_result.error = f"{source.name}: cannot read: {exc}"
-            except duckdb.Error as exc:
-                file_result.error = f"{source.name}: store error: {str(exc).splitlines()[0]}"
-            writer.after_file(more_to_come=index < len(sources) - 1)
-    finally:
-        writer.close()
+    with interrupts_to_duckdb(lambda: writer.con) as interrupts:
+        try:
+            for index, source in enumerate(sources):
+                file_result = FileResult(path=source.name)
+                result.files.append(file_result)
+                try:
+                    if source.path is None:
+                        stream: BinaryIO = stdin or sys.stdin.buffer
+                        state = _ingest_one(writer, writer.backend.file_key(source.name), stream, file_result, strict, settings,
+                                            on_bytes, fingerprint=None, sniff_format=True, on_stage=on_stage)
+                        result.bytes_read += state.bytes_read
+                    else:
+                        try:
+                            result.bytes_read += _ingest_path(
+                                writer, source.path, file_result, strict, force, settings, on_bytes, on_stage
+                            )
+                        except duckdb.OutOfMemoryException:
+                            # The memory cap that keeps big files small is too tight for a file of giant lines
+                            # (a 100 MB prompt): read it again without the cap. (The file was rolled back.)
+                            if not writer.lift_memory_limit():
+                                raise
+                            file_result = result.files[-1] = FileResult(path=source.name)
+                            result.bytes_read += _ingest_path(
+                                writer, source.path, file_result, strict, force, settings, on_bytes, on_stage
+                            )
+                except OSError as exc:
+                    file_result.error = f"{source.name}: cannot read: {exc.strerror or exc}"
+                except EOFError as exc:  # gzip stream cut short
+                    file_result.error = f"{source.name}: cannot read: {exc}"
+                except duckdb.Error as exc:
+                    file_result.error = f"{source.name}: store error: {str(exc).splitlines()[0]}"
+                interrupts.check()  # Ctrl-C: the file was rolled back (or had just committed)
+                writer.after_file(more_to_come=index < len(sources) - 1)
+        finally:
+            writer.close()
     result.elapsed_seconds = time.perf_counter() - started
     return result
 
@@ -243,18 +246,20 @@ def ingest_chunks(
     result = IngestResult()
     started = time.perf_counter()
     writer = open_backend(store).write_session(wait_seconds)
-    try:
-        for chunk in chunks:
-            file_result = FileResult(path=chunk.name)
-            result.files.append(file_result)
-            try:
-                state = _ingest_one(writer, chunk.key, io.BytesIO(chunk.data), file_result, False, settings,
-                                    None, chunk.fingerprint, first_line=chunk.first_line, sniff_format=True)
-                result.bytes_read += state.bytes_read
-            except duckdb.Error as exc:
-                file_result.error = f"{chunk.name}: store error: {str(exc).splitlines()[0]}"
-    finally:
-        writer.close()
+    with interrupts_to_duckdb(lambda: writer.con) as interrupts:
+        try:
+            for chunk in chunks:
+                file_result = FileResult(path=chunk.name)
+                result.files.append(file_result)
+                try:
+                    state = _ingest_one(writer, chunk.key, io.BytesIO(chunk.data), file_result, False, settings,
+                                        None, chunk.fingerprint, first_line=chunk.first_line, sniff_format=True)
+                    result.bytes_read += state.bytes_read
+                except duckdb.Error as exc:
+                    file_result.error = f"{chunk.name}: store error: {str(exc).splitlines()[0]}"
+                interrupts.check()
+        finally:
+            writer.close()
     result.elapsed_seconds = time.perf_counter() - started
     return result
 
@@ -357,8 +362,9 @@ def _ingest_directly(
     The lines that are not spans (bad lines, session records) are handed aside during the parse and written
     by the classic SQL; costs are computed per distinct model as lines name them (direct_udfs.py).
 
-    Returns None, having rolled back, when a span turned out to be in the store already or twice in the file:
-    the caller then ingests the file the classic way, which merges them."""
+    Returns None, having rolled back, when a span turned out to be in the store already or twice in the file,
+    or when too many lines were set aside (direct_udfs.ASIDE_MAX_BYTES): the caller then ingests the file the
+    classic way, which merges spans and keeps its parsed lines under DuckDB's memory cap."""
     state = FileReadState()
     con = writer.get()
     prices = PriceLookup(settings.overrides)
@@ -370,7 +376,15 @@ def _ingest_directly(
     def body() -> None:
         statement = merge_sql.direct_insert_sql(ingest_sql.parse_lines_sql(settings.redaction), PRICE_FUNCTION,
                                                 ASIDE_FUNCTION, ASIDE_FIELDS)
-        inserted = _run_over_lines(con, read_line_batches(stream, state, on_bytes), statement, params)
+        try:
+            inserted = _run_over_lines(con, read_line_batches(stream, state, on_bytes), statement, params)
+        except duckdb.Error as exc:
+            failure = aside.failure or prices.failure  # DuckDB's error hides what a function raised: Ctrl-C too
+            if failure is not None:
+                raise failure from None
+            if "KeyboardInterrupt" in str(exc):  # Ctrl-C landed as a function was entered, before its own try
+                raise KeyboardInterrupt from None
+            raise
         if on_stage is not None:
             on_stage("storing")
         repeats = con.execute(merge_sql.DIRECT_REPEATS_SQL, params).fetchone()
@@ -405,7 +419,7 @@ def _ingest_directly(
         on_stage("parsing")
     try:
         writer.backend.transaction(con, body, writer.wait_seconds)
-    except _SpansRepeat:
+    except (_SpansRepeat, AsideFull):
         file_result.lines = file_result.stored = file_result.spans = file_result.rejected = 0
         file_result.rejects = []
         return None
