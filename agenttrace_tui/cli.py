@@ -160,7 +160,7 @@ def ingest(
         fail(str(exc))
     except KeyboardInterrupt:
         stderr.print("agenttrace: interrupted; the file being ingested was rolled back, earlier files are stored")
-        raise typer.Exit(130) from None
+        _exit_now(130)
 
     if json_output:
         emit_json(
@@ -216,6 +216,15 @@ def _follow(db_path: Any, paths: list[str], prices: Path | None, wait: float, js
         fail(str(exc))
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit at once after an interrupted ingest (its store connection is closed and the file rolled back).
+    DuckDB's and Arrow's worker threads may still be unwinding calls into Python when Ctrl-C stops a query, and
+    the interpreter's shutdown under them can abort the process (seen once in eight interrupted runs)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _report(result: Any, rejects_per_file: int | None) -> None:

@@ -37,6 +37,8 @@ class WriteSession(Protocol):
 
     backend: Backend
     wait_seconds: float
+    con: duckdb.DuckDBPyConnection | None
+    """The open connection, if any (Ctrl-C interrupts its query: store/interrupts.py)."""
     direct_insert: bool
     """Whether a large file may be inserted from its parse (ingest.py, `_ingest_directly`)."""
 
