@@ -74,10 +74,6 @@ class PriceLookup(_Recorded):
         )
         self._lock = threading.Lock()
 
-    @property
-    def pairs_priced(self) -> int:
-        return len(self._rows)
-
     def register(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.create_function(name, self, [sqltypes.VARCHAR, sqltypes.VARCHAR], _struct_type(PRICE_FIELDS),
                             type=func.PythonUDFType.ARROW, null_handling=func.FunctionNullHandling.SPECIAL,
@@ -135,9 +131,6 @@ class LinesAside(_Recorded):
         except BaseException as exc:
             self._record(exc)
             raise
-
-    def __len__(self) -> int:
-        return sum(len(chunk) for chunk in self._chunks)
 
     def table(self) -> pa.Table:
         struct = pa.struct([(name, pa.int64() if kind == "BIGINT" else pa.bool_() if kind == "BOOLEAN" else

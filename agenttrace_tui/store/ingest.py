@@ -378,27 +378,23 @@ def _ingest_directly(
                                                 ASIDE_FUNCTION, ASIDE_FIELDS)
         try:
             inserted = _run_over_lines(con, read_line_batches(stream, state, on_bytes), statement, params)
-        except duckdb.Error as exc:
-            failure = aside.failure or prices.failure  # DuckDB's error hides what a function raised: Ctrl-C too
-            if failure is not None:
+        except duckdb.Error:
+            # DuckDB's error hides what a function raised. Giving up on the direct way, and a KeyboardInterrupt
+            # (where store/interrupts.py is not in place), must stay themselves; other failures are the file's.
+            failure = aside.failure or prices.failure
+            if isinstance(failure, AsideFull) or (failure is not None and not isinstance(failure, Exception)):
                 raise failure from None
-            if "KeyboardInterrupt" in str(exc):  # Ctrl-C landed as a function was entered, before its own try
-                raise KeyboardInterrupt from None
             raise
         if on_stage is not None:
             on_stage("storing")
         repeats = con.execute(merge_sql.DIRECT_REPEATS_SQL, params).fetchone()
         if repeats and repeats[0]:
             raise _SpansRepeat
-        con.register("lines_aside", aside.table())
+        con.register(merge_sql.LINES_ASIDE, aside.table())
         try:
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE parsed_lines AS SELECT line_no, raw, reason, is_session, session_id, "
-                "name, properties::JSON AS properties, user_id, tags::JSON AS tags, extra::JSON AS extra "
-                "FROM lines_aside"
-            )
+            con.execute(merge_sql.ASIDE_PARSED_LINES_SQL)
         finally:
-            con.unregister("lines_aside")
+            con.unregister(merge_sql.LINES_ASIDE)
         _record_rejects(con, file_key, file_result)
         set_aside = con.execute("SELECT count(*), count(*) FILTER (WHERE reason IS NULL) FROM parsed_lines").fetchone()
         assert set_aside is not None
@@ -407,12 +403,7 @@ def _ingest_directly(
         file_result.spans = inserted
         con.execute(merge_sql.DIRECT_FILE_SPANS_SQL, params)
         con.execute(merge_sql.NO_EXISTING_SPANS_SQL)
-        con.execute(merge_sql.MERGE_SESSION_RECORDS_SQL, params)
-        con.execute(merge_sql.REPLACE_SESSION_RECORDS_SQL)
-        con.execute(merge_sql.TOUCHED_SESSIONS_SQL)
-        con.execute(merge_sql.ROLLUP_SQL)
-        touched = con.execute("SELECT count(*) FROM touched_sessions").fetchone()
-        file_result.sessions_touched = int(touched[0]) if touched else 0
+        file_result.sessions_touched = _merge_session_records_and_roll_up(con, params)
         _record_file(con, file_key, file_result, fingerprint)
 
     if on_stage is not None:
@@ -653,14 +644,20 @@ def _merge(
         con.execute(merge_sql.INSERT_NEW_SPANS_SQL, params)
     finally:
         con.unregister("prices")
+    spans = con.execute("SELECT count(*) FROM file_spans").fetchone()
+    file_result.spans = int(spans[0]) if spans else 0
+    file_result.sessions_touched = _merge_session_records_and_roll_up(con, params)
+
+
+def _merge_session_records_and_roll_up(con: duckdb.DuckDBPyConnection, params: Mapping[str, object]) -> int:
+    """The file's session records merged into the store, then every session it touched rolled up again (from
+    `file_spans`, `existing_spans` and the records); returns how many sessions that was."""
     con.execute(merge_sql.MERGE_SESSION_RECORDS_SQL, params)
     con.execute(merge_sql.REPLACE_SESSION_RECORDS_SQL)
     con.execute(merge_sql.TOUCHED_SESSIONS_SQL)
     con.execute(merge_sql.ROLLUP_SQL)
-    spans = con.execute("SELECT count(*) FROM file_spans").fetchone()
     touched = con.execute("SELECT count(*) FROM touched_sessions").fetchone()
-    file_result.spans = int(spans[0]) if spans else 0
-    file_result.sessions_touched = int(touched[0]) if touched else 0
+    return int(touched[0]) if touched else 0
 
 
 def price_models(

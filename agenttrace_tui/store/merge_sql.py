@@ -325,5 +325,15 @@ WHERE span_id IN (SELECT span_id FROM span_data WHERE {DIRECT_NEW_SPANS})
 DIRECT_FILE_SPANS_SQL: Final = f"""
 CREATE OR REPLACE TEMP TABLE file_spans AS SELECT span_id, session_id FROM span_data WHERE {DIRECT_NEW_SPANS}
 """
+LINES_ASIDE: Final = "lines_aside"
+ASIDE_PARSED_LINES_SQL: Final = f"""
+CREATE OR REPLACE TEMP TABLE parsed_lines AS
+SELECT line_no, raw, reason, is_session, session_id, name, properties::JSON AS properties, user_id,
+       tags::JSON AS tags, extra::JSON AS extra
+FROM {LINES_ASIDE}
+"""
+"""A direct insert's lines set aside (registered as LINES_ASIDE), as the table _record_rejects and
+MERGE_SESSION_RECORDS_SQL read."""
+
 NO_EXISTING_SPANS_SQL: Final = "CREATE OR REPLACE TEMP TABLE existing_spans (span_id VARCHAR, previous_session_id VARCHAR)"
 """What TOUCHED_SESSIONS_SQL reads, for a direct insert: its spans, and none replaced."""
