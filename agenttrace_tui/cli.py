@@ -120,10 +120,10 @@ def ingest(
 ) -> None:
     """Load trace files into the store. Bad lines are reported (file:line: reason) and kept in
     `agenttrace rejects`; the good lines next to them are stored. Exit 1 when any line was rejected."""
+    from agenttrace_tui.store.backend.location import resolve_store
     from agenttrace_tui.store.errors import StoreError
-    from agenttrace_tui.store.ingest import expand_inputs
-    from agenttrace_tui.store.ingest import ingest as run_ingest
-    from agenttrace_tui.store.location import resolve_store
+    from agenttrace_tui.store.write.ingest import expand_inputs
+    from agenttrace_tui.store.write.ingest import ingest as run_ingest
 
     try:
         db_path = resolve_store(db)
@@ -192,8 +192,8 @@ def _follow(db_path: Any, paths: list[str], prices: Path | None, wait: float, js
     import threading
 
     from agenttrace_tui.store.errors import StoreError
-    from agenttrace_tui.store.follow import Follower
-    from agenttrace_tui.store.ingest import IngestResult
+    from agenttrace_tui.store.write.follow import Follower
+    from agenttrace_tui.store.write.ingest import IngestResult
 
     follower = Follower(db_path, paths, prices_file=prices, wait_seconds=wait, redact=redact)
     for problem in follower.problems:
@@ -282,7 +282,7 @@ def sessions(
     wait: WaitOption = 30.0,
 ) -> None:
     """List sessions with their rollups: duration (first start → last end), spans, calls, errors, cost."""
-    from agenttrace_tui.store.queries import SESSION_COLUMNS
+    from agenttrace_tui.store.read.queries import SESSION_COLUMNS
 
     store = _store(db, wait)
     descending = desc if sort else True
@@ -515,7 +515,7 @@ def copy_(
     wait: WaitOption = 30.0,
 ) -> None:
     """Copy a whole store into another, e.g. a local file into the team store and back (docs/team-store.md)."""
-    from agenttrace_tui.store.copy import copy_store
+    from agenttrace_tui.store.write.copy import copy_store
 
     source, target = _store(from_, wait), _store(to, wait)
     with user_errors():
@@ -553,9 +553,9 @@ def tui(
     except ImportError:
         fail("the explorer is not built in this version yet; use `agenttrace sessions` and `agenttrace show`")
     if paths:
-        from agenttrace_tui.store.ingest import expand_inputs
-        from agenttrace_tui.store.ingest import ingest as run_ingest
-        from agenttrace_tui.store.location import resolve_store
+        from agenttrace_tui.store.backend.location import resolve_store
+        from agenttrace_tui.store.write.ingest import expand_inputs
+        from agenttrace_tui.store.write.ingest import ingest as run_ingest
 
         sources, problems = expand_inputs(paths)
         for problem in problems:

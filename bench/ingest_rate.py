@@ -21,7 +21,7 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import session_records  # noqa: E402
 
-from agenttrace_tui.store.ingest import expand_inputs, ingest  # noqa: E402
+from agenttrace_tui.store.write.ingest import expand_inputs, ingest  # noqa: E402
 
 
 def main() -> None:

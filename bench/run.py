@@ -233,7 +233,7 @@ READ_JSON = (
 )
 INGEST = (  # the same function bench/ingest_rate.py measures, in its own process
     "import sys\n"
-    "from agenttrace_tui.store.ingest import expand_inputs, ingest\n"
+    "from agenttrace_tui.store.write.ingest import expand_inputs, ingest\n"
     "sources, _ = expand_inputs([sys.argv[1]])\n"
     "result = ingest(sys.argv[2], sources)\n"
     "assert result.ok, result.files[0].error\n"

@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 
 from agenttrace_tui.store import Store  # noqa: E402
-from agenttrace_tui.store.location import LakeLocation, parse_store  # noqa: E402
+from agenttrace_tui.store.backend.location import LakeLocation, parse_store  # noqa: E402
 
 
 def generate(sessions: int, out: Path, prefix: str) -> None:

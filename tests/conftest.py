@@ -11,11 +11,10 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+from pg_cluster import PgCluster, find_bindir, pg_cluster
 
 from agenttrace_tui.store import Store
-from agenttrace_tui.store.location import LakeLocation
-
-from pg_cluster import PgCluster, find_bindir, pg_cluster
+from agenttrace_tui.store.backend.location import LakeLocation
 
 REQUIRE_POSTGRES_ENV = "AGENTTRACE_REQUIRE_POSTGRES"
 """Set by .ci/run: there, missing PostgreSQL binaries fail the team store tests instead of skipping them."""

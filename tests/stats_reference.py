@@ -1,4 +1,4 @@
-"""The query path of `agenttrace stats` before the session_groups rollup (agenttrace_tui/store/analytics.py at
+"""The query path of `agenttrace stats` before the session_groups rollup (agenttrace_tui/store/read/analytics.py at
 commit e9b7176), kept verbatim as the reference the rollup-based figures are compared with: every span of the
 selected sessions read into a temp table with an md5 of its input, busy time as islands per session.
 Only the records and rules are imported from the current module (they did not change)."""
@@ -9,7 +9,9 @@ from typing import Any, Final
 
 import duckdb
 
-from agenttrace_tui.store.analytics import (
+from agenttrace_tui.store.errors import StoreError
+from agenttrace_tui.store.read.analytics import (
+    COMPARED,
     HISTOGRAM_BINS,
     NOT_SET,
     CompareRow,
@@ -23,10 +25,8 @@ from agenttrace_tui.store.analytics import (
     Stats,
     StatsRules,
     check_rules,
-    COMPARED,
 )
-from agenttrace_tui.store.errors import StoreError
-from agenttrace_tui.store.filters import Compiled
+from agenttrace_tui.store.read.filters import Compiled
 
 UNNAMED_TOOL: Final = "(unnamed tool)"
 NO_MODEL: Final = "(no model)"

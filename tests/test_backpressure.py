@@ -11,9 +11,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from agenttrace_tui.store import ingest as ingest_module
-from agenttrace_tui.store.backpressure import ReleaseGate
-from agenttrace_tui.store.ingest import expand_inputs, ingest
+from agenttrace_tui.store.write import ingest as ingest_module
+from agenttrace_tui.store.write.backpressure import ReleaseGate
+from agenttrace_tui.store.write.ingest import expand_inputs, ingest
 
 SCHEMA = pa.schema([("raw", pa.large_string())])
 SLOW_QUERY = "SELECT sum(length(md5(repeat(raw, 8)))) FROM stream"

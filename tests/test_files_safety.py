@@ -21,17 +21,16 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from store_helpers import REPO, SAMPLES, run_cli, span, write_jsonl
+from test_store_concurrency import big_trace
+from test_tui_app import wait_for
 from textual.widgets import Static
 
 from agenttrace_tui import Tracer
 from agenttrace_tui.store import Store, StoreError
-from agenttrace_tui.store.connection import connection
+from agenttrace_tui.store.backend.connection import connection
 from agenttrace_tui.tui.app import AgentTraceApp
 from agenttrace_tui.tui.screens.sessions import SessionTable
-
-from store_helpers import REPO, SAMPLES, run_cli, span, write_jsonl
-from test_store_concurrency import big_trace
-from test_tui_app import wait_for
 
 
 @pytest.fixture

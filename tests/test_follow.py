@@ -11,16 +11,15 @@ import time
 from pathlib import Path
 
 import orjson
+from store_helpers import span
 from textual.pilot import Pilot
 
 from agenttrace_tui.store import Store
-from agenttrace_tui.store.follow import Follower
+from agenttrace_tui.store.write.follow import Follower
 from agenttrace_tui.tui.app import AgentTraceApp
 from agenttrace_tui.tui.screens.session import SessionScreen
 from agenttrace_tui.tui.screens.sessions import SessionsScreen, SessionTable
 from agenttrace_tui.tui.widgets.path_tree import PathTree, SpanRef
-
-from store_helpers import span
 
 SIZE = (160, 40)
 

@@ -19,9 +19,9 @@ from hypothesis import given
 from store_helpers import span, write_jsonl
 from test_fuzz_ingest import STORE_PROPERTY_SETTINGS, TraceFile, mixed_lines, snapshot, trace_files, workdir
 
-from agenttrace_tui.store import direct_udfs
-from agenttrace_tui.store import ingest as ingest_module
-from agenttrace_tui.store.ingest import IngestResult, expand_inputs, ingest
+from agenttrace_tui.store.write import direct_udfs
+from agenttrace_tui.store.write import ingest as ingest_module
+from agenttrace_tui.store.write.ingest import IngestResult, expand_inputs, ingest
 
 REJECTS_SQL = "SELECT line, reason, raw FROM rejects ORDER BY line"
 RECORDS_SQL = "SELECT session_id, name, properties, user_id, tags, extra, source_line FROM session_records ORDER BY 1"

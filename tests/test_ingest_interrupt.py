@@ -1,7 +1,7 @@
 """Ctrl-C during `agenttrace ingest` stops it cleanly: exit code 130, one line on stderr, the file rolled back.
 
 A real SIGINT is sent to the real CLI while it ingests a file large enough to take a few seconds, once the
-store exists (the parse has begun). Before store/interrupts.py, the signal could be swallowed in a block's
+store exists (the parse has begun). Before store/write/interrupts.py, the signal could be swallowed in a block's
 release hook (the ingest went on), or surface as `RuntimeError: Query interrupted` with a traceback.
 """
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agenttrace_tui.store import ingest as ingest_module
-from agenttrace_tui.store import preload
-from agenttrace_tui.store.ingest import expand_inputs, ingest
+from agenttrace_tui.store.write import ingest as ingest_module
+from agenttrace_tui.store.write import preload
+from agenttrace_tui.store.write.ingest import expand_inputs, ingest
 
 SPAN = (
     '{{"session_id": "s{n}", "span_id": "p{n}", "start_time": "2025-01-31T12:00:00Z", "kind": "llm", '
@@ -27,7 +27,7 @@ def _run(code: str) -> str:
 def test_the_ingest_module_leaves_the_converters_unloaded() -> None:
     """OTLP and Helicone conversion (and the SDK they share code with) load only for a file in those formats."""
     loaded = _run(
-        "import sys; import agenttrace_tui.store.ingest; "
+        "import sys; import agenttrace_tui.store.write.ingest; "
         "print(sorted(m for m in ('agenttrace_tui.interop.otlp', 'agenttrace_tui.interop.helicone', "
         "'agenttrace_tui.sdk') if m in sys.modules))"
     )
@@ -71,7 +71,7 @@ def test_only_a_large_input_starts_the_preload(tmp_path: Path, monkeypatch: pyte
 
 def test_pricing_waits_for_a_preload_in_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     """A lookup while the table loads waits for it instead of loading it a second time at once."""
-    from agenttrace_tui.store.pricing import PriceOverrides, resolve_prices
+    from agenttrace_tui.store.write.pricing import PriceOverrides, resolve_prices
 
     release = threading.Event()
     order: list[str] = []

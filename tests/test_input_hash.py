@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 
 from agenttrace_tui.store import Store
-from agenttrace_tui.store.analytics import StatsRules
-from agenttrace_tui.store.copy import copy_store
-from agenttrace_tui.store.schema import SCHEMA_VERSION
+from agenttrace_tui.store.backend.schema import SCHEMA_VERSION
+from agenttrace_tui.store.read.analytics import StatsRules
+from agenttrace_tui.store.write.copy import copy_store
 
 SAME_INPUT = {"messages": [{"role": "user", "content": "the same question"}]}
 

@@ -14,7 +14,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from agenttrace_tui.format import json_schema
 from agenttrace_tui.interop import ShapeError, SourceFormat, convert_file, helicone_body_to_records, sniff
 from agenttrace_tui.sdk import ManualLogger, Tracer
-from agenttrace_tui.store import Store, explorer
+from agenttrace_tui.store import Store
+from agenttrace_tui.store.read import explorer
 
 VALIDATOR = Draft202012Validator(json_schema(), format_checker=FormatChecker())
 START = {"seconds": 1740830400, "milliseconds": 250}  # 2025-03-01T12:00:00.250Z

@@ -35,7 +35,7 @@ from agenttrace_tui.interop import (
     sniff,
 )
 from agenttrace_tui.store import Store
-from agenttrace_tui.store import explorer
+from agenttrace_tui.store.read import explorer
 
 VALIDATOR = Draft202012Validator(json_schema(), format_checker=FormatChecker())
 

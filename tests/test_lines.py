@@ -7,7 +7,7 @@ import io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agenttrace_tui.store.lines import FileReadState, read_line_batches
+from agenttrace_tui.store.write.lines import FileReadState, read_line_batches
 
 
 def _expected(data: bytes) -> tuple[list[str], bool]:

@@ -1,4 +1,4 @@
-"""The redaction SQL (agenttrace_tui.store.redaction) in a real DuckDB: credentials at any depth, key-shaped
+"""The redaction SQL (agenttrace_tui.store.write.redaction) in a real DuckDB: credentials at any depth, key-shaped
 strings anywhere, the record's shape kept, extra rules from the config file. Not wired into ingest yet."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from typing import Any
 
 import duckdb
 import pytest
+from store_helpers import span, write_jsonl
 
 from agenttrace_tui.store import Store, StoreError
-from agenttrace_tui.store.redaction import (
+from agenttrace_tui.store.write.redaction import (
     DEFAULT_RULES,
     REPLACEMENT,
     RedactionRules,
@@ -20,8 +21,6 @@ from agenttrace_tui.store.redaction import (
     redact_text,
     rules_from_table,
 )
-
-from store_helpers import span, write_jsonl
 
 SECRETS = {
     "openai": "sk-abcdefghijklmnopqrstuvwxyz0123456789ABCD",

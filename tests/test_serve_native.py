@@ -254,7 +254,7 @@ def test_the_validator_agrees_with_the_ingest(tmp_path: Path) -> None:
 
 
 def test_a_team_store_url_is_accepted_and_its_spool_is_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from agenttrace_tui.store.location import LakeLocation
+    from agenttrace_tui.store.backend.location import LakeLocation
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     settings = settings_for(ServeOptions(db="ducklake:postgres:dbname=traces host=db.internal data_path=/shared/lake/"))

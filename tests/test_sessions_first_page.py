@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from store_helpers import SAMPLES
+from test_tui_app import SIZE, wait_for
 
-from agenttrace_tui.store import Store, compile_filters, explorer
+from agenttrace_tui.store import Store, compile_filters
+from agenttrace_tui.store.read import explorer
 from agenttrace_tui.tui.app import AgentTraceApp
 from agenttrace_tui.tui.screens import sessions as sessions_screen
 from agenttrace_tui.tui.screens.sessions import SessionsScreen, SessionTable
-
-from store_helpers import SAMPLES
-from test_tui_app import SIZE, wait_for
 
 
 @pytest.fixture(scope="module")

@@ -19,17 +19,16 @@ from typing import Any
 
 import duckdb
 import pytest
-
-from agenttrace_tui.store import Store, compile_filters
-from agenttrace_tui.store.analytics import StatsRules, session_stats
-from agenttrace_tui.store.copy import copy_store
-from agenttrace_tui.store.location import LakeLocation
-from agenttrace_tui.store.schema import SCHEMA_VERSION
-from agenttrace_tui.store.session_groups import GROUPS_ROLLUP_SQL
-
 import stats_reference
 from schema_v1 import V1_TABLES, V1_VIEWS
 from store_helpers import SAMPLES, write_jsonl
+
+from agenttrace_tui.store import Store, compile_filters
+from agenttrace_tui.store.backend.location import LakeLocation
+from agenttrace_tui.store.backend.schema import SCHEMA_VERSION
+from agenttrace_tui.store.backend.session_groups import GROUPS_ROLLUP_SQL
+from agenttrace_tui.store.read.analytics import StatsRules, session_stats
+from agenttrace_tui.store.write.copy import copy_store
 
 BASE_HOUR = 8
 TOOLS = ("search", "fetch", "human_review", None)  # None: a tool span without a name
@@ -305,7 +304,7 @@ def test_input_hash_follows_the_input_through_merges(tmp_path: Path) -> None:
 def _raw_connection(store: Store, alias: str) -> duckdb.DuckDBPyConnection:
     """A DuckDB instance with `store` attached for writing as `alias`, below agenttrace's own setup."""
     if isinstance(store.path, LakeLocation):
-        from agenttrace_tui.store.lake import new_database
+        from agenttrace_tui.store.backend.lake import new_database
 
         con = new_database()
     else:
@@ -324,7 +323,7 @@ def build_version_1_store(source: Store, target: Store) -> None:
         con.execute("BEGIN TRANSACTION")
         con.execute(V1_TABLES.replace("{payload_compression}", ""))
         if isinstance(target.path, LakeLocation):
-            from agenttrace_tui.store.lake import WRITE_TOKEN_TABLE
+            from agenttrace_tui.store.backend.lake import WRITE_TOKEN_TABLE
 
             con.execute(WRITE_TOKEN_TABLE)
         con.execute(V1_VIEWS)

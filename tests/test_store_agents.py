@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from store_helpers import SAMPLES, span, write_jsonl
 
 from agenttrace_tui.store import Store
-from agenttrace_tui.store.agents import AgentNode, agent_tree
-
-from store_helpers import SAMPLES, span, write_jsonl
+from agenttrace_tui.store.read.agents import AgentNode, agent_tree
 
 
 def at(seconds: float) -> str:

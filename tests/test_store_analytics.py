@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from store_helpers import write_jsonl
 
 from agenttrace_tui.store import Store, StoreError
-from agenttrace_tui.store.analytics import StatsRules, load_rules
-
-from store_helpers import write_jsonl
+from agenttrace_tui.store.read.analytics import StatsRules, load_rules
 
 
 def at(hour: int, second: float) -> str:

@@ -6,12 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from store_helpers import span, write_jsonl
 
 from agenttrace_tui.store import Store
-from agenttrace_tui.store.breakdown import session_breakdown
+from agenttrace_tui.store.read.breakdown import session_breakdown
 from agenttrace_tui.store.records import BreakdownRow, SessionBreakdown
-
-from store_helpers import span, write_jsonl
 
 
 def at(seconds: float) -> str:

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from store_helpers import SAMPLES, span, write_jsonl
 
 from agenttrace_tui.store import Store, StoreError
-from agenttrace_tui.store.ingest import expand_inputs, ingest
-
-from store_helpers import SAMPLES, span, write_jsonl
+from agenttrace_tui.store.write.ingest import expand_inputs, ingest
 
 
 def count(db: Path, sql: str) -> int:
@@ -315,7 +314,7 @@ def test_store_connections_never_draw_duckdbs_progress_bar(tmp_path: Path) -> No
 
 def test_ingest_tells_each_file_s_stages_in_order(tmp_path: Path) -> None:
     """The CLI's progress bar names what a file is going through; the write phase moves no bytes."""
-    from agenttrace_tui.store.ingest import expand_inputs, ingest
+    from agenttrace_tui.store.write.ingest import expand_inputs, ingest
 
     for name in ("a.jsonl", "b.jsonl"):
         (tmp_path / name).write_text('{"session_id": "s", "start_time": 1740000000, "name": "x"}\n')

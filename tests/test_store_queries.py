@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 from genai_prices import Usage, calc_price
+from store_helpers import span, write_jsonl
 
 from agenttrace_tui.store import FilterError, Store, StoreError
-
-from store_helpers import span, write_jsonl
 
 T0 = "2025-01-01T10:00:00Z"
 
@@ -249,7 +248,7 @@ def test_properties_only_on_the_session_record_select_the_session(tmp_path: Path
 
 
 def test_critical_path_is_the_chain_that_sets_the_end(tmp_path: Path, new_store: Callable[[], Store]) -> None:
-    from agenttrace_tui.store import explorer
+    from agenttrace_tui.store.read import explorer
 
     def at(span_id: str, start: float, end: float, **fields: object) -> dict[str, object]:
         return span("cp", span_id=span_id, start_time=1735725600 + start, end_time=1735725600 + end, **fields)

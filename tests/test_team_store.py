@@ -17,16 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from agenttrace_tui.store import Store, StoreError
-from agenttrace_tui.store.backends import FileBackend, open_backend
-from agenttrace_tui.store.copy import DATA_TABLES
-from agenttrace_tui.store.follow import Follower
-from agenttrace_tui.store.lake import LakeBackend, new_database
-from agenttrace_tui.store.location import LakeLocation, parse_store, resolve_store
-
 from store_helpers import REPO, SAMPLES, run_cli, span, write_jsonl
 
+from agenttrace_tui.store import Store, StoreError
+from agenttrace_tui.store.backend import FileBackend, open_backend
+from agenttrace_tui.store.backend.lake import LakeBackend, new_database
+from agenttrace_tui.store.backend.location import LakeLocation, parse_store, resolve_store
+from agenttrace_tui.store.write.copy import DATA_TABLES
+from agenttrace_tui.store.write.follow import Follower
 
 # URLs (no server) --------------------------------------------------------------------------------
 
@@ -292,9 +290,9 @@ async def test_collector_batch_ingester_on_the_lake(tmp_path: Path, new_lake: Ca
 
 
 async def test_explorer_on_the_lake(new_lake: Callable[[], LakeLocation]) -> None:
-    from agenttrace_tui.tui.app import AgentTraceApp
-
     from test_tui_app import SIZE, table, wait_for
+
+    from agenttrace_tui.tui.app import AgentTraceApp
 
     store = Store(new_lake())
     assert store.ingest([str(SAMPLES)]).ok

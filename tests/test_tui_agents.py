@@ -7,7 +7,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
-from agenttrace_tui.store.agents import AgentNode
+from agenttrace_tui.store.read.agents import AgentNode
 from agenttrace_tui.tui.widgets.agents import AgentTree, AgentTreeView
 
 MARKUP = "[bold]x[/bold]"

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from store_helpers import SAMPLES, span, write_jsonl
+from test_tui_app import SIZE, wait_for
 from textual.widgets import Static
 
-from agenttrace_tui.store import Store, explorer
-from agenttrace_tui.store.queries import TreeNode
+from agenttrace_tui.store import Store
+from agenttrace_tui.store.read import explorer
+from agenttrace_tui.store.read.queries import TreeNode
 from agenttrace_tui.tui.app import AgentTraceApp
 from agenttrace_tui.tui.folders import PAGE_SIZE
 from agenttrace_tui.tui.screens.session import SessionScreen
@@ -20,9 +23,6 @@ from agenttrace_tui.tui.screens.sessions import SessionTable
 from agenttrace_tui.tui.widgets.detail import DetailPane
 from agenttrace_tui.tui.widgets.path_tree import FolderRef, MoreRef, PathTree, SpanRef
 from agenttrace_tui.tui.widgets.timeline import Timeline
-
-from store_helpers import SAMPLES, span, write_jsonl
-from test_tui_app import SIZE, wait_for
 
 WIDE = 450  # sub-folders of /iteration: more than two pages
 START = datetime(2025, 1, 1, 10, 0, 0)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from agenttrace_tui.serve.spool import Spool
-from agenttrace_tui.store.location import StoreLocation
+from agenttrace_tui.store.backend.location import StoreLocation
 from agenttrace_tui.store.errors import StoreError
-from agenttrace_tui.store.ingest import InputSource, ingest
+from agenttrace_tui.store.write.ingest import InputSource, ingest
 from agenttrace_tui.textsafe import sanitize
 
 INTERVAL_SECONDS: Final = 0.5

@@ -1,6 +1,6 @@
 """Trace-format lines checked before they are acknowledged, so a client learns at once what is wrong.
 
-The rules and reasons are the ingest's (store/ingest_sql.py, docs/trace-format.md), applied per line in
+The rules and reasons are the ingest's (store/write/parse_sql.py, docs/trace-format.md), applied per line in
 Python: the collector refuses a bad body with 400 instead of storing a reject it was never told about. A test
 holds the two in agreement on the format's examples and on bad lines of every kind.
 """

@@ -1,4 +1,4 @@
-"""The store: one DuckDB file (or a team store on DuckLake: store/lake.py) holding spans, sessions and their rollups, and the Python API over it.
+"""The store: one DuckDB file (or a team store on DuckLake: store/backend/lake.py) holding spans, sessions and their rollups, and the Python API over it.
 
     from agenttrace_tui.store import Store
     store = Store("traces.duckdb")
@@ -19,27 +19,27 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from agenttrace_tui.store import queries
-from agenttrace_tui.store.backends import Backend, open_backend
-from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS
+from agenttrace_tui.store.backend import Backend, open_backend
+from agenttrace_tui.store.backend.connection import DEFAULT_WAIT_SECONDS
+from agenttrace_tui.store.backend.location import LakeLocation, StoreLocation, resolve_store
+from agenttrace_tui.store.backend.schema import SCHEMA_VERSION, needs_setup, store_version
 from agenttrace_tui.store.errors import FilterError, StoreBusyError, StoreError
-from agenttrace_tui.store.filters import Compiled, compile_filters
-from agenttrace_tui.store.location import LakeLocation, StoreLocation, resolve_store
-from agenttrace_tui.store.queries import TreeNode
-from agenttrace_tui.store.schema import SCHEMA_VERSION, needs_setup, store_version
+from agenttrace_tui.store.read import queries
+from agenttrace_tui.store.read.filters import Compiled, compile_filters
+from agenttrace_tui.store.read.queries import TreeNode
 
 # Ingest, pricing and analytics bring pyarrow, numpy and the price library (~140 ms): commands that only
 # read (`sessions`, `show`, `sql`) don't load them. They are imported where used, and on first access here.
 if TYPE_CHECKING:
-    from agenttrace_tui.store.analytics import Stats, StatsRules
-    from agenttrace_tui.store.ingest import IngestResult, InputSource, Reject, expand_inputs
+    from agenttrace_tui.store.read.analytics import Stats, StatsRules
+    from agenttrace_tui.store.write.ingest import IngestResult, InputSource, Reject, expand_inputs
 
 _LAZY = {"IngestResult", "InputSource", "Reject", "expand_inputs"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from agenttrace_tui.store import ingest as ingest_module
+        from agenttrace_tui.store.write import ingest as ingest_module
 
         return getattr(ingest_module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -60,7 +60,7 @@ __all__ = [
 
 
 class Store:
-    """A store file or a team store URL (--db, $AGENTTRACE_DB, config; store/location.py). Connections are
+    """A store file or a team store URL (--db, $AGENTTRACE_DB, config; store/backend/location.py). Connections are
     opened per call and closed at once, so that other processes (an ingest next to an open TUI) can take a
     file's lock in between."""
 
@@ -124,7 +124,7 @@ class Store:
         redact: bool = True,
     ) -> IngestResult:
         """Ingest files, directories and globs; unreadable arguments raise StoreError."""
-        from agenttrace_tui.store.ingest import expand_inputs, ingest
+        from agenttrace_tui.store.write.ingest import expand_inputs, ingest
 
         sources, problems = expand_inputs(paths)
         if problems:
@@ -136,9 +136,9 @@ class Store:
 
     def reprice(self, prices_file: Path | None = None) -> int:
         """Recompute every computed cost with the current overrides; returns the spans priced."""
-        from agenttrace_tui.store import merge_sql
-        from agenttrace_tui.store.ingest import price_models
-        from agenttrace_tui.store.pricing import load_overrides
+        from agenttrace_tui.store.write import merge_sql
+        from agenttrace_tui.store.write.ingest import price_models
+        from agenttrace_tui.store.write.pricing import load_overrides
 
         overrides = load_overrides(prices_file)
         with self.writer() as con:
@@ -216,7 +216,7 @@ class Store:
         """Cost, latency, errors, bottlenecks (and a compare by `by`) over the whole sessions selected;
         `rules` default to the config file's `[stats]` table (docs/analytics.md)."""
         where = compile_filters(filters, since=since, until=until, query_json=query)
-        from agenttrace_tui.store import analytics
+        from agenttrace_tui.store.read import analytics
 
         chosen_rules = rules if rules is not None else analytics.load_rules()
         with self.reader() as con:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Final
 
 import orjson
-
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -19,8 +18,8 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from agenttrace_tui.store import Store
-from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS
-from agenttrace_tui.store.pricing import config_path
+from agenttrace_tui.store.backend.connection import DEFAULT_WAIT_SECONDS
+from agenttrace_tui.store.write.pricing import config_path
 from agenttrace_tui.textsafe import sanitize
 from agenttrace_tui.tui.data import ExplorerData
 from agenttrace_tui.tui.screens.sessions import SessionsScreen

@@ -13,9 +13,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from agenttrace_tui.store import Store, analytics, compile_filters, explorer, queries
-from agenttrace_tui.store.agents import AgentNode, agent_tree
-from agenttrace_tui.store.breakdown import session_breakdown
+from agenttrace_tui.store import Store, compile_filters
+from agenttrace_tui.store.read import analytics, explorer, queries
+from agenttrace_tui.store.read.agents import AgentNode, agent_tree
+from agenttrace_tui.store.read.breakdown import session_breakdown
 from agenttrace_tui.store.records import SessionBreakdown, SpanDetail, SpanRow
 from agenttrace_tui.tui.folders import PAGE_SIZE, Folders, path_prefixes
 

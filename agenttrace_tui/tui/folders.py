@@ -8,10 +8,9 @@ and are added on the event loop.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from typing import Final
 
-from agenttrace_tui.store.explorer import FolderPage
+from agenttrace_tui.store.read.explorer import FolderPage
 from agenttrace_tui.store.records import NodeStats
 
 PAGE_SIZE: Final = 200

@@ -31,8 +31,8 @@ from textual.worker import get_current_worker
 
 from agenttrace_tui import display
 from agenttrace_tui.store import StoreError
-from agenttrace_tui.store.agents import AgentNode
-from agenttrace_tui.store.explorer import FolderPage
+from agenttrace_tui.store.read.agents import AgentNode
+from agenttrace_tui.store.read.explorer import FolderPage
 from agenttrace_tui.store.records import SessionBreakdown, SpanDetail, SpanRow
 from agenttrace_tui.textsafe import sanitize
 from agenttrace_tui.tui.data import ExplorerData, SessionView

@@ -21,23 +21,29 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from agenttrace_tui.store import ingest_sql, merge_sql
-from agenttrace_tui.store.backpressure import ReleaseGate
-from agenttrace_tui.store.backends import StoreTarget, WriteSession, open_backend
-from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS
-from agenttrace_tui.store.direct_udfs import ASIDE_FIELDS, AsideFull, LinesAside, PriceLookup
 from agenttrace_tui.interop import SNIFF_BYTES, Converted, SourceFormat, convert_file, sniff
-from agenttrace_tui.store.lines import (FileReadState, LineBatch, PrefixedStream, Readable, open_binary,
-                                       read_line_batches)
-from agenttrace_tui.store import preload
-from agenttrace_tui.store.interrupts import interrupts_to_duckdb
-from agenttrace_tui.store.pricing import PriceOverrides, load_overrides, resolve_prices
-from agenttrace_tui.store.redaction import RedactionRules, load_rules
+from agenttrace_tui.store.backend import StoreTarget, WriteSession, open_backend
+from agenttrace_tui.store.backend.connection import DEFAULT_WAIT_SECONDS
+from agenttrace_tui.store.write import merge_sql, preload
+from agenttrace_tui.store.write import parse_sql as ingest_sql
+from agenttrace_tui.store.write.backpressure import ReleaseGate
+from agenttrace_tui.store.write.direct_udfs import ASIDE_FIELDS, AsideFull, LinesAside, PriceLookup
+from agenttrace_tui.store.write.interrupts import interrupts_to_duckdb
+from agenttrace_tui.store.write.lines import (
+    FileReadState,
+    LineBatch,
+    PrefixedStream,
+    Readable,
+    open_binary,
+    read_line_batches,
+)
+from agenttrace_tui.store.write.pricing import PriceOverrides, load_overrides, resolve_prices
+from agenttrace_tui.store.write.redaction import RedactionRules, load_rules
 
 STDIN_NAME: Final = "<stdin>"
 TRACE_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
 PRELOAD_BYTES: Final = 8 * 1024 * 1024
-"""Inputs this large load what pricing needs while their lines are parsed (store/preload.py)."""
+"""Inputs this large load what pricing needs while their lines are parsed (store/write/preload.py)."""
 REJECTS_SHOWN_PER_FILE: Final = 20
 """Rejects returned per file for display; all of them are kept in the store's rejects table."""
 
@@ -173,7 +179,7 @@ def ingest(
     """Ingest each source in its own transaction; per-file problems are reported, not raised.
 
     `redact`: credentials (API keys, auth headers, key-shaped strings) are replaced before anything is
-    stored, by the rules of agenttrace_tui.store.redaction and the config's `[redact]` table.
+    stored, by the rules of agenttrace_tui.store.write.redaction and the config's `[redact]` table.
     `on_stage`: told "parsing" when a file's lines start being read and checked, "storing" when its writes
     start (merge, pricing, rollups, commit: a second or two for a large file, with no bytes read)."""
     settings = _settings(prices_file, redact)
@@ -380,7 +386,7 @@ def _ingest_directly(
             inserted = _run_over_lines(con, read_line_batches(stream, state, on_bytes), statement, params)
         except duckdb.Error:
             # DuckDB's error hides what a function raised. Giving up on the direct way, and a KeyboardInterrupt
-            # (where store/interrupts.py is not in place), must stay themselves; other failures are the file's.
+            # (where store/write/interrupts.py is not in place), must stay themselves; other failures are the file's.
             failure = aside.failure or prices.failure
             if isinstance(failure, AsideFull) or (failure is not None and not isinstance(failure, Exception)):
                 raise failure from None
@@ -540,7 +546,7 @@ def _run_over_lines(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch]
     One query: the big parse SQL is planned once (~40 ms), and DuckDB's workers pull blocks (read and split
     here, ~1 MB each) and parse them in parallel. Memory stays flat: blocks are produced as they are consumed:
     the scanner DuckDB puts over the stream would read ahead without bound, so a gate holds the reader back
-    (agenttrace_tui.store.backpressure). (Reading ahead in a thread of ours was tried: no faster.)
+    (agenttrace_tui.store.write.backpressure). (Reading ahead in a thread of ours was tried: no faster.)
     """
     failure: list[BaseException] = []
     gate = ReleaseGate()

@@ -4,7 +4,7 @@ A direct ingest inserts a file's span lines into `span_data` from the parse itse
 classic ingest reads from its table of parsed lines must be had on the way:
 
 - `PriceLookup`: the price of each line's (provider, model), resolved once per distinct pair the first time a
-  line names it (store/pricing.py decides, overrides first), so the cost is computed as the span is inserted.
+  line names it (store/write/pricing.py decides, overrides first), so the cost is computed as the span is inserted.
 - `LinesAside`: the lines that are not spans (bad lines and session records), which the parse hands over instead
   of inserting; they are few, and become the temp table the classic SQL for rejects and session records reads.
 
@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 from duckdb import func, sqltypes
 
-from agenttrace_tui.store.pricing import PRICE_CLASSES, PriceOverrides, resolve_prices
+from agenttrace_tui.store.write.pricing import PRICE_CLASSES, PriceOverrides, resolve_prices
 
 PRICE_FIELDS: Final = (("tier_start", "BIGINT"),) + tuple(
     (f"{prefix}{c}_mtok", "DOUBLE") for prefix in ("", "tier_") for c in PRICE_CLASSES

@@ -114,7 +114,7 @@ def resolve_db_path(db: str | os.PathLike[str] | None = None) -> Path:
 
 
 def _config_store_table() -> dict[str, object]:
-    from agenttrace_tui.store.pricing import config_path
+    from agenttrace_tui.store.write.pricing import config_path
 
     path = config_path()
     try:

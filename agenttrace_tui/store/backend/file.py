@@ -1,96 +1,21 @@
-"""Two backends behind one query surface: a local DuckDB file, or a team store on DuckLake (store/lake.py).
-
-Every query and ingest statement is the same SQL on both; what differs is how a connection is had and how a
-write commits:
-
-- file: DuckDB's one-writer file lock, waited for (connection.py); writes commit at once; the file is the
-  owner's only; unchanged files are skipped by (path, size, mtime).
-- lake: one DuckDB instance per process attached to the DuckLake, a cursor per use; readers see one snapshot
-  per `reader()`; writers commit optimistically and retry the whole transaction on a conflict.
-"""
+"""The local DuckDB file backend: one writer at a time under DuckDB's file lock, waited for (connection.py)."""
 
 from __future__ import annotations
 
 import os
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Final, Protocol, TypeVar
+from typing import Final
 
 import duckdb
 
-from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, connect, connection, rollback_quietly
+from agenttrace_tui.store.backend.base import NO_STORE_HINT, Backend, T, WriteSession
+from agenttrace_tui.store.backend.connection import DEFAULT_WAIT_SECONDS, connect, connection, rollback_quietly
+from agenttrace_tui.store.backend.schema import ensure_schema, needs_setup
 from agenttrace_tui.store.errors import StoreError
-from agenttrace_tui.store.location import LakeLocation, StoreLocation, parse_store
-from agenttrace_tui.store.schema import ensure_schema, needs_setup
 from agenttrace_tui.store.sql_parts import sql_literal
-
-T = TypeVar("T")
-
-NO_STORE_HINT: Final = "load traces with `agenttrace ingest FILE` (try the bundled sample_traces/)"
-
-
-class WriteSession(Protocol):
-    """The write connection of one ingest, shared by its files."""
-
-    backend: Backend
-    wait_seconds: float
-    con: duckdb.DuckDBPyConnection | None
-    """The open connection, if any (Ctrl-C interrupts its query: store/interrupts.py)."""
-    direct_insert: bool
-    """Whether a large file may be inserted from its parse (ingest.py, `_ingest_directly`)."""
-
-    def get(self) -> duckdb.DuckDBPyConnection: ...
-
-    def after_file(self, more_to_come: bool) -> None: ...
-
-    def lift_memory_limit(self) -> bool:
-        """Drop a memory cap the session set (for a file that doesn't fit under it); False when there is none."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class Backend(ABC):
-    location: StoreLocation
-
-    def display(self) -> str:
-        """The store, for messages."""
-        return str(self.location)
-
-    @abstractmethod
-    def exists(self) -> bool:
-        """False only when there is certainly no store yet (a missing file)."""
-
-    @abstractmethod
-    def reader(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-        """A read-only connection on one consistent state of the store; StoreError when there is none."""
-
-    @abstractmethod
-    def writer(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-        """A read-write connection (the schema may still need setting up: see Store.writer)."""
-
-    @abstractmethod
-    def write_session(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> WriteSession: ...
-
-    @abstractmethod
-    def transaction(self, con: duckdb.DuckDBPyConnection, body: Callable[[], T],
-                    wait_seconds: float = DEFAULT_WAIT_SECONDS) -> T:
-        """`body` inside BEGIN … COMMIT; rolled back (and the error raised) when anything fails."""
-
-    @abstractmethod
-    def setup(self, con: duckdb.DuckDBPyConnection, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
-        """Create or upgrade the schema."""
-
-    @abstractmethod
-    def file_key(self, name: str) -> str:
-        """How `ingested_files`, `rejects` and `span_data.source_file` name a source file."""
-
-    @abstractmethod
-    def attach_sql(self, alias: str, *, read_only: bool) -> str:
-        """An ATTACH statement for this store in a DuckDB instance with the lake extensions loaded (copy)."""
 
 
 class FileBackend(Backend):
@@ -201,19 +126,3 @@ class FileWriteSession:
         if self.con is not None:
             self.con.close()
             self.con = None
-
-
-StoreTarget = Backend | StoreLocation | str | os.PathLike[str]
-"""Anything that names a store: a backend, a location, a path or a store URL."""
-
-
-def open_backend(target: StoreTarget) -> Backend:
-    if isinstance(target, Backend):
-        return target
-    location = target if isinstance(target, (Path, LakeLocation)) else parse_store(os.fspath(target))
-    if isinstance(location, LakeLocation):
-        from agenttrace_tui.store.lake import LakeBackend
-
-        return LakeBackend(location)
-    return FileBackend(location)
-

@@ -1,6 +1,6 @@
 """The SQL of ingest after the parse: merge a file's parsed lines into the store, price them, roll sessions up.
 
-`parsed_lines` (agenttrace_tui.store.ingest_sql) holds a file's validated lines; these statements run inside the
+`parsed_lines` (agenttrace_tui.store.write.parse_sql) holds a file's validated lines; these statements run inside the
 file's transaction: spans new to the store are inserted (costed at insert), spans seen before are merged field by
 field (later non-null wins), session records likewise, and every session the file touched is rolled up again.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from agenttrace_tui.store.session_groups import GROUPS_ROLLUP_SQL, input_hash_sql
+from agenttrace_tui.store.backend.session_groups import GROUPS_ROLLUP_SQL, input_hash_sql
 
 # Columns of span_data that come from records, in table order, merged "later non-null wins".
 MERGED_SPAN_COLUMNS: Final = (
@@ -238,7 +238,7 @@ WHERE s.session_id IN (SELECT session_id FROM touched_sessions)
 GROUP BY s.session_id;
 """ + GROUPS_ROLLUP_SQL
 """Recompute the rollups of every session this ingest touched (and only those): session_properties,
-session_stats and session_groups (store/session_groups.py)."""
+session_stats and session_groups (store/backend/session_groups.py)."""
 
 
 def _rate(price_class: str) -> str:

@@ -15,7 +15,7 @@ import duckdb
 import orjson
 
 from agenttrace_tui.store.errors import StoreError
-from agenttrace_tui.store.filters import Compiled
+from agenttrace_tui.store.read.filters import Compiled
 
 SESSION_COLUMNS: Final = (
     "session_id",

@@ -9,7 +9,7 @@ without a Python object per value:
 - **patterns**: substrings shaped like provider keys (`sk-…`, `sk-ant-…`, `sk-proj-…`, `sk-helicone-…`,
   AWS `AKIA…`, Google `AIza…`, GitHub `ghp_…`, bearer tokens) become `[REDACTED]` wherever they occur.
 
-Extra rules come from the config file's `[redact]` table (the file `agenttrace_tui.store.pricing.config_path`
+Extra rules come from the config file's `[redact]` table (the file `agenttrace_tui.store.write.pricing.config_path`
 finds):
 
     [redact]
@@ -149,7 +149,7 @@ def _check_patterns(patterns: tuple[str, ...], source: str) -> None:
 
 def load_rules(config: Path | None = None) -> RedactionRules:
     """The config file's `[redact]` rules over the defaults; the defaults when there is no file or table."""
-    from agenttrace_tui.store.pricing import config_path
+    from agenttrace_tui.store.write.pricing import config_path
 
     path = config if config is not None else config_path()
     if not path.exists():

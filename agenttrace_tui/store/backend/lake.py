@@ -26,12 +26,12 @@ from typing import Final, TypeVar
 
 import duckdb
 
-from agenttrace_tui.store.backends import NO_STORE_HINT, Backend, WriteSession
-from agenttrace_tui.store.sql_parts import sql_literal
-from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS, rollback_quietly
+from agenttrace_tui.store.backend.base import NO_STORE_HINT, Backend, WriteSession
+from agenttrace_tui.store.backend.connection import DEFAULT_WAIT_SECONDS, rollback_quietly
+from agenttrace_tui.store.backend.location import LakeLocation, mask_password
+from agenttrace_tui.store.backend.schema import ensure_schema, needs_setup
 from agenttrace_tui.store.errors import StoreBusyError, StoreError
-from agenttrace_tui.store.location import LakeLocation, mask_password
-from agenttrace_tui.store.schema import ensure_schema, needs_setup
+from agenttrace_tui.store.sql_parts import sql_literal
 
 T = TypeVar("T")
 

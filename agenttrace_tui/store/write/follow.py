@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from agenttrace_tui.store.backends import StoreTarget, open_backend
-from agenttrace_tui.store.connection import DEFAULT_WAIT_SECONDS
+from agenttrace_tui.store.backend import StoreTarget, open_backend
+from agenttrace_tui.store.backend.connection import DEFAULT_WAIT_SECONDS
+from agenttrace_tui.store.backend.schema import needs_setup
 from agenttrace_tui.store.errors import StoreError
-from agenttrace_tui.store.ingest import (
+from agenttrace_tui.store.write.ingest import (
     Chunk,
     IngestResult,
     InputSource,
@@ -28,7 +29,6 @@ from agenttrace_tui.store.ingest import (
     ingest_chunks,
     ingested_unchanged,
 )
-from agenttrace_tui.store.schema import needs_setup
 
 POLL_SECONDS: Final = 0.25
 """How often files are checked: new lines show up within about this, plus the ingest itself."""

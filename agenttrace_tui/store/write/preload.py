@@ -33,7 +33,7 @@ def wait() -> None:
 
 
 def _load() -> None:
-    from agenttrace_tui.store.pricing import load_price_table
+    from agenttrace_tui.store.write.pricing import load_price_table
 
     try:
         import pyarrow.dataset  # noqa: F401

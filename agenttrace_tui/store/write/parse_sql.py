@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Final
 
 from agenttrace_tui.format import KINDS, SESSION_FIELDS, SPAN_FIELDS, STATUSES, USAGE_FIELDS
-from agenttrace_tui.store.redaction import RedactionRules, key_patterns, redact_sql
 from agenttrace_tui.store.sql_parts import sql_literal
+from agenttrace_tui.store.write.redaction import RedactionRules, key_patterns, redact_sql
 
 LINE_BATCH: Final = "line_batch"
 """The Arrow stream of a file's lines (line_no, raw, bad_utf8_at, unterminated), registered for its one parse

@@ -11,9 +11,14 @@ from typing import Final
 
 import duckdb
 
-from agenttrace_tui.store.connection import rollback_quietly
+from agenttrace_tui.store.backend.connection import rollback_quietly
+from agenttrace_tui.store.backend.session_groups import (
+    GROUPS_COLUMNS,
+    GROUPS_ROLLUP_SQL,
+    INPUT_HASH_PROBE,
+    REHASH_INPUTS_SQL,
+)
 from agenttrace_tui.store.errors import StoreError
-from agenttrace_tui.store.session_groups import GROUPS_COLUMNS, GROUPS_ROLLUP_SQL, INPUT_HASH_PROBE, REHASH_INPUTS_SQL
 
 SCHEMA_VERSION: Final = 3
 """Bump with an entry in MIGRATIONS; a store newer than this is refused, never guessed at."""
@@ -97,7 +102,7 @@ CREATE TABLE IF NOT EXISTS session_stats (
 );
 
 -- Per (session, model | provider | tool | path prefix | path) figures that `agenttrace stats` sums over the
--- sessions it selects (store/session_groups.py), recomputed with session_stats.
+-- sessions it selects (store/backend/session_groups.py), recomputed with session_stats.
 CREATE TABLE IF NOT EXISTS session_groups ({groups_columns});
 
 -- Distinct (session, property, value) triples: property filters and A/B splits without JSON scans.

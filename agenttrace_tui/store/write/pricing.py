@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:  # pyarrow (~80 ms) only where a price table is built: reading the config needs none
     import pyarrow as pa
 
-from agenttrace_tui.store import preload
 from agenttrace_tui.store.errors import StoreError
+from agenttrace_tui.store.write import preload
 
 CONFIG_ENV: Final = "AGENTTRACE_CONFIG"
 PRICE_CLASSES: Final = ("input", "output", "cache_read", "cache_write")
@@ -110,7 +110,7 @@ def _parse_overrides(table: dict[str, Any], origin: str) -> PriceOverrides:
 
 
 def load_price_table() -> None:
-    """Import genai-prices and make a first lookup, which loads its table (~0.17 s in all; store/preload.py
+    """Import genai-prices and make a first lookup, which loads its table (~0.17 s in all; store/write/preload.py
     does it early, on a thread of its own)."""
     from genai_prices import Usage, calc_price
 

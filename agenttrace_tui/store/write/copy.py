@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Final
 
 import duckdb
 
-from agenttrace_tui.store import merge_sql
-from agenttrace_tui.store.connection import owner_only_files
+from agenttrace_tui.store.backend.connection import owner_only_files
+from agenttrace_tui.store.backend.location import LakeLocation, mask_password
+from agenttrace_tui.store.backend.schema import record_input_hash_probe
+from agenttrace_tui.store.backend.session_groups import input_hash_sql
 from agenttrace_tui.store.errors import StoreError
-from agenttrace_tui.store.location import LakeLocation, mask_password
-from agenttrace_tui.store.schema import record_input_hash_probe
-from agenttrace_tui.store.session_groups import input_hash_sql
+from agenttrace_tui.store.write import merge_sql
 
 if TYPE_CHECKING:
     from agenttrace_tui.store import Store
@@ -127,7 +127,7 @@ def _both_attached(source: Store, target: Store) -> Iterator[duckdb.DuckDBPyConn
     lake_involved = isinstance(source.path, LakeLocation) or isinstance(target.path, LakeLocation)
     with owner_only_files() if isinstance(target.path, Path) else nullcontext():
         if lake_involved:
-            from agenttrace_tui.store.lake import new_database
+            from agenttrace_tui.store.backend.lake import new_database
 
             con = new_database()
         else:

@@ -3,7 +3,7 @@
 `session_stats(con, where, ...)` takes the WHERE clause of `compile_filters` over `sessions s`, so a filter
 or a time range selects **whole sessions**, and every figure below is computed over all the spans of the
 sessions it selects. What a session contributes whole (costs, counts, busy time, recovery, repeats) is read
-from the `session_groups` rollup written at ingest (store/session_groups.py) and summed; the rest from narrow
+from the `session_groups` rollup written at ingest (store/backend/session_groups.py) and summed; the rest from narrow
 span columns (docs/analytics.md#how-it-is-computed). All the arithmetic runs in SQL (grouped rows come back,
 never one row per span); the result is a plain `Stats` record whose `to_json()` is what
 `agenttrace stats --json` prints (keys documented in docs/analytics.md).
@@ -22,10 +22,10 @@ from typing import Any, Final
 
 import duckdb
 
+from agenttrace_tui.store.backend.session_groups import NO_MODEL, NO_PROVIDER, UNNAMED_TOOL
 from agenttrace_tui.store.errors import StoreError
-from agenttrace_tui.store.filters import Compiled
-from agenttrace_tui.store.pricing import config_path
-from agenttrace_tui.store.session_groups import NO_MODEL, NO_PROVIDER, UNNAMED_TOOL
+from agenttrace_tui.store.read.filters import Compiled
+from agenttrace_tui.store.write.pricing import config_path
 
 HISTOGRAM_BINS: Final = 10
 """Bins of the per-session cost histogram: enough to see a shape, few enough for one terminal line each."""
@@ -309,7 +309,7 @@ class Stats:
 
 # SQL ---------------------------------------------------------------------------------------------
 # What a session contributes whole (cost, counts, busy time, recovery, repeats) is summed from the
-# `session_groups` rollup written at ingest (store/session_groups.py); percentiles, error messages and the
+# `session_groups` rollup written at ingest (store/backend/session_groups.py); percentiles, error messages and the
 # rules' pattern matches are read from narrow span columns. `{scope}` (see _scoped) selects the rows of the
 # selected sessions.
 
@@ -457,7 +457,7 @@ SELECT strategy, count(*) AS sessions, sum(errors) AS errors, sum(recovered) AS 
        count(*) FILTER (WHERE recovered = errors) AS sessions_recovered
 FROM tagged GROUP BY strategy
 """
-"""Errors and recovered errors per session (the rollup's; recovery is defined in store/session_groups.py), per
+"""Errors and recovered errors per session (the rollup's; recovery is defined in store/backend/session_groups.py), per
 value of the session's Recovery-Strategy property. Strategy '*' is the total; a session with several values
 counts under each."""
 

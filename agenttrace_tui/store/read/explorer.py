@@ -16,8 +16,8 @@ import orjson
 import pyarrow as pa
 
 from agenttrace_tui.store.errors import StoreError
-from agenttrace_tui.store.filters import Compiled
-from agenttrace_tui.store.queries import FOLDER_PAGE_SQL, FOLDER_RANK_SQL, sort_clause, sort_expression
+from agenttrace_tui.store.read.filters import Compiled
+from agenttrace_tui.store.read.queries import FOLDER_PAGE_SQL, FOLDER_RANK_SQL, sort_clause, sort_expression
 from agenttrace_tui.store.records import NodeStats, SpanDetail, SpanRow
 
 LIST_COLUMNS: Final = (

@@ -1,7 +1,7 @@
 """Ctrl-C during an ingest, handed to DuckDB as its own interrupt.
 
 Python raises KeyboardInterrupt wherever the main thread happens to be when it handles the signal, and during an
-ingest that is often a bad place: inside a block's release hook (store/backpressure.py), where an exception is
+ingest that is often a bad place: inside a block's release hook (store/write/backpressure.py), where an exception is
 printed and swallowed, so the ingest went on; inside DuckDB's `execute`, which then raises `RuntimeError: Query
 interrupted` (a traceback past the CLI's handler); or inside a Python function the parse calls, which DuckDB
 wraps as an error of the file. So while an ingest runs on the main thread, SIGINT only records itself and
