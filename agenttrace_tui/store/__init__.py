@@ -27,6 +27,7 @@ from agenttrace_tui.store.errors import FilterError, StoreBusyError, StoreError
 from agenttrace_tui.store.read import queries
 from agenttrace_tui.store.read.filters import Compiled, compile_filters
 from agenttrace_tui.store.read.queries import TreeNode
+from agenttrace_tui.store.read.reader import Reader
 
 # Ingest, pricing and analytics bring pyarrow, numpy and the price library (~140 ms): commands that only
 # read (`sessions`, `show`, `sql`) don't load them. They are imported where used, and on first access here.
@@ -46,6 +47,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Compiled",
+    "Reader",
     "FilterError",
     "IngestResult",
     "InputSource",
@@ -94,6 +96,12 @@ class Store:
         with self.backend.reader(self.wait_seconds) as con:
             self._limit_memory(con)
             yield con
+
+    @contextmanager
+    def read(self) -> Iterator[Reader]:
+        """The read API (store/read/reader.py) on one short-lived connection: one state of the store."""
+        with self.reader() as con:
+            yield Reader(con)
 
     def _limit_memory(self, con: duckdb.DuckDBPyConnection) -> None:
         # A file store's reader is its own DuckDB instance; a team store's is shared by the process: left alone.
