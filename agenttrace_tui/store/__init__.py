@@ -21,43 +21,81 @@ import duckdb
 
 from agenttrace_tui.store.backend import Backend, open_backend
 from agenttrace_tui.store.backend.connection import DEFAULT_WAIT_SECONDS
-from agenttrace_tui.store.backend.location import LakeLocation, StoreLocation, resolve_store
+from agenttrace_tui.store.backend.location import (
+    LakeLocation,
+    StoreLocation,
+    default_db_path,
+    resolve_store,
+)
 from agenttrace_tui.store.backend.schema import SCHEMA_VERSION, needs_setup, store_version
 from agenttrace_tui.store.errors import FilterError, StoreBusyError, StoreError
-from agenttrace_tui.store.read import queries
+from agenttrace_tui.store.read.agents import AgentNode
+from agenttrace_tui.store.read.explorer import FolderPage
 from agenttrace_tui.store.read.filters import Compiled, compile_filters
-from agenttrace_tui.store.read.queries import TreeNode
-from agenttrace_tui.store.read.reader import Reader
+from agenttrace_tui.store.read.queries import SESSION_COLUMNS, TreeNode
+from agenttrace_tui.store.read.reader import Reader, path_prefixes
+from agenttrace_tui.store.records import BreakdownRow, NodeStats, SessionBreakdown, SpanDetail, SpanRow
 
 # Ingest, pricing and analytics bring pyarrow, numpy and the price library (~140 ms): commands that only
 # read (`sessions`, `show`, `sql`) don't load them. They are imported where used, and on first access here.
 if TYPE_CHECKING:
     from agenttrace_tui.store.read.analytics import Stats, StatsRules
-    from agenttrace_tui.store.write.ingest import IngestResult, InputSource, Reject, expand_inputs
+    from agenttrace_tui.store.write.copy import copy_store
+    from agenttrace_tui.store.write.follow import Follower
+    from agenttrace_tui.store.write.ingest import IngestResult, InputSource, Reject, expand_inputs, ingest
 
-_LAZY = {"IngestResult", "InputSource", "Reject", "expand_inputs"}
+# name → the module that holds it, imported on first access
+_LAZY = {
+    "IngestResult": "agenttrace_tui.store.write.ingest",
+    "InputSource": "agenttrace_tui.store.write.ingest",
+    "Reject": "agenttrace_tui.store.write.ingest",
+    "expand_inputs": "agenttrace_tui.store.write.ingest",
+    "ingest": "agenttrace_tui.store.write.ingest",
+    "Follower": "agenttrace_tui.store.write.follow",
+    "copy_store": "agenttrace_tui.store.write.copy",
+    "Stats": "agenttrace_tui.store.read.analytics",
+    "StatsRules": "agenttrace_tui.store.read.analytics",
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from agenttrace_tui.store.write import ingest as ingest_module
+        import importlib
 
-        return getattr(ingest_module, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
+    "AgentNode",
+    "BreakdownRow",
+    "compile_filters",
     "Compiled",
-    "Reader",
+    "copy_store",
+    "default_db_path",
+    "DEFAULT_WAIT_SECONDS",
+    "expand_inputs",
     "FilterError",
+    "FolderPage",
+    "Follower",
+    "ingest",
     "IngestResult",
     "InputSource",
+    "NodeStats",
+    "path_prefixes",
+    "Reader",
     "Reject",
+    "resolve_store",
+    "SESSION_COLUMNS",
+    "SessionBreakdown",
+    "SpanDetail",
+    "SpanRow",
+    "Stats",
+    "StatsRules",
     "Store",
     "StoreBusyError",
     "StoreError",
+    "StoreLocation",
     "TreeNode",
-    "compile_filters",
-    "expand_inputs",
 ]
 
 
@@ -171,7 +209,7 @@ class Store:
 
             return self.backend.transaction(con, clear, self.wait_seconds)
 
-    # Reading ---------------------------------------------------------------------------------
+    # Reading: the Reader's answers, each on a connection of its own -------------------------------
 
     def sessions(
         self,
@@ -185,30 +223,29 @@ class Store:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        where = compile_filters(filters, since=since, until=until, query_json=query)
-        with self.reader() as con:
-            return queries.list_sessions(
-                con, where, sort=sort, descending=descending, limit=limit, offset=offset
-            )
+        compile_filters(filters, since=since, until=until, query_json=query)  # a bad filter fails before the store opens
+        with self.read() as r:
+            return r.sessions(filters, since=since, until=until, query=query, sort=sort, descending=descending,
+                              limit=limit, offset=offset)
 
     def totals(
         self, filters: Sequence[str] = (), *, since: str | None = None, until: str | None = None
     ) -> dict[str, Any]:
-        where = compile_filters(filters, since=since, until=until)
-        with self.reader() as con:
-            return queries.count_sessions(con, where)
+        compile_filters(filters, since=since, until=until)
+        with self.read() as r:
+            return r.totals(filters, since=since, until=until)
 
     def session(self, session_id: str) -> dict[str, Any] | None:
-        with self.reader() as con:
-            return queries.session_summary(con, session_id)
+        with self.read() as r:
+            return r.session(session_id)
 
     def tree(self, session_id: str, *, spans_per_node: int | None = None) -> TreeNode | None:
-        with self.reader() as con:
-            return queries.session_tree(con, session_id, spans_per_node=spans_per_node)
+        with self.read() as r:
+            return r.tree(session_id, spans_per_node=spans_per_node)
 
     def rejects(self, limit: int | None = None) -> list[dict[str, Any]]:
-        with self.reader() as con:
-            return queries.list_rejects(con, limit)
+        with self.read() as r:
+            return r.rejects(limit)
 
     def stats(
         self,
@@ -223,13 +260,14 @@ class Store:
     ) -> Stats:
         """Cost, latency, errors, bottlenecks (and a compare by `by`) over the whole sessions selected;
         `rules` default to the config file's `[stats]` table (docs/analytics.md)."""
-        where = compile_filters(filters, since=since, until=until, query_json=query)
-        from agenttrace_tui.store.read import analytics
+        compile_filters(filters, since=since, until=until, query_json=query)
+        if rules is None:
+            from agenttrace_tui.store.read.analytics import load_rules
 
-        chosen_rules = rules if rules is not None else analytics.load_rules()
-        with self.reader() as con:
-            return analytics.session_stats(con, where, by=by, top=top, rules=chosen_rules)
+            rules = load_rules()  # a bad config fails before the store opens
+        with self.read() as r:
+            return r.stats(filters, since=since, until=until, query=query, by=by, top=top, rules=rules)
 
     def sql(self, statement: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        with self.reader() as con:
-            return queries.run_sql(con, statement)
+        with self.read() as r:
+            return r.sql(statement)
