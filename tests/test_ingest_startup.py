@@ -48,7 +48,7 @@ def test_a_converted_file_still_loads_its_converter(tmp_path: Path) -> None:
 
 def test_preload_loads_what_pricing_and_the_parse_need() -> None:
     loaded = _run(
-        "import sys; from agenttrace_tui.store import preload; "
+        "import sys; from agenttrace_tui.store.write import preload; "
         "before = [m in sys.modules for m in ('genai_prices', 'pyarrow.dataset')]; "
         "preload.start(); preload.wait(); "
         "print(before, [m in sys.modules for m in ('genai_prices', 'pyarrow.dataset')])"
