@@ -75,7 +75,7 @@ def _generator_key(size: Size) -> str:
 def _store_code_key() -> str:
     """The store layer's source: a bench store written by older ingest code (its row groups, rollups,
     compression) would measure the explorer on a layout the current code no longer writes."""
-    sources = sorted((BENCH.parent / "agenttrace_tui" / "store").glob("*.py"))
+    sources = sorted((BENCH.parent / "agenttrace_tui" / "store").rglob("*.py"))
     return hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:12]
 
 
