@@ -47,6 +47,14 @@ def sanitize(text: object, *, single_line: bool = True) -> str:
     return pattern.sub(_stand_in, value)
 
 
+def single_line(text: str, limit: int) -> str:
+    """A sanitized one-line preview: newlines shown as spaces, cut with an ellipsis."""
+    flat = " ".join(text[: limit * 2].split())
+    if len(flat) > limit or len(text) > limit * 2:
+        flat = flat[:limit].rstrip() + "…"
+    return sanitize(flat)
+
+
 def sanitize_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """`sanitize` for a whole Arrow string column at once (C++ kernels, no Python loop per value).
 

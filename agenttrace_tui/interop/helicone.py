@@ -2,8 +2,8 @@
 
 The body is `{"providerRequest": {"url", "json", "meta"}, "providerResponse": {"json" | "textBody", "status",
 "headers", "cost"}, "timing": {"startTime": {"seconds", "milliseconds"}, "endTime", "timeToFirstToken"}}`.
-The request's `_type` gives the kind exactly as `agenttrace_tui.sdk.ManualLogger` does, so a step logged
-through Helicone's logger and one logged through ours look the same.
+The request's `_type` gives the kind by the rules the SDK's `ManualLogger` uses too (llm/helicone.py), so a
+step logged through Helicone's logger and one logged through ours look the same.
 """
 
 from __future__ import annotations
@@ -28,11 +28,8 @@ from agenttrace_tui.format import (
 from agenttrace_tui.interop.errors import ShapeError
 from agenttrace_tui.interop.messages import maybe_json
 from agenttrace_tui.interop.otlp_values import MAX_FORMAT_EPOCH_NS, rfc3339_ns, to_int
-from agenttrace_tui.sdk.manual_logger import describe_request
-from agenttrace_tui.sdk.usage import normalize_usage, reported_cost
-
-REQUEST_KINDS: Final = {"tool": "tool", "vector_db": "retrieval", "data": "other"}
-"""Helicone's request `_type` → span kind (as the SDK's ManualLogger); a request with a `model` is an llm call."""
+from agenttrace_tui.llm.helicone import describe_request
+from agenttrace_tui.llm.usage import normalize_usage, reported_cost
 
 PROVIDER_HOSTS: Final = {
     "api.openai.com": "openai", "api.anthropic.com": "anthropic", "generativelanguage.googleapis.com": "google",

@@ -1,4 +1,4 @@
-"""Chat messages from OpenTelemetry attributes, in the shapes the explorer's chat view reads.
+"""Chat messages from OpenTelemetry attributes, in the shapes llm/payloads.py reads (the explorer's chat view).
 
 Input becomes `{"messages": [OpenAI chat messages], "tools": [...], <request params>}`; output becomes
 `{"choices": [{"message": ..., "finish_reason": ...}]}` (the Chat Completions response shape, so tool calls
@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
+
+from agenttrace_tui.llm.payloads import function_call
 
 Message = dict[str, Any]
 
@@ -89,13 +91,6 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
-def _function_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
-    call: dict[str, Any] = {"type": "function", "function": {"name": name, "arguments": arguments}}
-    if call_id is not None:
-        call["id"] = str(call_id)
-    return call
-
-
 def genai_messages(value: Any) -> list[Message]:
     """GenAI messages (`[{"role", "parts": [...]}]`), OpenAI-shaped messages or plain text, as chat messages."""
     value = maybe_json(value)
@@ -133,7 +128,7 @@ def _genai_message(item: Any) -> list[Message]:
         elif kind == "text" or (kind is None and isinstance(part.get("content"), str)):
             texts.append(_text(part.get("content", part.get("text", ""))))
         elif kind == "tool_call":
-            calls.append(_function_call(part.get("id"), part.get("name"), part.get("arguments")))
+            calls.append(function_call(part.get("id"), part.get("name"), part.get("arguments")))
         elif kind == "tool_call_response":
             response = part.get("response", part.get("result"))
             answer: Message = {"role": "tool", "content": _text(response)}
@@ -166,7 +161,7 @@ def _chat_message(item: Mapping[str, Any]) -> Message:
     if isinstance(calls, list):
         message["tool_calls"] = [
             call if not isinstance(call, Mapping) or "function" in call
-            else _function_call(call.get("id"), call.get("name"), call.get("arguments"))
+            else function_call(call.get("id"), call.get("name"), call.get("arguments"))
             for call in calls
         ]
     return message
@@ -245,7 +240,7 @@ def _openinference_message(raw: Mapping[str, Any]) -> Message:
             if isinstance(inner, Mapping):
                 raw_function = inner.get("function")
                 function: Mapping[str, Any] = raw_function if isinstance(raw_function, Mapping) else {}
-                converted.append(_function_call(inner.get("id"), function.get("name"), function.get("arguments")))
+                converted.append(function_call(inner.get("id"), function.get("name"), function.get("arguments")))
         if converted:
             message["tool_calls"] = converted
     for key in ("tool_call_id", "name"):

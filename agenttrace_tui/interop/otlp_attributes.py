@@ -15,7 +15,7 @@ import orjson
 
 from agenttrace_tui.format import HELICONE_PROPERTY_PREFIX
 from agenttrace_tui.interop import messages as msg
-from agenttrace_tui.sdk.usage import normalize_usage
+from agenttrace_tui.llm.usage import normalize_usage
 
 ERROR_STATUS: Final = 2
 

@@ -9,19 +9,17 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, Final, TypedDict, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from agenttrace_tui.format import epoch_to_seconds
+from agenttrace_tui.llm.helicone import describe_request
+from agenttrace_tui.llm.usage import normalize_usage, reported_cost
 from agenttrace_tui.sdk._context import current_span_var
 from agenttrace_tui.sdk._helicone import merge_headers, span_from_headers
 from agenttrace_tui.sdk.span import Span
 from agenttrace_tui.sdk.tracer import Tracer, default_tracer
-from agenttrace_tui.sdk.usage import normalize_usage, reported_cost
 
 T = TypeVar("T")
-
-REQUEST_KINDS: Final = {"tool": "tool", "vector_db": "retrieval", "data": "other"}
-"""Helicone's request `_type` → span kind; a request with a `model` is an llm call."""
 
 
 class LoggingOptions(TypedDict, total=False):
@@ -148,25 +146,6 @@ class ManualLogger:
         model = request.get("model")
         span.set(provider=provider, model=model if isinstance(model, str) else None)
         return span
-
-
-def describe_request(request: Mapping[str, Any]) -> tuple[str, str | None, Any]:
-    """(kind, name, input) of a Helicone manual-logger request (also used to import logged bodies)."""
-    request_type = request.get("_type")
-    if request_type == "tool":
-        return "tool", _str_or_none(request.get("toolName")), request.get("input")
-    if request_type == "vector_db":
-        return "retrieval", _str_or_none(request.get("operation")), dict(request)
-    if request_type == "data":
-        return "other", _str_or_none(request.get("name")), dict(request)
-    if request.get("model") is not None:
-        return "llm", _str_or_none(request.get("model")), dict(request)
-    name = request.get("name") or request_type
-    return "other", _str_or_none(name), dict(request)
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _record_results(span: Span, recorder: ResultRecorder) -> None:

@@ -17,18 +17,12 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from agenttrace_tui.format import STATUS_CODE_TIMEOUT
+from agenttrace_tui.llm.openai_streams import Accumulator, ChatAccumulator, ResponsesAccumulator, as_dict
+from agenttrace_tui.llm.usage import normalize_usage, reported_cost
 from agenttrace_tui.sdk._helicone import merge_headers, span_from_headers
-from agenttrace_tui.sdk._openai_streams import (
-    Accumulator,
-    AsyncTracedStream,
-    ChatAccumulator,
-    ResponsesAccumulator,
-    TracedStream,
-    as_dict,
-)
+from agenttrace_tui.sdk._traced_streams import AsyncTracedStream, TracedStream
 from agenttrace_tui.sdk.span import Span
 from agenttrace_tui.sdk.tracer import Session, Tracer, default_tracer
-from agenttrace_tui.sdk.usage import normalize_usage, reported_cost
 
 ClientT = TypeVar("ClientT")
 

@@ -1,7 +1,7 @@
 """One proxied LLM call → one trace-format `llm` span, placed by the Helicone headers the call carried.
 
 The same fields the SDK's openai wrapper writes (sdk/openai_wrapper.py), from the same helpers: Helicone
-headers (format.fields_from_headers), usage (sdk.usage), streamed chunks joined (sdk._openai_streams).
+headers (format.fields_from_headers), usage (llm.usage), streamed chunks joined (llm.openai_streams).
 Credentials never get here: the caller passes only the request body and the Helicone headers.
 """
 
@@ -16,8 +16,8 @@ from typing import Any, Final
 import orjson
 
 from agenttrace_tui.format import STATUS_CODE_CANCELLED, STATUS_CODE_TIMEOUT, fields_from_headers, format_time
-from agenttrace_tui.sdk._openai_streams import Accumulator, ChatAccumulator, ResponsesAccumulator
-from agenttrace_tui.sdk.usage import normalize_usage, reported_cost
+from agenttrace_tui.llm.openai_streams import Accumulator, ChatAccumulator, ResponsesAccumulator
+from agenttrace_tui.llm.usage import normalize_usage, reported_cost
 
 MAX_RECORDED_BYTES: Final = 10 * 1024 * 1024
 """A non-streamed response bigger than this is passed on whole but recorded without its output."""

@@ -4,17 +4,14 @@ Pure functions from a payload to one `rich.text.Text`: no widget per message, so
 messages renders as one Static update. Every string from the trace passes through `sanitize` and is appended
 as plain text, never parsed as markup.
 
-Shapes understood (anything else is shown as pretty JSON):
-- OpenAI Chat Completions: a request `{"messages": [...], "tools": [...], ...}`, a bare list of messages, a
-  response `{"choices": [{"message": ...}]}` or a bare assistant message `{"role": "assistant", ...}`.
-- OpenAI Responses: a request `{"input": str | [items], "instructions": ...}`, a response `{"output": [items]}`
-  with `message`, `function_call`, `function_call_output` and `reasoning` items.
+Payloads are read as conversations by llm/payloads.py (OpenAI Chat Completions and Responses requests and
+responses); anything else is shown as text or pretty JSON.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -23,8 +20,11 @@ from rich.style import Style
 from rich.text import Text
 
 from agenttrace_tui import display
-from agenttrace_tui.store.records import SpanRow
+from agenttrace_tui.llm.payloads import ChatMessage, ChatView, read_input, read_output
+from agenttrace_tui.llm.payloads import compact_json as compact_json  # re-exported: detail.py uses chat.compact_json
+from agenttrace_tui.store import SpanRow
 from agenttrace_tui.textsafe import sanitize
+from agenttrace_tui.textsafe import single_line as single_line  # re-exported: detail.py uses chat.single_line
 
 MAX_VALUE_CHARS: Final = 20_000
 """Longest single string shown as is; beyond it a note says how much is left, so one giant payload can't stall
@@ -122,13 +122,6 @@ def pretty_json(value: Any, limit: int = MAX_VALUE_CHARS, how: str = "r for raw"
         return kept + (" " + more_note(hidden, how) if hidden else "")
 
 
-def compact_json(value: Any) -> str:
-    try:
-        return json.dumps(value, ensure_ascii=False, default=str)
-    except (RecursionError, ValueError):
-        return repr(value)
-
-
 def _parse_json_text(text: str) -> Any | None:
     """The dict or list a string holds as JSON, if it does (tool arguments and tool results usually do)."""
     stripped = text.strip()
@@ -163,231 +156,6 @@ def append_json(out: Text, value: Any, *, limit: int = MAX_VALUE_CHARS, budget: 
     if hidden:
         out.append("\n" + more_note(hidden), NOTE_STYLE)
     return len(safe)
-
-
-def single_line(text: str, limit: int) -> str:
-    """A sanitized one-line preview: newlines shown as spaces, cut with an ellipsis."""
-    flat = " ".join(text[: limit * 2].split())
-    if len(flat) > limit or len(text) > limit * 2:
-        flat = flat[:limit].rstrip() + "…"
-    return sanitize(flat)
-
-
-# -- chat shapes -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class ToolCall:
-    call_id: str | None
-    name: str
-    arguments: Any  # usually a JSON string, as the API sends it
-
-
-@dataclass
-class ChatMessage:
-    role: str
-    text: str = ""
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    answers: str | None = None  # the tool_call id a tool message answers
-    name: str | None = None
-    note: str | None = None  # e.g. finish_reason
-
-    def size(self) -> int:
-        """Rough characters this message takes when shown in full."""
-        calls = sum(len(call.name) + len(str(call.arguments)) + 40 for call in self.tool_calls)
-        return min(len(self.text), MAX_VALUE_CHARS) + calls + 40
-
-
-def _text_of(content: Any) -> str:
-    """The readable text of a message's content: a string, or a list of typed parts."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(_part_text(part) for part in content)
-    return compact_json(content)
-
-
-def _part_text(part: Any) -> str:
-    if isinstance(part, str):
-        return part
-    if not isinstance(part, dict):
-        return compact_json(part)
-    kind = part.get("type")
-    if isinstance(part.get("text"), str):  # text, input_text, output_text
-        return str(part["text"])
-    if kind == "refusal" or "refusal" in part:
-        return f"(refusal) {part.get('refusal')}"
-    if kind in ("image_url", "input_image"):
-        image = part.get("image_url")
-        url = image.get("url") if isinstance(image, dict) else image
-        return f"(image: {single_line(str(url or part.get('file_id') or ''), 120)})"
-    if kind in ("input_audio", "input_file", "file"):
-        return f"({kind})"
-    return compact_json(part)
-
-
-def _tool_call(raw: Any) -> ToolCall | None:
-    if not isinstance(raw, dict):
-        return None
-    nested = raw.get("function")
-    function: dict[str, Any] = nested if isinstance(nested, dict) else raw
-    name = function.get("name")
-    call_id = raw.get("id") or raw.get("call_id")
-    return ToolCall(
-        call_id=str(call_id) if call_id is not None else None,
-        name=str(name) if name is not None else "?",
-        arguments=function.get("arguments", function.get("input")),
-    )
-
-
-def _chat_message(raw: dict[str, Any]) -> ChatMessage:
-    role = str(raw.get("role") or "?")
-    calls = [call for call in map(_tool_call, raw.get("tool_calls") or []) if call is not None]
-    legacy = raw.get("function_call")  # the pre-tools API
-    if isinstance(legacy, dict):
-        calls.append(ToolCall(None, str(legacy.get("name") or "?"), legacy.get("arguments")))
-    text = _text_of(raw.get("content"))
-    if raw.get("refusal"):
-        text = (text + "\n" if text else "") + f"(refusal) {raw['refusal']}"
-    answers = raw.get("tool_call_id")
-    name = raw.get("name")
-    return ChatMessage(
-        role=role,
-        text=text,
-        tool_calls=calls,
-        answers=str(answers) if answers is not None else None,
-        name=str(name) if name is not None else None,
-    )
-
-
-def _response_items(items: Iterable[Any]) -> list[ChatMessage]:
-    """Responses API input/output items as messages; consecutive function calls share one assistant block."""
-    messages: list[ChatMessage] = []
-    for item in items:
-        if isinstance(item, str):
-            messages.append(ChatMessage("user", item))
-            continue
-        if not isinstance(item, dict):
-            messages.append(ChatMessage("?", compact_json(item)))
-            continue
-        kind = item.get("type")
-        if kind == "function_call":
-            call = ToolCall(
-                str(item.get("call_id") or item.get("id") or "") or None,
-                str(item.get("name") or "?"),
-                item.get("arguments"),
-            )
-            previous = messages[-1] if messages else None
-            if previous is not None and previous.role == "assistant" and not previous.text and previous.tool_calls:
-                previous.tool_calls.append(call)
-            else:
-                messages.append(ChatMessage("assistant", tool_calls=[call]))
-        elif kind == "function_call_output":
-            output = item.get("output")
-            call_id = item.get("call_id")
-            messages.append(ChatMessage(
-                "tool",
-                output if isinstance(output, str) else _text_of(output),
-                answers=str(call_id) if call_id is not None else None,
-            ))
-        elif kind == "reasoning":
-            summary = item.get("summary") or item.get("content") or []
-            messages.append(ChatMessage("reasoning", _text_of(summary) or "(reasoning, no summary)"))
-        elif kind == "message" or "role" in item:
-            messages.append(_chat_message(item))
-        else:
-            messages.append(ChatMessage(str(kind or "?"), compact_json(item)))
-    return messages
-
-
-def _is_message_list(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and bool(value)
-        and all(isinstance(item, dict) and ("role" in item or "type" in item) for item in value)
-        and any(isinstance(item, dict) and "role" in item for item in value)
-    )
-
-
-_REQUEST_CHAT_KEYS: Final = frozenset({"messages", "tools", "input", "instructions"})
-
-
-@dataclass
-class ChatView:
-    """A payload read as a conversation, with the request's other parameters."""
-
-    messages: list[ChatMessage]
-    tools: list[str] = field(default_factory=list)
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-def read_input(value: Any) -> ChatView | None:
-    """A request payload as a conversation, or None when it isn't one."""
-    if _is_message_list(value):
-        return ChatView(_response_items(value))
-    if not isinstance(value, dict):
-        return None
-    messages: list[ChatMessage]
-    if isinstance(value.get("messages"), list):
-        messages = _response_items(value["messages"])
-    elif isinstance(value.get("input"), (str, list)) and ("model" in value or "instructions" in value):
-        messages = []
-        if value.get("instructions"):
-            messages.append(ChatMessage("instructions", _text_of(value["instructions"])))
-        raw_input = value["input"]
-        messages.extend(_response_items([raw_input] if isinstance(raw_input, str) else raw_input))
-    else:
-        return None
-    tools = [_tool_name(tool) for tool in value.get("tools") or [] if tool is not None]
-    params = {key: item for key, item in value.items() if key not in _REQUEST_CHAT_KEYS}
-    return ChatView(messages, tools, params)
-
-
-def _tool_name(tool: Any) -> str:
-    if isinstance(tool, dict):
-        nested = tool.get("function")
-        function: dict[str, Any] = nested if isinstance(nested, dict) else tool
-        return str(function.get("name") or tool.get("type") or "?")
-    return str(tool)
-
-
-def read_output(value: Any) -> ChatView | None:
-    """A response payload as the assistant's messages, or None when it isn't one."""
-    if _is_message_list(value):
-        return ChatView(_response_items(value))
-    if not isinstance(value, dict):
-        return None
-    if isinstance(value.get("choices"), list):
-        messages: list[ChatMessage] = []
-        for choice in value["choices"]:
-            if not isinstance(choice, dict):
-                continue
-            raw = choice.get("message") or choice.get("delta")
-            if isinstance(raw, dict):
-                message = _chat_message(raw)
-            else:  # the legacy completions API
-                message = ChatMessage("assistant", _text_of(choice.get("text")))
-            if message.role == "?":
-                message.role = "assistant"
-            if choice.get("finish_reason"):
-                message.note = f"finish_reason: {choice['finish_reason']}"
-            messages.append(message)
-        return ChatView(messages)
-    if isinstance(value.get("output"), list) and (value.get("object") == "response" or "output_text" in value
-                                                  or all(isinstance(item, dict) and "type" in item
-                                                         for item in value["output"])):
-        messages = _response_items(value["output"])
-        if not messages and isinstance(value.get("output_text"), str):
-            messages = [ChatMessage("assistant", value["output_text"])]
-        status = value.get("status")
-        if messages and status not in (None, "completed"):
-            messages[-1].note = f"status: {status}"
-        return ChatView(messages)
-    if "role" in value and ("content" in value or "tool_calls" in value):
-        return ChatView([_chat_message(value)])
-    return None
 
 
 # -- rendering -------------------------------------------------------------------------------------------
@@ -484,18 +252,24 @@ def _append_message(out: Text, message: ChatMessage, index: int, ctx: RenderCont
         out.append(f"\n{sanitize(message.note)}", LABEL_STYLE)
 
 
+def message_size(message: ChatMessage) -> int:
+    """Rough characters a message takes when shown in full."""
+    calls = sum(len(call.name) + len(str(call.arguments)) + 40 for call in message.tool_calls)
+    return min(len(message.text), MAX_VALUE_CHARS) + calls + 40
+
+
 def _full_messages(messages: list[ChatMessage], budget: int, section: str, expanded: set[str]) -> set[int]:
     """Which messages are shown in full: the newest ones while they fit the budget, then the first (usually
     the system prompt) if it still fits, and any the user expanded; the rest collapse to a preview line."""
     full: set[int] = set()
     spent = 0
     for index in range(len(messages) - 1, -1, -1):
-        size = messages[index].size()
+        size = message_size(messages[index])
         if spent + size > budget and full:
             break
         full.add(index)
         spent += size
-    if messages and 0 not in full and spent + messages[0].size() <= budget:
+    if messages and 0 not in full and spent + message_size(messages[0]) <= budget:
         full.add(0)
     full.update(index for index in range(len(messages)) if f"{section}:{index}" in expanded)
     return full
