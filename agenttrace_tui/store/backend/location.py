@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TypeAlias
 
+from agenttrace_tui import config as config_file
 from agenttrace_tui.store.errors import StoreError
 
 DB_ENV: Final = "AGENTTRACE_DB"
@@ -114,19 +114,10 @@ def resolve_db_path(db: str | os.PathLike[str] | None = None) -> Path:
 
 
 def _config_store_table() -> dict[str, object]:
-    from agenttrace_tui.store.write.pricing import config_path
-
-    path = config_path()
     try:
-        with open(path, "rb") as handle:
-            table = tomllib.load(handle).get("store", {})
-    except FileNotFoundError:
-        return {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise StoreError(f"{path}: cannot read config file: {exc}") from None
-    if not isinstance(table, dict):
-        raise StoreError(f"{path}: [store] must be a table")
-    return table
+        return config_file.table("store")
+    except config_file.ConfigError as exc:
+        raise StoreError(str(exc)) from None
 
 
 def _str_or_none(value: object) -> str | None:

@@ -15,17 +15,16 @@ overridden in the config file's `[stats]` table (`load_rules`).
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
 import duckdb
 
+from agenttrace_tui import config as config_file
 from agenttrace_tui.store.backend.session_groups import NO_MODEL, NO_PROVIDER, UNNAMED_TOOL
 from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.read.filters import Compiled
-from agenttrace_tui.store.write.pricing import config_path
 
 HISTOGRAM_BINS: Final = 10
 """Bins of the per-session cost histogram: enough to see a shape, few enough for one terminal line each."""
@@ -84,19 +83,14 @@ def _property_pair(text: str, key: str, origin: str) -> tuple[str, str] | None:
 
 def load_rules(path: Path | None = None) -> StatsRules:
     """The `[stats]` table of the config file (`$AGENTTRACE_CONFIG`, else ~/.config/agenttrace/config.toml)."""
-    config = path or config_path()
-    if not config.exists():
-        return StatsRules()
+    config = path or config_file.config_path()
     try:
-        with open(config, "rb") as handle:
-            table = tomllib.load(handle).get("stats", {})
-    except OSError as exc:
-        raise StoreError(f"{config}: cannot read config file: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise StoreError(f"{config}: not valid TOML: {exc}") from None
+        table = config_file.table("stats", config)
+    except config_file.ConfigError as exc:
+        raise StoreError(str(exc)) from None
+    if not table:
+        return StatsRules()
     origin = f"{config} [stats]"
-    if not isinstance(table, dict):
-        raise StoreError(f"{origin} must be a table")
     unknown = sorted(set(table) - set(RULE_KEYS))
     if unknown:
         raise StoreError(f"{origin}: unknown key {unknown[0]!r}; keys: {', '.join(RULE_KEYS)}")

@@ -6,8 +6,6 @@ small table; the per-span arithmetic runs in SQL. A model nobody prices stays un
 
 from __future__ import annotations
 
-import os
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -17,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:  # pyarrow (~80 ms) only where a price table is built: reading the config needs none
     import pyarrow as pa
 
+from agenttrace_tui import config as config_file
 from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.write import preload
 
-CONFIG_ENV: Final = "AGENTTRACE_CONFIG"
 PRICE_CLASSES: Final = ("input", "output", "cache_read", "cache_write")
 
 
@@ -50,37 +48,15 @@ class PriceOverrides:
         return self.models.get(model)
 
 
-def config_path() -> Path:
-    """`$AGENTTRACE_CONFIG`, else the user config dir (`~/.config/agenttrace/config.toml`)."""
-    env = os.environ.get(CONFIG_ENV)
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_config_path
-
-    return user_config_path("agenttrace", appauthor=False) / "config.toml"
-
-
 def load_overrides(prices_file: Path | None = None) -> PriceOverrides:
     """Overrides from `--prices FILE` (a `[models."name"]` table each), else the config's `[prices]`."""
-    if prices_file is not None:
-        return _parse_overrides(_read_toml(prices_file), str(prices_file))
-    config = config_path()
-    if not config.exists():
-        return PriceOverrides()
-    prices = _read_toml(config).get("prices", {})
-    if not isinstance(prices, dict):
-        raise StoreError(f"{config}: [prices] must be a table")
-    return _parse_overrides(prices, f"{config} [prices]")
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot read price file: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise StoreError(f"{path}: not valid TOML: {exc}") from None
+        if prices_file is not None:
+            return _parse_overrides(config_file.read_toml(prices_file, "price file"), str(prices_file))
+        prices = config_file.table("prices")
+    except config_file.ConfigError as exc:
+        raise StoreError(str(exc)) from None
+    return _parse_overrides(prices, f"{config_file.config_path()} [prices]") if prices else PriceOverrides()
 
 
 def _parse_overrides(table: dict[str, Any], origin: str) -> PriceOverrides:

@@ -9,8 +9,7 @@ without a Python object per value:
 - **patterns**: substrings shaped like provider keys (`sk-…`, `sk-ant-…`, `sk-proj-…`, `sk-helicone-…`,
   AWS `AKIA…`, Google `AIza…`, GitHub `ghp_…`, bearer tokens) become `[REDACTED]` wherever they occur.
 
-Extra rules come from the config file's `[redact]` table (the file `agenttrace_tui.store.write.pricing.config_path`
-finds):
+Extra rules come from the config file's `[redact]` table (the file `agenttrace_tui.config.config_path` finds):
 
     [redact]
     keys = ["X-Internal-Token", "password"]       # added to the default keys
@@ -25,7 +24,6 @@ markup (nothing in agenttrace parses data as markup).
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any, Final
 
 import duckdb
 
+from agenttrace_tui import config as config_file
 from agenttrace_tui.format import SECRET_HEADERS
 from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.sql_parts import sql_literal
@@ -149,20 +148,11 @@ def _check_patterns(patterns: tuple[str, ...], source: str) -> None:
 
 def load_rules(config: Path | None = None) -> RedactionRules:
     """The config file's `[redact]` rules over the defaults; the defaults when there is no file or table."""
-    from agenttrace_tui.store.write.pricing import config_path
-
-    path = config if config is not None else config_path()
-    if not path.exists():
-        return DEFAULT_RULES
+    path = config if config is not None else config_file.config_path()
     try:
-        with open(path, "rb") as handle:
-            table = tomllib.load(handle).get("redact")
-    except OSError as exc:
-        raise StoreError(f"cannot read config {path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise StoreError(f"config {path}: {exc}") from None
-    if table is None:
+        table = config_file.table("redact", path)
+    except config_file.ConfigError as exc:
+        raise StoreError(str(exc)) from None
+    if not table:
         return DEFAULT_RULES
-    if not isinstance(table, dict):
-        raise StoreError(f"config {path}: [redact] must be a table")
     return rules_from_table(table, source=f"config {path}")
