@@ -1,4 +1,8 @@
-"""The layers hold: SQL and DuckDB only in store/, Textual only in tui/, the SDK light."""
+"""The layers hold: SQL and DuckDB only in store/, Textual only in tui/, the SDK light.
+
+The import rules are import-linter contracts in pyproject.toml ([tool.importlinter]), run here and as a step
+of .ci/run; what import-linter cannot express (SQL text, what an import loads at run time) is tested below.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "agenttrace_tui"
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "agenttrace_tui"
 SQL = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|CREATE\s+(TEMP\s+)?(TABLE|VIEW)|DELETE\s+FROM)\b",
                  re.IGNORECASE | re.DOTALL)
 
@@ -93,3 +98,29 @@ def test_the_format_layer_pulls_in_neither_the_store_nor_the_tui() -> None:
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_import_contracts_hold() -> None:
+    """pyproject.toml's contracts: Textual only in tui/, DuckDB only in store/, the SDK for user code and demo/
+    only, store read/ and write/ independent, the store's face only from outside it, the format layer light."""
+    run = ("import sys; from importlinter.cli import lint_imports_command; "
+           "sys.argv[0] = 'lint-imports'; lint_imports_command()")
+    result = subprocess.run([sys.executable, "-c", run, "--no-cache", "--no-logo"], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+SDK_NAMES = frozenset({"Tracer", "ManualLogger", "wrap_openai"})
+
+
+def test_nothing_but_demo_takes_the_sdk_from_the_package_root() -> None:
+    """The root re-exports the SDK for user code (a contract lets that one import through): the package's own
+    modules, demo/ aside, never take SDK names from it."""
+    offenders = []
+    for path in modules():
+        if layer(path) in ("sdk", "demo") or path == PACKAGE / "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "agenttrace_tui" and node.level == 0:
+                offenders += [f"{path}:{node.lineno}" for alias in node.names if alias.name in SDK_NAMES]
+    assert offenders == []
