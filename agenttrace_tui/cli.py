@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Final, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn
 
 import orjson
 import typer
@@ -24,6 +24,9 @@ from rich.tree import Tree
 from agenttrace_tui import display
 from agenttrace_tui.stats_view import stats_renderables
 from agenttrace_tui.textsafe import sanitize
+
+if TYPE_CHECKING:  # the store is imported by the commands that use it: `--help` starts without DuckDB
+    from agenttrace_tui.store import IngestResult, NodeStats, Store, StoreLocation, TreeNode
 
 app = typer.Typer(
     name="agenttrace",
@@ -63,7 +66,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Store and filter errors are the user's to fix: one line, no traceback."""
-    from agenttrace_tui.store.errors import StoreError
+    from agenttrace_tui.store import StoreError
 
     try:
         yield
@@ -93,7 +96,7 @@ def emit_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     sys.stdout.write(buffer.getvalue())
 
 
-def _store(db: str | None, wait: float) -> Any:
+def _store(db: str | None, wait: float) -> Store:
     from agenttrace_tui.store import Store
 
     with user_errors():  # a bad store URL or config file
@@ -120,10 +123,8 @@ def ingest(
 ) -> None:
     """Load trace files into the store. Bad lines are reported (file:line: reason) and kept in
     `agenttrace rejects`; the good lines next to them are stored. Exit 1 when any line was rejected."""
-    from agenttrace_tui.store.backend.location import resolve_store
-    from agenttrace_tui.store.errors import StoreError
-    from agenttrace_tui.store.write.ingest import expand_inputs
-    from agenttrace_tui.store.write.ingest import ingest as run_ingest
+    from agenttrace_tui.store import StoreError, expand_inputs, resolve_store
+    from agenttrace_tui.store import ingest as run_ingest
 
     try:
         db_path = resolve_store(db)
@@ -185,15 +186,13 @@ def ingest(
     raise typer.Exit(0 if result.ok else 1)
 
 
-def _follow(db_path: Any, paths: list[str], prices: Path | None, wait: float, json_output: bool, *,
+def _follow(db_path: StoreLocation, paths: list[str], prices: Path | None, wait: float, json_output: bool, *,
             redact: bool) -> None:
     """`ingest --follow`: one report per round that stored something; with --json, one JSON object per line
     (what `tui --follow` reads to know when to refresh)."""
     import threading
 
-    from agenttrace_tui.store.errors import StoreError
-    from agenttrace_tui.store.write.follow import Follower
-    from agenttrace_tui.store.write.ingest import IngestResult
+    from agenttrace_tui.store import Follower, StoreError
 
     follower = Follower(db_path, paths, prices_file=prices, wait_seconds=wait, redact=redact)
     for problem in follower.problems:
@@ -227,7 +226,7 @@ def _exit_now(code: int) -> NoReturn:
     os._exit(code)
 
 
-def _report(result: Any, rejects_per_file: int | None) -> None:
+def _report(result: IngestResult, rejects_per_file: int | None) -> None:
     """Per-file problems, then the one-line summary, on stderr."""
     for file_result in result.files:
         if file_result.error:
@@ -243,7 +242,7 @@ def _report(result: Any, rejects_per_file: int | None) -> None:
     stderr.print(Text(_summary(result)))
 
 
-def _summary(result: Any) -> str:
+def _summary(result: IngestResult) -> str:
     files = len(result.files)
     skipped = sum(1 for f in result.files if f.skipped_unchanged)
     rate = result.lines / result.elapsed_seconds if result.elapsed_seconds > 0 else 0.0
@@ -282,7 +281,7 @@ def sessions(
     wait: WaitOption = 30.0,
 ) -> None:
     """List sessions with their rollups: duration (first start → last end), spans, calls, errors, cost."""
-    from agenttrace_tui.store.read.queries import SESSION_COLUMNS
+    from agenttrace_tui.store import SESSION_COLUMNS
 
     store = _store(db, wait)
     descending = desc if sort else True
@@ -334,9 +333,9 @@ def show(
 ) -> None:
     """A session's path tree: per node its spans, busy time and wall span, cost, tokens and errors."""
     store = _store(db, wait)
-    with user_errors():
-        summary = store.session(session_id)
-        tree = store.tree(session_id, spans_per_node=None if spans < 0 else spans)
+    with user_errors(), store.read() as reader:
+        summary = reader.session(session_id)
+        tree = reader.tree(session_id, spans_per_node=None if spans < 0 else spans)
     if summary is None or tree is None:
         fail(f"no session {session_id!r} in {store.path}")
     if json_output:
@@ -356,7 +355,7 @@ def show(
     stdout.print(rich_tree)
 
 
-def _node_label(node: Any) -> Text:
+def _node_label(node: NodeStats) -> Text:
     label = Text()
     label.append(sanitize(node.path if node.path == "/" else node.name), style="bold red" if node.errors else "bold")
     figures = [
@@ -389,7 +388,7 @@ def _span_label(span: dict[str, Any]) -> Text:
     return label
 
 
-def _add_node(branch: Tree, node: Any, spans_shown: int) -> None:
+def _add_node(branch: Tree, node: TreeNode, spans_shown: int) -> None:
     target = branch.add(_node_label(node)) if node.path != "/" else branch
     if node.path == "/":
         target.label = Text.assemble(target.label, "\n", _node_label(node))  # type: ignore[arg-type]
@@ -515,7 +514,7 @@ def copy_(
     wait: WaitOption = 30.0,
 ) -> None:
     """Copy a whole store into another, e.g. a local file into the team store and back (docs/team-store.md)."""
-    from agenttrace_tui.store.write.copy import copy_store
+    from agenttrace_tui.store import copy_store
 
     source, target = _store(from_, wait), _store(to, wait)
     with user_errors():
@@ -546,16 +545,15 @@ def tui(
 ) -> None:
     """Browse sessions in the terminal: session list → path tree → span detail. Open screens follow the
     store as other processes write to it."""
-    from agenttrace_tui.store.errors import StoreError
+    from agenttrace_tui.store import StoreError
 
     try:
         from agenttrace_tui.tui.app import run
     except ImportError:
         fail("the explorer is not built in this version yet; use `agenttrace sessions` and `agenttrace show`")
     if paths:
-        from agenttrace_tui.store.backend.location import resolve_store
-        from agenttrace_tui.store.write.ingest import expand_inputs
-        from agenttrace_tui.store.write.ingest import ingest as run_ingest
+        from agenttrace_tui.store import expand_inputs, resolve_store
+        from agenttrace_tui.store import ingest as run_ingest
 
         sources, problems = expand_inputs(paths)
         for problem in problems:

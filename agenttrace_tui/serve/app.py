@@ -23,7 +23,7 @@ from agenttrace_tui.serve.body import BodyError
 from agenttrace_tui.serve.gateway import ENDPOINTS, Gateway
 from agenttrace_tui.serve.ingester import INTERVAL_SECONDS, BatchIngester
 from agenttrace_tui.serve.spool import Spool
-from agenttrace_tui.store.backend.location import StoreLocation
+from agenttrace_tui.store import StoreLocation
 
 log = logging.getLogger("agenttrace.serve")
 

@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from agenttrace_tui.serve.spool import Spool
-from agenttrace_tui.store.backend.location import StoreLocation
-from agenttrace_tui.store.errors import StoreError
-from agenttrace_tui.store.write.ingest import InputSource, ingest
+from agenttrace_tui.store import InputSource, StoreError, StoreLocation, ingest
 from agenttrace_tui.textsafe import sanitize
 
 INTERVAL_SECONDS: Final = 0.5

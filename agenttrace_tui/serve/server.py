@@ -16,8 +16,7 @@ from agenttrace_tui.serve.auth import is_loopback
 from agenttrace_tui.serve.header_case import CaseKeepingH11Protocol
 from agenttrace_tui.serve.ingester import INTERVAL_SECONDS
 from agenttrace_tui.serve.spool import Spool, SpoolError
-from agenttrace_tui.store.backend.location import default_db_path, resolve_store
-from agenttrace_tui.store.errors import StoreError
+from agenttrace_tui.store import StoreError, default_db_path, resolve_store
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8585

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from contextlib import AbstractContextManager
 from typing import Final, Protocol, TypeVar
 
@@ -48,6 +48,11 @@ class Backend(ABC):
     @abstractmethod
     def exists(self) -> bool:
         """False only when there is certainly no store yet (a missing file)."""
+
+    def change_stamp(self) -> Hashable | None:
+        """A cheap token that moves with every commit by any process (compare two for equality); None when this
+        backend can't tell without a query (a team store: not watched)."""
+        return None
 
     @abstractmethod
     def reader(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> AbstractContextManager[duckdb.DuckDBPyConnection]:

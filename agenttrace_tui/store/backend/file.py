@@ -25,6 +25,18 @@ class FileBackend(Backend):
     def exists(self) -> bool:
         return self.location.exists()
 
+    def change_stamp(self) -> tuple[tuple[int, int], ...]:
+        """Size and modification time of the store file and its WAL: any commit by any process moves them, and
+        reading them costs a stat, not a query."""
+        stamps = []
+        for file in (self.location, self.location.with_name(self.location.name + ".wal")):
+            try:
+                stat = file.stat()
+                stamps.append((stat.st_size, stat.st_mtime_ns))
+            except OSError:
+                stamps.append((0, 0))
+        return tuple(stamps)
+
     @contextmanager
     def reader(self, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
         if not self.location.exists():

@@ -15,17 +15,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
-from agenttrace_tui.store.read import explorer, queries
-from agenttrace_tui.store.read.agents import AgentNode, agent_tree
+from agenttrace_tui.store.read import sessions as session_reads
+from agenttrace_tui.store.read import spans as span_reads
+from agenttrace_tui.store.read import sql as raw_sql
+from agenttrace_tui.store.read import tree as path_tree
+from agenttrace_tui.store.read.agent_tree import agent_tree
 from agenttrace_tui.store.read.breakdown import session_breakdown
-from agenttrace_tui.store.read.explorer import FolderPage
 from agenttrace_tui.store.read.filters import Compiled, compile_filters
-from agenttrace_tui.store.read.queries import TreeNode
-from agenttrace_tui.store.records import SessionBreakdown, SpanDetail, SpanRow
+from agenttrace_tui.store.records import AgentNode, FolderPage, SessionBreakdown, SpanDetail, SpanRow, TreeNode
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the explorer's table only: `agenttrace sessions` leaves pyarrow unloaded
+    import pyarrow as pa
+
     from agenttrace_tui.store.read.analytics import Stats, StatsRules
 
 
@@ -47,38 +49,39 @@ class Reader:
         limit: int | None = None, offset: int = 0,
     ) -> list[dict[str, Any]]:
         where = compile_filters(filters, since=since, until=until, query_json=query)
-        return queries.list_sessions(self.con, where, sort=sort, descending=descending, limit=limit, offset=offset)
+        return session_reads.list_sessions(self.con, where, sort=sort, descending=descending, limit=limit,
+                                           offset=offset)
 
     def totals(self, filters: Sequence[str] = (), *, since: str | None = None,
                until: str | None = None) -> dict[str, Any]:
-        return queries.count_sessions(self.con, compile_filters(filters, since=since, until=until))
+        return session_reads.count_sessions(self.con, compile_filters(filters, since=since, until=until))
 
     def sessions_table(self, where: Compiled, *, sort: str | None, descending: bool,
                        properties: tuple[str, ...], limit: int | None = None) -> pa.Table:
         """The session list as Arrow (the explorer's virtual table), with `properties` as columns."""
-        return explorer.sessions_table(self.con, where, sort=sort, descending=descending, properties=properties,
+        return session_reads.sessions_table(self.con, where, sort=sort, descending=descending, properties=properties,
                                        limit=limit)
 
     def count_sessions(self, where: Compiled) -> dict[str, Any]:
-        return queries.count_sessions(self.con, where)
+        return session_reads.count_sessions(self.con, where)
 
     def informative_properties(self, limit: int = 2) -> tuple[str, ...]:
-        return explorer.informative_properties(self.con, limit)
+        return session_reads.informative_properties(self.con, limit)
 
     def session(self, session_id: str) -> dict[str, Any] | None:
-        return queries.session_summary(self.con, session_id)
+        return session_reads.session_summary(self.con, session_id)
 
     def export_sessions(self, filters: Sequence[str], sort: str | None, descending: bool, target: Path) -> int:
-        return explorer.export_sessions(self.con, compile_filters(filters), sort, descending, target)
+        return session_reads.export_sessions(self.con, compile_filters(filters), sort, descending, target)
 
     # One session ---------------------------------------------------------------------------------
 
     def tree(self, session_id: str, *, spans_per_node: int | None = None) -> TreeNode | None:
-        return queries.session_tree(self.con, session_id, spans_per_node=spans_per_node)
+        return path_tree.session_tree(self.con, session_id, spans_per_node=spans_per_node)
 
     def folder_page(self, session_id: str, folder: str, offset: int = 0, limit: int = 200,
                     with_folder: bool = False) -> FolderPage | None:
-        return explorer.folder_page(self.con, session_id, folder, offset=offset, limit=limit,
+        return path_tree.folder_page(self.con, session_id, folder, offset=offset, limit=limit,
                                     with_folder=with_folder)
 
     def folder_pages_to(self, session_id: str, path: str, shown: dict[str, int],
@@ -88,13 +91,13 @@ class Reader:
         prefixes = path_prefixes(path)
         pages = []
         for parent, child in zip(prefixes, prefixes[1:]):
-            rank = explorer.folder_rank(self.con, session_id, parent, child)
+            rank = path_tree.folder_rank(self.con, session_id, parent, child)
             if rank is None:
                 break
             have = shown.get(parent, 0)
             if rank < have:
                 continue
-            page = explorer.folder_page(self.con, session_id, parent, offset=have,
+            page = path_tree.folder_page(self.con, session_id, parent, offset=have,
                                         limit=max(page_size, rank + 1 - have))
             if page is None:
                 break
@@ -102,24 +105,24 @@ class Reader:
         return pages
 
     def critical_path(self, session_id: str) -> frozenset[str]:
-        return frozenset(explorer.critical_path(self.con, session_id))
+        return frozenset(path_tree.critical_path(self.con, session_id))
 
     def has_parent_links(self, session_id: str) -> bool:
-        return explorer.has_parent_links(self.con, session_id)
+        return path_tree.has_parent_links(self.con, session_id)
 
     def spans_at_path(self, session_id: str, path: str, offset: int, limit: int) -> list[SpanRow]:
-        return explorer.spans_at_path(self.con, session_id, path, offset=offset, limit=limit)
+        return span_reads.spans_at_path(self.con, session_id, path, offset=offset, limit=limit)
 
     def span_children(self, session_id: str, parent_id: str | None, offset: int,
                       limit: int) -> tuple[list[SpanRow], int]:
-        rows = explorer.span_children(self.con, session_id, parent_id, offset=offset, limit=limit)
-        return rows, explorer.count_span_children(self.con, session_id, parent_id)
+        rows = span_reads.span_children(self.con, session_id, parent_id, offset=offset, limit=limit)
+        return rows, span_reads.count_span_children(self.con, session_id, parent_id)
 
     def span_detail(self, span_id: str) -> SpanDetail | None:
-        return explorer.span_detail(self.con, span_id)
+        return span_reads.span_detail(self.con, span_id)
 
     def tool_spans_after(self, session_id: str, start_time: Any, names: list[str]) -> list[SpanRow]:
-        return explorer.tool_spans_after(self.con, session_id, start_time, names)
+        return span_reads.tool_spans_after(self.con, session_id, start_time, names)
 
     def breakdown(self, session_id: str) -> SessionBreakdown | None:
         return session_breakdown(self.con, session_id)
@@ -128,22 +131,22 @@ class Reader:
         return agent_tree(self.con, session_id)
 
     def agent_spans(self, session_id: str, agent: str) -> list[tuple[str, str]]:
-        return explorer.spans_with_property(self.con, session_id, "Agent-Name", agent)
+        return span_reads.spans_with_property(self.con, session_id, "Agent-Name", agent)
 
     def search(self, session_id: str, text: str) -> list[tuple[str, str]]:
-        return explorer.search_spans(self.con, session_id, text)
+        return span_reads.search_spans(self.con, session_id, text)
 
     def errors(self, session_id: str) -> list[tuple[str, str]]:
-        return explorer.error_spans(self.con, session_id)
+        return span_reads.error_spans(self.con, session_id)
 
     def position(self, session_id: str, span_id: str) -> tuple[str, int] | None:
-        return explorer.span_position(self.con, session_id, span_id)
+        return span_reads.span_position(self.con, session_id, span_id)
 
     def paths_of(self, session_id: str, span_ids: Sequence[str]) -> list[tuple[str, str]]:
-        return [(row.span_id, row.path) for row in explorer.spans_by_id(self.con, session_id, list(span_ids))]
+        return [(row.span_id, row.path) for row in span_reads.spans_by_id(self.con, session_id, list(span_ids))]
 
     def export_session_spans(self, session_id: str, target: Path) -> int:
-        return explorer.export_spans(self.con, session_id, target)
+        return span_reads.export_spans(self.con, session_id, target)
 
     # Across sessions -----------------------------------------------------------------------------
 
@@ -160,7 +163,7 @@ class Reader:
         return analytics.session_stats(self.con, where, by=by, top=top, rules=chosen)
 
     def rejects(self, limit: int | None = None) -> list[dict[str, Any]]:
-        return queries.list_rejects(self.con, limit)
+        return raw_sql.list_rejects(self.con, limit)
 
     def sql(self, statement: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        return queries.run_sql(self.con, statement)
+        return raw_sql.run_sql(self.con, statement)

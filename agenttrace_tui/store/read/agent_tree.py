@@ -20,36 +20,12 @@ Roots and each agent's children are in order of first start, then name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Final
 
 import duckdb
 
+from agenttrace_tui.store.records import AgentNode
 from agenttrace_tui.store.sql_parts import busy_time_ctes
-
-
-@dataclass(frozen=True)
-class AgentNode:
-    """An agent of a session with its own figures and its sub-agents."""
-
-    name: str
-    role: str | None
-    parent: str | None  # the parent in this tree: None for roots (orphans and broken cycles included)
-    spans: int
-    llm_calls: int
-    tool_calls: int
-    errors: int
-    cost_usd: float
-    unpriced: int
-    busy_ms: float  # union of the agent's span intervals: idle gaps excluded
-    wall_ms: float  # the agent's first start → last end
-    first_start_ms: float  # from the session's start
-    children: tuple[AgentNode, ...] = ()
-
-    @property
-    def calls(self) -> int:
-        return self.llm_calls + self.tool_calls
-
 
 _BUSY_AGENTS_SQL: Final = busy_time_ctes('a', 'agent')
 
