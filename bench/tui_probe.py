@@ -224,7 +224,7 @@ async def probe(args: argparse.Namespace) -> dict[str, Any]:
             await pilot.pause()
             await asyncio.sleep(0.2)
             pushed = time.perf_counter()
-            session = SessionScreen(app.data, args.session)
+            session = SessionScreen(app.store, args.session)
             app.push_screen(session)
             filled = await until(lambda: session.view is not None and len(session._lines) > 1
                                  and bool(session.query_one(Timeline).rows))
@@ -244,7 +244,7 @@ async def probe(args: argparse.Namespace) -> dict[str, Any]:
             await pilot.pause()
         if args.dashboard:
             pushed = time.perf_counter()
-            dashboard = DashboardScreen(app.data, [], screen.listing.properties if screen.listing else ())
+            dashboard = DashboardScreen(app.store, [], screen.listing.properties if screen.listing else ())
             app.push_screen(dashboard)
             shown = await until(lambda: bool(dashboard.query("#dashboard"))
                                 and "Computing" not in str(dashboard.query_one("#dashboard", Static).content))

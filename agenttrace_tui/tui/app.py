@@ -4,38 +4,32 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tomllib
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Final
 
 import orjson
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 
-from agenttrace_tui.store import Store
-from agenttrace_tui.store.backend.connection import DEFAULT_WAIT_SECONDS
-from agenttrace_tui.store.write.pricing import config_path
+from agenttrace_tui import config as config_file
+from agenttrace_tui.store import DEFAULT_WAIT_SECONDS, Store
 from agenttrace_tui.textsafe import sanitize
-from agenttrace_tui.tui.data import ExplorerData
+from agenttrace_tui.tui.messages import StoreChanged
+from agenttrace_tui.tui.protocols import HasPaletteCommands, Refreshable
 from agenttrace_tui.tui.screens.sessions import SessionsScreen
 
 
 def load_keymap() -> dict[str, str]:
-    """`[keys]` of the config file: binding id → keys, e.g. `"sessions.sort" = "o"`."""
-    path = config_path()
-    if not path.exists():
-        return {}
+    """`[keys]` of the config file: binding id → keys, e.g. `"sessions.sort" = "o"`. A config file that
+    cannot be read leaves the default keys (the store reports it when it reads its own table)."""
     try:
-        with open(path, "rb") as handle:
-            keys = tomllib.load(handle).get("keys", {})
-    except (OSError, tomllib.TOMLDecodeError):
+        keys = config_file.table("keys")
+    except config_file.ConfigError:
         return {}
-    return {str(k): str(v) for k, v in keys.items()} if isinstance(keys, dict) else {}
+    return {str(k): str(v) for k, v in keys.items()}
 
 
 REFRESH_SECONDS: Final = 0.5
@@ -43,15 +37,7 @@ READER_MEMORY_LIMIT: Final = "256MB"
 """DuckDB memory per explorer query: the dashboard over 1.1M spans peaks at 390 MB instead of 1.3 GB, in 7 s
 instead of 5 (it spills)."""
 WATCH_SECONDS: Final = 0.25
-"""How often the store file is checked for another process's writes (an ingest, `serve`, a follower)."""
-
-
-class StoreChanged(Message):
-    def __init__(self, stored: int, rejected: int, errors: list[str]) -> None:
-        super().__init__()
-        self.stored = stored
-        self.rejected = rejected
-        self.errors = errors
+"""How often the store's change stamp is asked for another process's writes (an ingest, `serve`, a follower)."""
 
 
 class AgentTraceApp(App[None]):
@@ -67,7 +53,6 @@ class AgentTraceApp(App[None]):
                  follow: Sequence[str] | None = None, serve: Sequence[str] | None = None) -> None:
         super().__init__()
         self.store = store
-        self.data = ExplorerData(store)
         self._keymap = keymap if keymap is not None else load_keymap()
         self._follow = list(follow) if follow else None
         self._follower: subprocess.Popen[bytes] | None = None
@@ -79,38 +64,25 @@ class AgentTraceApp(App[None]):
     def on_mount(self) -> None:
         if self._keymap:
             self.set_keymap(self._keymap)
-        self.push_screen(SessionsScreen(self.data))
+        self.push_screen(SessionsScreen(self.store))
         if self._follow:
             self.notify(f"following {sanitize(' '.join(self._follow))}: new lines show up as they are written",
                         markup=False)
             self._run_follower(self._follow)
         if self._serve is not None:
             self._run_server(self._serve)
-        self._store_stamp = self._stamp()
+        self._store_stamp = self.store.change_stamp()
         self.set_interval(WATCH_SECONDS, self._watch_store)
 
     # Any writer: the open screens follow the store --------------------------------------------------
 
-    def _stamp(self) -> tuple[tuple[int, int], ...] | None:
-        """Size and modification time of the store file and its WAL: any commit by any process moves
-        them, and reading them costs a stat, not a query. (A team store URL has no file: not watched.)"""
-        path = self.store.path
-        if not isinstance(path, Path):
-            return None
-        stamps = []
-        for file in (path, path.with_name(path.name + ".wal")):
-            try:
-                stat = file.stat()
-                stamps.append((stat.st_size, stat.st_mtime_ns))
-            except OSError:
-                stamps.append((0, 0))
-        return tuple(stamps)
-
     def _watch_store(self) -> None:
-        stamp = self._stamp()
+        """A commit by any process moves the store's change stamp (a file store: a stat, not a query; a team
+        store has none: not watched)."""
+        stamp = self.store.change_stamp()
         if stamp is not None and stamp != self._store_stamp:
             self._store_stamp = stamp
-            self.post_message(StoreChanged(0, 0, []))
+            self.post_message(StoreChanged())
 
     # Follow mode -------------------------------------------------------------------------------------
 
@@ -181,12 +153,12 @@ class AgentTraceApp(App[None]):
             return
         self._refresh_pending = False
         for screen in self.screen_stack:
+            if not isinstance(screen, Refreshable):
+                continue
             if screen is self.screen:
-                refresh = getattr(screen, "refresh_from_store", None)
-                if callable(refresh):
-                    refresh()
-            elif hasattr(screen, "stale"):
-                screen.stale = True
+                screen.refresh_from_store()
+            else:
+                screen.mark_stale()
         self._refresh_timer = self.set_timer(REFRESH_SECONDS, self._refresh_screens)
 
     def action_toggle_help(self) -> None:
@@ -197,9 +169,8 @@ class AgentTraceApp(App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        commands = getattr(screen, "palette_commands", None)
-        if callable(commands):
-            yield from commands()
+        if isinstance(screen, HasPaletteCommands):
+            yield from screen.palette_commands()
 
 
 def run(db: str | None = None, wait_seconds: float = DEFAULT_WAIT_SECONDS, follow: Sequence[str] | None = None,

@@ -6,8 +6,7 @@ the user was looking at. The figures are computed in a worker; `p` cycles the pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.console import Group
 from rich.text import Text
@@ -15,26 +14,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from agenttrace_tui.stats_view import stats_renderables
-from agenttrace_tui.store import StoreError
+from agenttrace_tui.store import Store
 from agenttrace_tui.textsafe import sanitize
-from agenttrace_tui.tui.data import ExplorerData
-
-
-@dataclass
-class StatsLoaded(Message):
-    result: Any
-    generation: int
-
-
-@dataclass
-class StatsFailed(Message):
-    error: str
-    generation: int
+from agenttrace_tui.tui.messages import LoadFailed, StatsLoaded
+from agenttrace_tui.tui.workers import failures_posted
 
 
 class DashboardScreen(Screen[None]):
@@ -47,9 +34,9 @@ class DashboardScreen(Screen[None]):
         Binding("G", "scroll_end", "Bottom", show=False, id="dashboard.bottom"),
     ]
 
-    def __init__(self, data: ExplorerData, filters: list[str], properties: tuple[str, ...]) -> None:
+    def __init__(self, store: Store, filters: list[str], properties: tuple[str, ...]) -> None:
         super().__init__()
-        self.data = data
+        self.store = store
         self.filters = filters
         self.properties = properties
         self.property_index = 0
@@ -78,20 +65,18 @@ class DashboardScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="dashboard")
     def _load(self, filters: list[str], by: str | None, generation: int) -> None:
-        try:
-            result = self.data.stats(filters, by)
-        except StoreError as exc:
-            self.post_message(StatsFailed(str(exc), generation))
-            return
-        self.post_message(StatsLoaded(result, generation))
+        with failures_posted(self, generation):
+            with self.store.read() as r:
+                result = r.stats(filters, by=by)
+            self.post_message(StatsLoaded(result, generation))
 
     @on(StatsLoaded)
     def _loaded(self, message: StatsLoaded) -> None:
         if message.generation == self.generation:
             self.query_one("#dashboard", Static).update(Group(*stats_renderables(message.result)))
 
-    @on(StatsFailed)
-    def _failed(self, message: StatsFailed) -> None:
+    @on(LoadFailed)
+    def _failed(self, message: LoadFailed) -> None:
         if message.generation == self.generation:
             self.query_one("#dashboard", Static).update(Text(sanitize(message.error)))
 

@@ -2,16 +2,16 @@
 
 Store work runs in workers: the root's figures and its first sub-folders load with the session, each folder's
 sub-folders and spans when it is opened (a page at a time), and a span's payloads only when it is selected,
-debounced so that holding j doesn't queue a query per line.
+debounced so that holding j doesn't queue a query per line. The paged reads and what has been asked for are the
+loader's (tui/loaders/session.py, no Textual); the workers' messages are in tui/messages.py and a store error
+becomes LoadFailed through tui/workers.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterable
-from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Final
@@ -21,7 +21,6 @@ from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -30,18 +29,35 @@ from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
 from agenttrace_tui import display
-from agenttrace_tui.store import StoreError
-from agenttrace_tui.store.read.agents import AgentNode
-from agenttrace_tui.store.read.explorer import FolderPage
-from agenttrace_tui.store.records import SessionBreakdown, SpanDetail, SpanRow
+from agenttrace_tui.llm.payloads import output_tool_calls
+from agenttrace_tui.store import (
+    FolderPage,
+    Reader,
+    SpanDetail,
+    SpanRow,
+    Store,
+    StoreError,
+    path_prefixes,
+)
 from agenttrace_tui.textsafe import sanitize
-from agenttrace_tui.tui.data import ExplorerData, SessionView
-from agenttrace_tui.tui.folders import path_prefixes
-from agenttrace_tui.tui.widgets.agents import AgentTree
+from agenttrace_tui.tui.loaders.session import FolderOpening, SessionLoader, SessionView
+from agenttrace_tui.tui.messages import (
+    AgentsLoaded,
+    BreakdownLoaded,
+    CriticalPathLoaded,
+    DetailLoaded,
+    FolderLoaded,
+    FolderPageLoaded,
+    FoldersRevealed,
+    LoadFailed,
+    MatchesFound,
+    SessionLoaded,
+    SpansLoaded,
+)
+from agenttrace_tui.tui.widgets.agent_tree import AgentTree
 from agenttrace_tui.tui.widgets.detail import DetailPane
 from agenttrace_tui.tui.widgets.panels import SessionPanels
 from agenttrace_tui.tui.widgets.path_tree import (
-    PAGE_SIZE,
     STALE_RUNNING_MS,
     FolderRef,
     MoreRef,
@@ -50,6 +66,7 @@ from agenttrace_tui.tui.widgets.path_tree import (
     SpanRef,
 )
 from agenttrace_tui.tui.widgets.timeline import Timeline, TimelineRow
+from agenttrace_tui.tui.workers import failures_posted, store_errors
 
 DETAIL_DEBOUNCE_SECONDS: Final = 0.1
 """Wait this long after the cursor stops before loading a span's payloads."""
@@ -61,81 +78,6 @@ BREAKDOWN_IDLE_SECONDS: Final = 1.0
 """The Breakdown and Agents tabs are read when one of them is shown, or once the tree's cursor has been still
 this long: on 100k spans the breakdown takes over a second of a core and holds Python's lock in long stretches
 (its rows become Python objects), so the keys pressed meanwhile waited (a j right after opening: ~250 ms)."""
-
-
-@dataclass
-class SessionLoaded(Message):
-    view: SessionView | None
-    live: bool = False  # a refresh of an open screen (follow mode), not its first load
-
-
-@dataclass
-class CriticalPathLoaded(Message):
-    critical_path: frozenset[str]
-
-
-@dataclass
-class LoadFailed(Message):
-    error: str
-
-
-@dataclass
-class SpansLoaded(Message):
-    node: TreeNode[NodeData]
-    rows: list[SpanRow]
-    total: int
-    offset: int
-    then_select: str | None = None  # a span to move the cursor to once placed
-    live: bool = False  # a refresh of spans already shown: merge, don't replace
-
-
-@dataclass
-class FolderLoaded(Message):
-    """An opened folder's first page of sub-folders and/or of its own spans, placed in one go."""
-
-    node: TreeNode[NodeData]
-    page: FolderPage | None
-    rows: list[SpanRow] | None
-    total: int
-
-
-@dataclass
-class FolderPageLoaded(Message):
-    """The next page of a folder's sub-folders, for its "… N more folders" line."""
-
-    page: FolderPage | None
-
-
-@dataclass
-class FoldersRevealed(Message):
-    """The sub-folder pages that put every folder on the way to a span in the tree: then go to the span."""
-
-    pages: list[FolderPage]
-    span_id: str
-    path: str
-
-
-@dataclass
-class DetailLoaded(Message):
-    span_id: str
-    detail: SpanDetail | None
-    tool_links: dict[str, SpanRow]
-
-
-@dataclass
-class BreakdownLoaded(Message):
-    breakdown: SessionBreakdown | None
-
-
-@dataclass
-class AgentsLoaded(Message):
-    roots: list[AgentNode]
-
-
-@dataclass
-class MatchesFound(Message):
-    label: str
-    matches: list[tuple[str, str]]  # (span_id, path) in start order
 
 
 class SessionScreen(Screen[None]):
@@ -157,10 +99,11 @@ class SessionScreen(Screen[None]):
         Binding("ctrl+e", "export", "Export", id="session.export"),
     ]
 
-    def __init__(self, data: ExplorerData, session_id: str) -> None:
+    def __init__(self, store: Store, session_id: str) -> None:
         super().__init__()
-        self.data = data
+        self.store = store
         self.session_id = session_id
+        self.loader = SessionLoader(store, session_id)
         self.view: SessionView | None = None
         self.matches: list[tuple[str, str]] = []
         self.match_index = -1
@@ -175,19 +118,7 @@ class SessionScreen(Screen[None]):
         self._breakdown_requested = False
         self._breakdown_timer: Timer | None = None
         self._panels_focus_from: Widget | None = None
-        self._critical_path_read = threading.Event()  # the breakdown waits for it: their peaks don't add up
-        self._spans_requested: set[str] = set()
-        self._folders_requested: set[str] = set()
-        # The first read starts now, while the screen's widgets are built (a tenth of a second on 2 cores).
-        self._first_view: Future[SessionView | None] = Future()
-        threading.Thread(target=self._read_first_view, name="session-first-view", daemon=True).start()
-
-    def _read_first_view(self) -> None:
-        try:
-            # the first load leaves the critical path for after the tree's first frame
-            self._first_view.set_result(self.data.session(self.session_id, with_critical_path=False))
-        except BaseException as exc:  # handed to the worker that waits for it
-            self._first_view.set_exception(exc)
+        self.loader.start()  # the first read, while the screen's widgets are built
 
     # Layout --------------------------------------------------------------------------------------------
 
@@ -219,7 +150,7 @@ class SessionScreen(Screen[None]):
         self.set_interval(1.0, self._tick)
         # Nothing is drawn while this waits (the list stays on screen), so a session read in time is the first
         # frame, not a "Loading…" frame and then the session: a frame costs tens of ms, on the core the read needs.
-        reading = asyncio.wrap_future(self._first_view)
+        reading = asyncio.wrap_future(self.loader.first_view)
         done, _ = await asyncio.wait({reading}, timeout=FIRST_FRAME_WAIT_SECONDS)
         if done and reading.exception() is None and self.is_attached:
             self._session_loaded(SessionLoaded(reading.result()))
@@ -239,23 +170,14 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="session")
     def _load_session(self, live: bool = False, pages: dict[str, int] | None = None) -> None:
-        try:
-            view = self.data.session(self.session_id, pages=pages) if live else self._first_view.result()
-        except StoreError as exc:
-            self.post_message(LoadFailed(str(exc)))
-            return
-        self.post_message(SessionLoaded(view, live))
+        with failures_posted(self):
+            view = self.loader.read_view(pages) if live else self.loader.first_view.result()
+            self.post_message(SessionLoaded(view, live))
 
     @work(thread=True, exclusive=True, group="critical-path")
     def _load_critical_path(self) -> None:
-        try:
-            critical_path = self.data.critical_path(self.session_id)
-        except StoreError as exc:
-            self.post_message(LoadFailed(str(exc)))
-            return
-        finally:
-            self._critical_path_read.set()
-        self.post_message(CriticalPathLoaded(critical_path))
+        with failures_posted(self):
+            self.post_message(CriticalPathLoaded(self.loader.read_critical_path()))
 
     @on(CriticalPathLoaded)
     def _critical_path_loaded(self, message: CriticalPathLoaded) -> None:
@@ -268,6 +190,10 @@ class SessionScreen(Screen[None]):
         self._load_session(live=True, pages=self.path_tree.folders.pages())
         if self._breakdown_requested:  # else it is read when first wanted, from the store as it is then
             self._load_breakdown()
+
+    def mark_stale(self) -> None:
+        """Nothing: a session screen is read again only while it is on top (the next change after brings it up
+        to date)."""
 
     @on(LoadFailed)
     def _failed(self, message: LoadFailed) -> None:
@@ -284,14 +210,13 @@ class SessionScreen(Screen[None]):
         if message.view.critical_path is None:
             self.call_after_refresh(self._load_critical_path)
         else:
-            self._critical_path_read.set()
+            self.loader.critical_path_read.set()
         self.view = message.view
         self._update_crumb_base(message.view.summary)
         if message.live and not first_view:
             self._apply_live(message.view)
             return
-        self._spans_requested.clear()
-        self._folders_requested.clear()
+        self.loader.forget()
         self.path_tree.show_paths(message.view.folders)
         if "/" in message.view.folders.stats:  # the cursor starts on the root: show its figures at once
             self._show_folder("/")
@@ -311,13 +236,12 @@ class SessionScreen(Screen[None]):
             data = node.data
             shown = sum(isinstance(c.data, SpanRef) for c in node.children)
             if isinstance(data, FolderRef):
-                if tree.folders.needs_page(data.path) and data.path not in self._folders_requested:
-                    self._folders_requested.add(data.path)  # an open folder that had no sub-folders has some now
-                    self._open_folder(node, data.path, True, None)
-                stats = tree.folders.stats.get(data.path)
-                if stats is not None and stats.self_spans and (data.path in self._spans_requested or shown):
-                    self._spans_requested.add(data.path)
-                    self._load_spans(node, data.path, None, 0, stats.self_spans, until=shown - 1, live=True)
+                if self.loader.sub_folders_wanted(data.path, tree.folders):
+                    # an open folder that had no sub-folders has some now
+                    self._open_folder(node, FolderOpening(data.path, True, None))
+                spans = self.loader.spans_to_refresh(data.path, tree.folders, shown)
+                if spans is not None:
+                    self._load_spans(node, data.path, None, 0, spans, until=shown - 1, live=True)
             else:
                 parent_id = data.row.span_id if isinstance(data, SpanRef) else None
                 self._load_spans(node, None, parent_id, 0, None, until=shown - 1, live=True)
@@ -353,17 +277,10 @@ class SessionScreen(Screen[None]):
         node = event.node
         data = node.data
         if isinstance(data, FolderRef) and not self.path_tree.causal:
-            folders = self.path_tree.folders
             self.path_tree.ensure_subfolders(node)  # those read already: at once
-            stats = folders.stats.get(data.path)
-            spans = stats is not None and stats.self_spans > 0 and data.path not in self._spans_requested
-            sub_folders = folders.needs_page(data.path) and data.path not in self._folders_requested
-            if spans:
-                self._spans_requested.add(data.path)
-            if sub_folders:
-                self._folders_requested.add(data.path)
-            if spans or sub_folders:
-                self._open_folder(node, data.path, sub_folders, stats.self_spans if spans and stats else None)
+            opening = self.loader.opening(data.path, self.path_tree.folders)
+            if opening is not None:
+                self._open_folder(node, opening)
         elif self.path_tree.causal and (data is None or isinstance(data, SpanRef)) and not node.children:
             parent_id = data.row.span_id if isinstance(data, SpanRef) else None
             self._load_spans(node, None, parent_id, 0, None)
@@ -374,16 +291,12 @@ class SessionScreen(Screen[None]):
         self._sync_timeline()
 
     @work(thread=True, group="spans")
-    def _open_folder(self, node: TreeNode[NodeData], path: str, sub_folders: bool, spans: int | None) -> None:
+    def _open_folder(self, node: TreeNode[NodeData], opening: FolderOpening) -> None:
         """A folder's first page of sub-folders and of its own spans (each if needed), posted together so the
         folder fills in one frame, sub-folders first."""
-        try:
-            page = self.data.folder_page(self.session_id, path, 0, PAGE_SIZE) if sub_folders else None
-            rows = self.data.spans_at_path(self.session_id, path, 0, PAGE_SIZE) if spans is not None else None
-        except StoreError as exc:
-            self.post_message(LoadFailed(str(exc)))
-            return
-        self.post_message(FolderLoaded(node, page, rows, spans or 0))
+        with failures_posted(self):
+            page, rows = self.loader.read_opening(opening)
+            self.post_message(FolderLoaded(node, page, rows, opening.spans or 0))
 
     @on(FolderLoaded)
     def _folder_loaded(self, message: FolderLoaded) -> None:
@@ -404,12 +317,8 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, group="spans")
     def _load_folder_page(self, path: str, offset: int) -> None:
-        try:
-            page = self.data.folder_page(self.session_id, path, offset, PAGE_SIZE)
-        except StoreError as exc:
-            self.post_message(LoadFailed(str(exc)))
-            return
-        self.post_message(FolderPageLoaded(page))
+        with failures_posted(self):
+            self.post_message(FolderPageLoaded(self.loader.read_folder_page(path, offset)))
 
     @on(FolderPageLoaded)
     def _folder_page_loaded(self, message: FolderPageLoaded) -> None:
@@ -420,17 +329,9 @@ class SessionScreen(Screen[None]):
     @work(thread=True, group="spans")
     def _load_spans(self, node: TreeNode[NodeData], path: str | None, parent_id: str | None, offset: int,
                     total: int | None, then_select: str | None = None, until: int = 0, live: bool = False) -> None:
-        limit = max(PAGE_SIZE, until - offset + 1)
-        try:
-            if path is not None:
-                rows = self.data.spans_at_path(self.session_id, path, offset, limit)
-                count = total if total is not None else len(rows)
-            else:
-                rows, count = self.data.span_children(self.session_id, parent_id, offset, limit)
-        except StoreError as exc:
-            self.post_message(LoadFailed(str(exc)))
-            return
-        self.post_message(SpansLoaded(node, rows, count, offset, then_select, live))
+        with failures_posted(self):
+            rows, count = self.loader.read_spans(path, parent_id, offset, total, until)
+            self.post_message(SpansLoaded(node, rows, count, offset, then_select, live))
 
     @on(SpansLoaded)
     def _spans_loaded(self, message: SpansLoaded) -> None:
@@ -570,14 +471,12 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="detail")
     def _load_detail(self, span_id: str) -> None:
-        try:
-            detail = self.data.span_detail(span_id)
-            links = self._tool_links(detail) if detail is not None else {}
-        except StoreError as exc:
-            self.post_message(LoadFailed(str(exc)))
-            return
-        if not get_current_worker().is_cancelled:
-            self.post_message(DetailLoaded(span_id, detail, links))
+        with failures_posted(self):
+            with self.store.read() as r:
+                detail = r.span_detail(span_id)
+                links = self._tool_links(r, detail) if detail is not None else {}
+            if not get_current_worker().is_cancelled:
+                self.post_message(DetailLoaded(span_id, detail, links))
 
     @on(DetailLoaded)
     def _detail_loaded(self, message: DetailLoaded) -> None:
@@ -591,15 +490,14 @@ class SessionScreen(Screen[None]):
         self._selected_detail = message.detail
         pane.show_span(message.detail, message.tool_links)
 
-    def _tool_links(self, detail: SpanDetail) -> dict[str, SpanRow]:
+    def _tool_links(self, r: Reader, detail: SpanDetail) -> dict[str, SpanRow]:
         """tool_call id → the tool span that answered it: the first later tool span of that name.
 
         Runs in the detail worker: it asks the store for the few candidates, never the whole session."""
-        calls = _tool_calls(detail.output)
+        calls = output_tool_calls(detail.output)
         if not calls:
             return {}
-        candidates = self.data.tool_spans_after(self.session_id, detail.row.start_time,
-                                                sorted({name for _, name in calls}))
+        candidates = r.tool_spans_after(self.session_id, detail.row.start_time, sorted({name for _, name in calls}))
         links: dict[str, SpanRow] = {}
         taken: set[str] = set()
         for call_id, name in calls:
@@ -639,12 +537,10 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="breakdown")
     def _load_breakdown(self) -> None:
-        self._critical_path_read.wait(timeout=30)
-        try:
-            self.post_message(BreakdownLoaded(self.data.breakdown(self.session_id)))
-            self.post_message(AgentsLoaded(self.data.agents(self.session_id)))
-        except StoreError as exc:
-            self.post_message(LoadFailed(str(exc)))
+        self.loader.critical_path_read.wait(timeout=30)
+        with failures_posted(self), self.store.read() as r:
+            self.post_message(BreakdownLoaded(r.breakdown(self.session_id)))
+            self.post_message(AgentsLoaded(r.agents(self.session_id)))
 
     @on(AgentsLoaded)
     def _agents_loaded(self, message: AgentsLoaded) -> None:
@@ -656,10 +552,8 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="matches")
     def _agent_spans(self, name: str) -> None:
-        try:
-            self.post_message(MatchesFound(f"agent {name}", self.data.agent_spans(self.session_id, name)))
-        except StoreError as exc:
-            self.post_message(LoadFailed(str(exc)))
+        with failures_posted(self), self.store.read() as r:
+            self.post_message(MatchesFound(f"agent {name}", r.agent_spans(self.session_id, name)))
 
     @on(BreakdownLoaded)
     def _breakdown_loaded(self, message: BreakdownLoaded) -> None:
@@ -679,10 +573,8 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="matches")
     def _find_paths(self, label: str, span_ids: list[str]) -> None:
-        try:
-            self.post_message(MatchesFound(label, self.data.paths_of(self.session_id, span_ids)))
-        except StoreError as exc:
-            self.post_message(LoadFailed(str(exc)))
+        with failures_posted(self), self.store.read() as r:
+            self.post_message(MatchesFound(label, r.paths_of(self.session_id, span_ids)))
 
     # Search, errors, jumping --------------------------------------------------------------------------
 
@@ -700,10 +592,8 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="matches")
     def _search(self, text: str) -> None:
-        try:
-            self.post_message(MatchesFound(f"“{text}”", self.data.search(self.session_id, text)))
-        except StoreError as exc:
-            self.post_message(LoadFailed(str(exc)))
+        with failures_posted(self), self.store.read() as r:
+            self.post_message(MatchesFound(f"“{text}”", r.search(self.session_id, text)))
 
     def action_next_error(self) -> None:
         if self.match_label == "errors" and self.matches:
@@ -713,10 +603,8 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="matches")
     def _errors(self) -> None:
-        try:
-            self.post_message(MatchesFound("errors", self.data.errors(self.session_id)))
-        except StoreError as exc:
-            self.post_message(LoadFailed(str(exc)))
+        with failures_posted(self), self.store.read() as r:
+            self.post_message(MatchesFound("errors", r.errors(self.session_id)))
 
     @on(MatchesFound)
     def _matches_found(self, message: MatchesFound) -> None:
@@ -750,7 +638,7 @@ class SessionScreen(Screen[None]):
         """Open the folders down to `path` and put the cursor on the span (loading its page, and the pages of
         sub-folders on the way that aren't read yet, if needed)."""
         if self.path_tree.causal:
-            self._spans_requested.clear()
+            self.loader.forget_spans()
             self.path_tree.show_paths(self.path_tree.folders)
         folders = self.path_tree.folders
         prefixes = path_prefixes(path)
@@ -769,7 +657,7 @@ class SessionScreen(Screen[None]):
         self.path_tree.ensure_subfolders(node)
         existing = next((c for c in node.children if isinstance(c.data, SpanRef) and c.data.row.span_id == span_id),
                         None)
-        self._spans_requested.add(path)  # this load replaces the folder's first page
+        self.loader.spans_requested.add(path)  # this load replaces the folder's first page
         node.expand()
         if existing is not None:
             self._select(existing)
@@ -778,34 +666,26 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="reveal")
     def _load_folders_to(self, span_id: str, path: str, shown: dict[str, int]) -> None:
-        try:
-            pages = self.data.folder_pages_to(self.session_id, path, shown)
-        except StoreError as exc:
-            self.post_message(LoadFailed(str(exc)))
-            return
-        self.post_message(FoldersRevealed(pages, span_id, path))
+        with failures_posted(self):
+            self.post_message(FoldersRevealed(self.loader.read_folders_to(path, shown), span_id, path))
 
     @on(FoldersRevealed)
     def _folders_revealed(self, message: FoldersRevealed) -> None:
         for page in message.pages:
             self._place_folder_page(page)
-            self._folders_requested.add(page.folder)
+        self.loader.pages_placed(message.pages)
         self._reveal(message.span_id, message.path, load_folders=False)
 
     @work(thread=True, group="spans")
     def _load_position(self, node: TreeNode[NodeData], span_id: str) -> None:
-        try:
-            position = self.data.position(self.session_id, span_id)
-            if position is None:
+        with failures_posted(self):
+            found = self.loader.read_position(span_id)
+            if found is None:
                 return
-            path, index = position
-            rows = self.data.spans_at_path(self.session_id, path, 0, max(PAGE_SIZE, index + 1))
-        except StoreError as exc:
-            self.post_message(LoadFailed(str(exc)))
-            return
-        stats = self.path_tree.folders.stats.get(path)
-        total = stats.self_spans if stats is not None else len(rows)
-        self.post_message(SpansLoaded(node, rows, total, 0, then_select=span_id))
+            path, rows = found
+            stats = self.path_tree.folders.stats.get(path)
+            total = stats.self_spans if stats is not None else len(rows)
+            self.post_message(SpansLoaded(node, rows, total, 0, then_select=span_id))
 
     # Other actions -------------------------------------------------------------------------------------
 
@@ -821,7 +701,7 @@ class SessionScreen(Screen[None]):
         if self.view is None:
             return
         if self.path_tree.causal:
-            self._spans_requested.clear()
+            self.loader.forget_spans()
             self.path_tree.show_paths(self.path_tree.folders)
         else:
             if not self.view.has_parent_links:
@@ -888,12 +768,14 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="export")
     def _export(self, target: Path) -> None:
-        try:
-            rows = self.data.export_session_spans(self.session_id, target)
-        except StoreError as exc:
-            self.app.call_from_thread(self.notify, sanitize(str(exc)), severity="error", markup=False)
-            return
-        self.app.call_from_thread(self.notify, f"exported {rows:,} spans to {sanitize(str(target))}", markup=False)
+        with store_errors(self._export_failed):
+            with self.store.read() as r:
+                rows = r.export_session_spans(self.session_id, target)
+            self.app.call_from_thread(self.notify, f"exported {rows:,} spans to {sanitize(str(target))}",
+                                      markup=False)
+
+    def _export_failed(self, error: StoreError) -> None:
+        self.app.call_from_thread(self.notify, sanitize(str(error)), severity="error", markup=False)
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("Session: next error", "Jump to the next span with an error", self.action_next_error)
@@ -905,19 +787,3 @@ class SessionScreen(Screen[None]):
             yield SystemCommand(f"Export: session spans as {label}", f"Write this session's spans to a {label} file",
                                 lambda e=extension: self.action_export(e))
 
-
-def _tool_calls(output: Any) -> list[tuple[str, str]]:
-    """(call id, function name) of the tool calls in an LLM output (Chat Completions or Responses)."""
-    calls: list[tuple[str, str]] = []
-    if not isinstance(output, dict):
-        return calls
-    for choice in output.get("choices") or []:
-        message = choice.get("message") if isinstance(choice, dict) else None
-        for call in (message or {}).get("tool_calls") or []:
-            function = call.get("function") if isinstance(call, dict) else None
-            if isinstance(function, dict) and isinstance(call.get("id"), str):
-                calls.append((call["id"], str(function.get("name"))))
-    for item in output.get("output") or []:
-        if isinstance(item, dict) and item.get("type") == "function_call" and isinstance(item.get("call_id"), str):
-            calls.append((item["call_id"], str(item.get("name"))))
-    return calls

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import ClassVar, Final
 
-import pyarrow as pa
 import pyarrow.compute as pc
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Container
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
@@ -30,10 +27,12 @@ from textual_fastdatatable import ArrowBackend
 from textual_fastdatatable import DataTable as FastDataTable
 
 from agenttrace_tui import display
-from agenttrace_tui.store import FilterError, StoreError
+from agenttrace_tui.store import Store, StoreError
 from agenttrace_tui.textsafe import sanitize
 from agenttrace_tui.tui.columns import BASE_COLUMNS, display_table
-from agenttrace_tui.tui.data import ExplorerData, SessionList
+from agenttrace_tui.tui.loaders.session_list import SessionList, read_session_list
+from agenttrace_tui.tui.messages import ListLoaded, LoadFailed
+from agenttrace_tui.tui.workers import failures_posted, store_errors
 
 ERRORS_ONLY = "errors > 0"
 FIRST_PAGE_ROWS: Final = 200
@@ -52,20 +51,6 @@ class SessionTable(FastDataTable):
     ]
 
 
-@dataclass
-class ListLoaded(Message):
-    listing: SessionList
-    shown: pa.Table  # what the table displays, built in the worker (pyarrow compute, off the event loop)
-    generation: int
-
-
-@dataclass
-class ListFailed(Message):
-    error: str
-    generation: int
-    is_filter_error: bool = False
-
-
 class SessionsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open", id="sessions.open"),
@@ -82,9 +67,9 @@ class SessionsScreen(Screen[None]):
         Binding("q", "app.quit", "Quit", id="sessions.quit"),
     ]
 
-    def __init__(self, data: ExplorerData) -> None:
+    def __init__(self, store: Store) -> None:
         super().__init__()
-        self.data = data
+        self.store = store
         self.filter_text = ""
         self.errors_only = False
         self.sort_index = 1  # "started"
@@ -141,6 +126,10 @@ class SessionsScreen(Screen[None]):
         self._restore_session = self.selected_session_id()
         self.reload(keep_row=True)
 
+    def mark_stale(self) -> None:
+        """The store changed under another screen: load again when this one is shown."""
+        self.stale = True
+
     def reload(self, keep_row: bool = False) -> None:
         table = self._table()
         self._restore_row = table.cursor_row if (keep_row and table is not None) else 0
@@ -165,30 +154,25 @@ class SessionsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="sessions-list")
     def _load(self, filters: list[str], sort: str, descending: bool, generation: int,
               properties: tuple[str, ...] | None, limit: int | None) -> None:
-        worker = get_current_worker()
-        try:
+        with failures_posted(self, generation):
             # The property columns are chosen once per screen (a reload keeps them) and again on ctrl+r.
-            listing = self.data.session_list(filters, sort, descending, properties, limit=limit)
+            listing = read_session_list(self.store, filters, sort, descending, properties, limit=limit)
             shown = display_table(listing.raw, listing.properties)
-        except StoreError as exc:
-            if not worker.is_cancelled:
-                self.post_message(ListFailed(str(exc), generation, isinstance(exc, FilterError)))
-            return
-        if not worker.is_cancelled:
-            self.post_message(ListLoaded(listing, shown, generation))
+            if not get_current_worker().is_cancelled:
+                self.post_message(ListLoaded(listing, shown, generation))
 
-    @on(ListFailed)
-    async def _failed(self, message: ListFailed) -> None:
+    @on(LoadFailed)
+    async def _failed(self, message: LoadFailed) -> None:
         if message.generation != self.generation:
             return
-        if message.is_filter_error and self.listing is not None:
+        if message.filter_error and self.listing is not None:
             self._show_filter_error(message.error)  # the list stays as it was
             return
         self._page_generation = None
         holder = self.query_one("#sessions-holder", Container)
         await holder.remove_children()
         await holder.mount(Static(Text(sanitize(message.error)), classes="message"))
-        self._show_filter_error(message.error if message.is_filter_error else None)
+        self._show_filter_error(message.error if message.filter_error else None)
 
     @on(ListLoaded)
     async def _loaded(self, message: ListLoaded) -> None:
@@ -283,7 +267,7 @@ class SessionsScreen(Screen[None]):
         if session_id is not None:
             from agenttrace_tui.tui.screens.session import SessionScreen
 
-            self.app.push_screen(SessionScreen(self.data, session_id))
+            self.app.push_screen(SessionScreen(self.store, session_id))
 
     @on(FastDataTable.RowSelected)
     def _row_selected(self) -> None:
@@ -294,7 +278,7 @@ class SessionsScreen(Screen[None]):
         from agenttrace_tui.tui.screens.dashboard import DashboardScreen
 
         properties = self.listing.properties if self.listing is not None else ()
-        self.app.push_screen(DashboardScreen(self.data, self.filters, properties))
+        self.app.push_screen(DashboardScreen(self.store, self.filters, properties))
 
     def action_filter(self) -> None:
         prompt = self.query_one("#filter", Input)
@@ -357,13 +341,14 @@ class SessionsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="export")
     def _export(self, target: Path) -> None:
-        try:
-            rows = self.data.export_sessions(self.filters, self.sort_key, self.descending, target)
-        except StoreError as exc:
-            self.app.call_from_thread(self.notify, sanitize(str(exc)), severity="error", markup=False)
-            return
-        self.app.call_from_thread(self.notify, f"exported {rows:,} sessions to {sanitize(str(target))}",
-                                  markup=False)
+        with store_errors(self._export_failed):
+            with self.store.read() as r:
+                rows = r.export_sessions(self.filters, self.sort_key, self.descending, target)
+            self.app.call_from_thread(self.notify, f"exported {rows:,} sessions to {sanitize(str(target))}",
+                                      markup=False)
+
+    def _export_failed(self, error: StoreError) -> None:
+        self.app.call_from_thread(self.notify, sanitize(str(error)), severity="error", markup=False)
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         for index, column in enumerate(BASE_COLUMNS):

@@ -24,7 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from agenttrace_tui import display
-from agenttrace_tui.store.records import NodeStats, SpanDetail, SpanRow
+from agenttrace_tui.store import NodeStats, SpanDetail, SpanRow
 from agenttrace_tui.textsafe import sanitize
 from agenttrace_tui.tui.widgets import chat
 

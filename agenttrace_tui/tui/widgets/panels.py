@@ -27,7 +27,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static, TabbedContent, TabPane, Tabs
 
 from agenttrace_tui import display
-from agenttrace_tui.store.records import BreakdownRow, SessionBreakdown, SpanRow
+from agenttrace_tui.store import BreakdownRow, SessionBreakdown, SpanRow
 from agenttrace_tui.textsafe import sanitize
 
 BAR_WIDTH: Final = 8

@@ -18,9 +18,9 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from agenttrace_tui import display
-from agenttrace_tui.store.records import NodeStats, SpanRow
+from agenttrace_tui.store import NodeStats, SpanRow, path_prefixes
 from agenttrace_tui.textsafe import sanitize
-from agenttrace_tui.tui.folders import PAGE_SIZE, Folders, path_prefixes
+from agenttrace_tui.tui.loaders.folders import PAGE_SIZE, Folders
 
 __all__ = ["PAGE_SIZE", "STALE_RUNNING_MS", "FolderRef", "MoreRef", "NodeData", "PathTree", "SpanRef"]
 

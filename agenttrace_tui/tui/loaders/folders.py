@@ -1,8 +1,8 @@
 """What the session screen knows of a session's path folders: those read so far, page by page.
 
 A session opens with the root and its first page of sub-folders; opening a folder reads its first page, and a
-"… N more folders" line the next. Nothing here queries: pages come from workers (store.explorer.folder_page)
-and are added on the event loop.
+"… N more folders" line the next. Nothing here queries: pages come from workers (Reader.folder_page) and are
+added on the event loop.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from agenttrace_tui.store.read.explorer import FolderPage
-from agenttrace_tui.store.records import NodeStats
+from agenttrace_tui.store import FolderPage, NodeStats
 
 PAGE_SIZE: Final = 200
 """Sub-folders (and spans) added per page: a folder of 50,000 sub-folders can't stall the event loop."""
@@ -53,8 +52,3 @@ class Folders:
         """Each folder whose sub-folders were read, with how many: what a live refresh reads again."""
         return {folder: len(children) for folder, children in self.loaded.items()}
 
-
-def path_prefixes(path: str) -> list[str]:
-    """`/a/b` → `/`, `/a`, `/a/b`: the folders on the way to a path."""
-    parts = [part for part in path.split("/") if part]
-    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]

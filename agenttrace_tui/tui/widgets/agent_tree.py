@@ -25,7 +25,7 @@ from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from agenttrace_tui import display
-from agenttrace_tui.store.read.agents import AgentNode
+from agenttrace_tui.store import AgentNode
 from agenttrace_tui.textsafe import sanitize
 from agenttrace_tui.tui.widgets.panels import cost_text
 
