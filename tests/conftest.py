@@ -1,7 +1,8 @@
 """Shared fixtures: a throwaway PostgreSQL server for the team store, and stores of either backend.
 
 Test modules that take `new_store` run once per backend (`[file]` and `[lake]`): the same tests, the same
-SQL, on a local DuckDB file and on a DuckLake team store (PostgreSQL catalog, Parquet data).
+SQL, on a local DuckDB file and on a DuckLake team store (PostgreSQL catalog, Parquet data). The `[lake]` runs
+are marked `slow` (each starts from a new catalog database): the fast loop, `pytest -m "not slow"`, runs `[file]`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def new_lake(pg_server: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> 
     return make
 
 
-@pytest.fixture(scope="module", params=["file", "lake"])
+@pytest.fixture(scope="module", params=["file", pytest.param("lake", marks=pytest.mark.slow)])
 def store_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

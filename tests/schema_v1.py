@@ -1,5 +1,5 @@
 """The store's version-1 schema, as agenttrace_tui/store/backend/schema.py had it at commit e9b7176 (the last version 1):
-a version-1 store built with it is upgraded in place by the current code (tests/test_stats_rollups.py)."""
+a version-1 store built with it is upgraded in place by the current code (tests/store/test_stats_rollups.py)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,14 @@
-"""Helpers for store and CLI tests: writing trace files, running the real CLI."""
+"""Helpers for store and CLI tests: writing trace files (small and big), running the CLI in this process
+(`invoke`) or as a real process (`run_cli`, `ingest_process`)."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,4 +36,67 @@ def run_cli(args: Sequence[str], *, stdin: str | None = None, env: dict[str, str
     return subprocess.run(
         [sys.executable, "-m", "agenttrace_tui.cli", *args],
         input=stdin, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env,
+    )
+
+
+@contextmanager
+def _as_a_process_would(env: dict[str, str] | None) -> Iterator[None]:
+    """What `run_cli`'s subprocess gets: the working directory REPO, exactly `env` as its environment (keys
+    missing from it are unset), and cli.py's consoles as a process whose output is piped builds them."""
+    from rich.console import Console
+
+    from agenttrace_tui import cli
+
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_consoles = cli.stdout, cli.stderr
+    try:
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        os.chdir(REPO)
+        # cli.py sizes its stdout console at import (240 columns unless stdout is a terminal) and rich picks a
+        # colour system then: rebuild both for a pipe, so `pytest -s` on a terminal gets the same bytes.
+        cli.stdout = Console(highlight=False, width=240, force_terminal=False)
+        cli.stderr = Console(stderr=True, highlight=False, soft_wrap=True, force_terminal=False)
+        yield
+    finally:
+        cli.stdout, cli.stderr = saved_consoles
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+def invoke(args: Sequence[str], *, stdin: str | None = None,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`agenttrace ARGS` in this process (Typer's test runner), answering like `run_cli`: exit code, stdout,
+    stderr. For tests of what a command does; `run_cli` stays for what only a process shows (its umask, signals,
+    os._exit, imports at startup, a terminal, other processes at once). An unexpected exception propagates
+    (a real process would print a traceback) instead of becoming exit code 1."""
+    from typer.testing import CliRunner
+
+    from agenttrace_tui import cli
+
+    with _as_a_process_would(env):
+        result = CliRunner().invoke(cli.app, list(args), input=stdin, catch_exceptions=False,
+                                    prog_name="agenttrace")
+    return subprocess.CompletedProcess(["agenttrace", *args], result.exit_code, result.stdout, result.stderr)
+
+
+def big_trace(path: Path, sessions: int, spans_per_session: int, prefix: str) -> Path:
+    with open(path, "w") as handle:
+        for s in range(sessions):
+            for i in range(spans_per_session):
+                handle.write(json.dumps({
+                    "span_id": f"{prefix}-{s}-{i}", "session_id": f"{prefix}-{s}", "path": f"/step/{i % 4}",
+                    "start_time": 1735725600 + s * 60 + i, "duration_ms": 500, "model": "gpt-4o-mini",
+                    "usage": {"input_tokens": 100, "output_tokens": 10},
+                    "input": {"messages": [{"role": "user", "content": "x" * 200}]},
+                }) + "\n")
+    return path
+
+
+def ingest_process(db: Path, trace: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agenttrace_tui.cli", "ingest", str(trace), "--db", str(db), "--json", *extra],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

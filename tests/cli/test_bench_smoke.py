@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import pytest
+
+pytestmark = pytest.mark.slow  # the benchmark script end to end: over ~5 s (the fast loop, `pytest -m "not slow"`, skips it)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bench_tiny_fills_every_row(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from store_helpers import run_cli, write_jsonl
-from test_store_analytics import RECORDS, sp
+from store_helpers import invoke, write_jsonl
+from analytics_records import RECORDS, sp
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +24,13 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     ]
     environment = {**os.environ, "AGENTTRACE_DB": str(tmp / "s.duckdb"),
                    "AGENTTRACE_CONFIG": str(tmp / "no-config.toml")}
-    result = run_cli(["ingest", str(write_jsonl(tmp / "t.jsonl", records))], env=environment)
+    result = invoke(["ingest", str(write_jsonl(tmp / "t.jsonl", records))], env=environment)
     assert result.returncode == 0, result.stderr
     return environment
 
 
 def test_json_keys_and_figures(env: dict[str, str]) -> None:
-    result = run_cli(["stats", "--json", "--by", "prop.Agent-Version", "-f", "id != M"], env=env)
+    result = invoke(["stats", "--json", "--by", "prop.Agent-Version", "-f", "id != M"], env=env)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert list(data) == ["sessions", "spans", "wall_ms", "cost", "latency", "errors", "bottlenecks", "compare"]
@@ -57,14 +57,14 @@ def test_json_keys_and_figures(env: dict[str, str]) -> None:
 
 
 def test_time_range_selects_whole_sessions(env: dict[str, str]) -> None:
-    result = run_cli(["stats", "--json", "--since", "2025-01-01T10:00:03Z", "--until", "2025-01-01T12:30:00Z"],
+    result = invoke(["stats", "--json", "--since", "2025-01-01T10:00:03Z", "--until", "2025-01-01T12:30:00Z"],
                      env=env)
     data = json.loads(result.stdout)
     assert (data["sessions"], data["spans"], data["compare"]) == (2, 7, None)
 
 
 def test_tables_show_every_section_and_untrusted_text_verbatim(env: dict[str, str]) -> None:
-    result = run_cli(["stats", "--by", "prop.Agent-Version"], env=env)
+    result = invoke(["stats", "--by", "prop.Agent-Version"], env=env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.startswith("4 sessions · 12 spans · $1.12 + 1 unpriced")
@@ -85,7 +85,7 @@ def test_tables_show_every_section_and_untrusted_text_verbatim(env: dict[str, st
     (["--top", "0"], "agenttrace: error: --top must be at least 1"),
 ])
 def test_user_errors_are_one_line(env: dict[str, str], args: list[str], message: str) -> None:
-    result = run_cli(["stats", *args], env=env)
+    result = invoke(["stats", *args], env=env)
     assert result.returncode == 2
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
 
@@ -93,12 +93,12 @@ def test_user_errors_are_one_line(env: dict[str, str], args: list[str], message:
 def test_bad_rules_in_the_config_file(env: dict[str, str], tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[stats]\niteration_limit = "five"\n')
-    result = run_cli(["stats"], env={**env, "AGENTTRACE_CONFIG": str(config)})
+    result = invoke(["stats"], env={**env, "AGENTTRACE_CONFIG": str(config)})
     assert result.returncode == 2
     assert "[stats]: iteration_limit must be a whole number >= 1" in result.stderr
 
 
 def test_no_sessions_match(env: dict[str, str]) -> None:
-    result = run_cli(["stats", "-f", "name = nobody"], env=env)
+    result = invoke(["stats", "-f", "name = nobody"], env=env)
     assert result.returncode == 0
     assert result.stdout.startswith("0 sessions") and "no sessions match" in result.stderr

@@ -16,7 +16,7 @@ from agenttrace_tui.demo.__main__ import main
 from agenttrace_tui.demo.portable import portable_stack
 from agenttrace_tui.demo.scenarios import SCENARIOS
 
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_traces"
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_traces"
 MAX_SAMPLE_BYTES = 2_000_000
 
 

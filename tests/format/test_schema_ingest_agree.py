@@ -10,7 +10,7 @@ import pytest
 
 from agenttrace_tui.store import Store
 
-from test_trace_schema import BAD_RECORDS, GOOD_RECORDS
+from format_records import BAD_RECORDS, GOOD_RECORDS
 
 KNOWN_DIFFERENCES: set[str] = set()
 

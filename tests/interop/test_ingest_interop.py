@@ -11,9 +11,8 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 
 from agenttrace_tui.store import Store
-from store_helpers import run_cli
-from test_interop_helicone import CANCELLED, LLM, SERVER_ERROR, TOOL
-from test_interop_otlp import lines_of, make_spans, protobuf_dict, spec_dict
+from store_helpers import invoke
+from interop_helpers import CANCELLED, LLM, SERVER_ERROR, TOOL, lines_of, make_spans, protobuf_dict, spec_dict
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +26,11 @@ def stored(store: Store) -> dict[str, dict[str, object]]:
 
 
 def ingest(tmp_path: Path, *files: Path) -> tuple[int, dict[str, object]]:
-    result = run_cli(["ingest", "--json", "--db", str(tmp_path / "store.duckdb"), *map(str, files)])
+    result = invoke(["ingest", "--json", "--db", str(tmp_path / "store.duckdb"), *map(str, files)])
     return result.returncode, orjson.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_otlp_files_in_every_shape_store_the_same_spans(tmp_path: Path, spans: list[ReadableSpan]) -> None:
     per_line = tmp_path / "collector.jsonl"
     per_line.write_bytes(lines_of(spans, protobuf_dict, per_line=2))  # base64 ids, shuffled batches

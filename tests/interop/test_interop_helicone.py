@@ -15,54 +15,11 @@ from agenttrace_tui.format import json_schema
 from agenttrace_tui.interop import ShapeError, SourceFormat, convert_file, helicone_body_to_records, sniff
 from agenttrace_tui.sdk import ManualLogger, Tracer
 from agenttrace_tui.store import Store
-from agenttrace_tui.store.read import explorer
+from agenttrace_tui.store.read import spans as span_reads
+from interop_helpers import ANTHROPIC, CANCELLED, DATA, LLM, RATE_LIMITED, SERVER_ERROR, TIMEOUT, TOOL, VECTOR, body
+
 
 VALIDATOR = Draft202012Validator(json_schema(), format_checker=FormatChecker())
-START = {"seconds": 1740830400, "milliseconds": 250}  # 2025-03-01T12:00:00.250Z
-END = {"seconds": 1740830401, "milliseconds": 490}
-
-
-def body(request: dict[str, Any], response: dict[str, Any] | None = None, *, status: int = 200,
-         meta: dict[str, str] | None = None, cost: float | None = None, text: str | None = None,
-         timing: dict[str, Any] | None = None) -> dict[str, Any]:
-    provider_response: dict[str, Any] = {"status": status, "headers": {"x-request-id": "r1", "set-cookie": "s"}}
-    if text is not None:
-        provider_response["textBody"] = text
-    else:
-        provider_response["json"] = response if response is not None else {}
-    if cost is not None:
-        provider_response["cost"] = cost
-    return {
-        "providerRequest": {"url": "custom-model-nopath", "json": request,
-                            "meta": meta if meta is not None else {"Helicone-Session-Id": "sess-1",
-                                                                   "Helicone-Session-Path": "/tools/x"}},
-        "providerResponse": provider_response,
-        "timing": timing if timing is not None else {"startTime": START, "endTime": END, "timeToFirstToken": 120},
-    }
-
-
-TOOL = body({"_type": "tool", "toolName": "search_database", "input": {"query": "order 1234"}},
-            {"results": [{"id": 1234}], "count": 1},
-            meta={"Helicone-Session-Id": "sess-1", "Helicone-Session-Path": "tools//search_database/",
-                  "Helicone-Property-Tool-Category": "data", "Helicone-User-Id": "user-9",
-                  "Helicone-Session-Name": "Support", "Helicone-Auth": "Bearer sk-secret"})
-VECTOR = body({"_type": "vector_db", "operation": "search", "text": "heat pumps", "topK": 3, "databaseName": "kb"},
-              {"matches": [{"id": "d1", "score": 0.9}]})
-DATA = body({"_type": "data", "name": "load_profile", "meta": {"user": 7}}, {"profile": {"tier": "gold"}})
-LLM = body({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
-           {"id": "c1", "model": "gpt-4o-mini-2024-07-18", "object": "chat.completion",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 1300, "completion_tokens": 20,
-                      "prompt_tokens_details": {"cached_tokens": 1024}, "cost": 0.0042}})
-ANTHROPIC = body({"model": "claude-3-5-sonnet", "messages": [{"role": "user", "content": "hi"}]},
-                 {"model": "claude-3-5-sonnet-20241022", "content": [{"type": "text", "text": "hello"}],
-                  "usage": {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 100}},
-                 cost=0.5)
-SERVER_ERROR = body({"model": "gpt-4o", "messages": []},
-                    {"error": {"message": "The server had an error", "type": "server_error"}}, status=500)
-RATE_LIMITED = body({"model": "gpt-4o", "messages": []}, text="Too Many Requests", status=429)
-TIMEOUT = body({"_type": "tool", "toolName": "fetch_weather", "input": {"city": "Paris"}}, {}, status=-1)
-CANCELLED = body({"_type": "tool", "toolName": "fetch_weather", "input": {"city": "Oslo"}}, {}, status=-3)
 
 
 def one(payload: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -180,9 +137,9 @@ def test_a_file_of_bodies_with_bad_lines(tmp_path: Path) -> None:
     assert (session["spans"], session["llm_calls"], session["tool_calls"], session["errors"]) == (9, 4, 3, 4)
     records = {orjson.loads(raw)["name"] + str(n): orjson.loads(raw) for n, raw in converted.records}
     with store.reader() as con:
-        tool = explorer.span_detail(con, records["search_database1"]["span_id"])
-        llm = explorer.span_detail(con, records["gpt-4o-mini7"]["span_id"])
-        timeout = explorer.span_detail(con, records["fetch_weather11"]["span_id"])
+        tool = span_reads.span_detail(con, records["search_database1"]["span_id"])
+        llm = span_reads.span_detail(con, records["gpt-4o-mini7"]["span_id"])
+        timeout = span_reads.span_detail(con, records["fetch_weather11"]["span_id"])
     assert tool is not None and llm is not None and timeout is not None
     assert tool.row.path == "/tools/search_database" and tool.row.kind == "tool" and tool.user_id == "user-9"
     assert tool.properties == {"Tool-Category": "data"}

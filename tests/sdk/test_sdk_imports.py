@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 HEAVY = {"textual", "duckdb", "openai", "httpx2", "pyarrow", "rich"}
 
 REPORT_HEAVY = f"""

@@ -7,7 +7,10 @@ import multiprocessing
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sdk_helpers import write_many_spans
+
+pytestmark = pytest.mark.slow  # eight writer processes: over ~5 s (the fast loop, `pytest -m "not slow"`, skips it)
 
 PROCESSES = 8
 SPANS_PER_PROCESS = 1000

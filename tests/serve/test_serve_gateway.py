@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-from test_serve_support import asgi_on_loopback, serving, spans_by_id, wait_for_count
+from serve_helpers import asgi_on_loopback, serving, spans_by_id, wait_for_count
 
 PROVIDER_KEY = "sk-test-provider-key-0123456789abcdef"
 HELICONE_KEY = "sk-helicone-test-key-abcdef"

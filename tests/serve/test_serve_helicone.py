@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 from helicone_helpers import HeliconeManualLogger
-from test_serve_support import serving, spans_by_id, wait_for_count
+from serve_helpers import serving, spans_by_id, wait_for_count
 
 HELICONE_KEY = "sk-helicone-test-key-abcdef"
 TOKEN = "helicone-test-token-0123456789"

@@ -2,7 +2,7 @@
 server is killed with SIGKILL mid-load and restarted.
 
 The CI versions are small. The long run (50 clients × 1,000 posts) prints the figures quoted in
-docs/collector.md:  AGENTTRACE_LONG_LOAD=1 python -m pytest -s -p no:randomly tests/test_serve_load.py
+docs/collector.md:  AGENTTRACE_LONG_LOAD=1 python -m pytest -s -p no:randomly tests/serve/test_serve_load.py
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_serve_support import WAIT_SECONDS, ServerProcess, stored, wait_for_count
+from serve_helpers import POLL_ROUNDS, WAIT_SECONDS, ServerProcess, stored, wait_for_count
 
 from agenttrace_tui.store import Store
+
+pytestmark = pytest.mark.slow  # load on a real server, and a kill: over ~5 s (the fast loop, `pytest -m "not slow"`, skips it)
 
 LONG = os.environ.get("AGENTTRACE_LONG_LOAD") == "1"
 
@@ -141,8 +143,9 @@ def test_a_killed_server_loses_nothing_it_acknowledged(tmp_path: Path) -> None:
     try:
         # Kill mid-load once some posts are acknowledged and some of those are in the store: the spool then
         # holds segments already ingested, segments waiting, and the one being written.
-        deadline = time.monotonic() + WAIT_SECONDS
-        while time.monotonic() < deadline and not (len(result.acknowledged) >= 3000 and _stored_ids(db)):
+        for _ in range(POLL_ROUNDS):
+            if len(result.acknowledged) >= 3000 and _stored_ids(db):
+                break
             time.sleep(0.05)
         server.kill()
     finally:

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_serve_support import serving, spans_by_id, stored, wait_for_count
+from serve_helpers import serving, spans_by_id, stored, wait_for_count
 
 from agenttrace_tui.serve import ServeError, ServeOptions, listen, prepare
 from agenttrace_tui.serve.server import settings_for
 from agenttrace_tui.serve.validate import line_problem
 from agenttrace_tui.store import Store
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_traces"
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces"
 TOKEN = "a-test-token-long-enough-0123456789"
 
 

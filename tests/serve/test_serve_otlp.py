@@ -15,7 +15,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
-from test_serve_support import serving, spans_by_id, wait_for_count
+from serve_helpers import serving, spans_by_id, wait_for_count
 
 TOKEN = "otlp-test-token-0123456789"
 

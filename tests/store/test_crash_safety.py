@@ -2,14 +2,14 @@
 
 - `agenttrace ingest` killed with SIGKILL at random moments of a multi-file ingest, again and again: the store
   always opens, holds whole files only (spans, rollups and the file's fingerprint together), and a last run
-  ends with exactly the right counts. (tests/test_store_concurrency.py kills once, mid-file; this kills at
+  ends with exactly the right counts. (tests/store/test_store_concurrency.py kills once, mid-file; this kills at
   every stage: start-up, reading, the merge, the commit, the checkpoint on close.)
 - Four ingests at once beside an open explorer: every process succeeds, all data is in, and the explorer
   shows the new sessions after ctrl+r.
 
 The kill points are drawn from a seeded generator (a fixed seed by default, so CI is repeatable). The long
 run (docs/reliability.md): `AGENTTRACE_LONG_FUZZ=1 AGENTTRACE_KILLS=200 python -m pytest -m long_fuzz
-tests/test_crash_safety.py`.
+tests/store/test_crash_safety.py`.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from agenttrace_tui.store import Store
 from agenttrace_tui.tui.app import AgentTraceApp
 from agenttrace_tui.tui.screens.sessions import SessionsScreen, SessionTable
 
-from store_helpers import run_cli
-from test_store_concurrency import big_trace, ingest_process
-from test_tui_app import wait_for
+from store_helpers import big_trace, ingest_process, run_cli
+from tui_helpers import wait_for
+
+pytestmark = pytest.mark.slow  # real ingests killed at random moments: over ~5 s (the fast loop, `pytest -m "not slow"`, skips it)
 
 LONG = bool(os.environ.get("AGENTTRACE_LONG_FUZZ"))
 CI_KILLS = 10
@@ -150,7 +151,7 @@ async def test_four_ingests_at_once_beside_an_open_explorer(tmp_path: Path) -> N
             assert json.loads(out)["stored"] == 3000
 
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: screen.listing is not None and screen.listing.raw.num_rows == 1203, timeout=60)
+        await wait_for(pilot, lambda: screen.listing is not None and screen.listing.raw.num_rows == 1203)
         assert app.screen.query_one(SessionTable).row_count == 1203
         shown = {str(v) for v in screen.listing.raw["session_id"].to_pylist()}  # type: ignore[union-attr]
         assert {f"run{index}-299" for index in range(4)} <= shown

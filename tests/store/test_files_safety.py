@@ -21,10 +21,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from store_helpers import REPO, SAMPLES, run_cli, span, write_jsonl
-from test_store_concurrency import big_trace
-from test_tui_app import wait_for
+from store_helpers import REPO, SAMPLES, big_trace, run_cli, span, write_jsonl
 from textual.widgets import Static
+from tui_helpers import wait_for
 
 from agenttrace_tui import Tracer
 from agenttrace_tui.store import Store, StoreError
@@ -153,6 +152,7 @@ DAMAGE = ["random bytes", "empty", "header only", "truncated to 12 KB", "truncat
           "garbled middle"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", DAMAGE)
 def test_cli_reports_a_damaged_store_in_one_line(tmp_path: Path, good_store_bytes: bytes, kind: str) -> None:
     db = tmp_path / "damaged.duckdb"

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 from store_helpers import span
-from textual.pilot import Pilot
+from tui_helpers import wait_for
 
 from agenttrace_tui.store import Store
 from agenttrace_tui.store.write.follow import Follower
@@ -166,17 +167,6 @@ def write_from_another_process(trace: Path, step: str) -> None:
     subprocess.run([sys.executable, "-c", WRITER, str(trace), step, str(START)], check=True)
 
 
-async def wait_for(pilot: Pilot[None], predicate: object, timeout: float = 30.0) -> None:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause()
-        if predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not reached")
-
-
 def tree_labels(app: AgentTraceApp) -> list[str]:
     tree = app.screen.query_one(PathTree)
     return [str(node.label) for node in tree.visible_nodes()]
@@ -188,6 +178,7 @@ def search_row(app: AgentTraceApp) -> SpanRef | None:
     return found.data if found is not None and isinstance(found.data, SpanRef) else None
 
 
+@pytest.mark.slow
 async def test_an_open_explorer_shows_spans_as_another_process_writes_them(tmp_path: Path) -> None:
     folder = tmp_path / "runs"
     folder.mkdir()
@@ -251,6 +242,7 @@ FAST_WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 async def test_a_fast_writer_is_coalesced_into_a_few_refreshes(tmp_path: Path, monkeypatch: object) -> None:
     folder = tmp_path / "runs"
     folder.mkdir()

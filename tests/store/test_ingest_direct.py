@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from hypothesis import given
 from store_helpers import span, write_jsonl
-from test_fuzz_ingest import STORE_PROPERTY_SETTINGS, TraceFile, mixed_lines, snapshot, trace_files, workdir
+from fuzz_helpers import STORE_PROPERTY_SETTINGS, TraceFile, mixed_lines, snapshot, trace_files, workdir
 
 from agenttrace_tui.store.write import direct_udfs
 from agenttrace_tui.store.write import ingest as ingest_module
@@ -88,6 +88,7 @@ def _same_both_ways(tmp: Path, contents: list[bytes]) -> None:
     assert _tables(tmp / "direct.duckdb") == _tables(tmp / "classic.duckdb")
 
 
+@pytest.mark.slow
 @given(trace=trace_files())
 @STORE_PROPERTY_SETTINGS
 def test_any_file_stores_the_same_as_the_classic_ingest(trace: TraceFile) -> None:
@@ -96,6 +97,7 @@ def test_any_file_stores_the_same_as_the_classic_ingest(trace: TraceFile) -> Non
         _same_both_ways(tmp, [trace.content()])
 
 
+@pytest.mark.slow
 @given(first=mixed_lines(), second=mixed_lines())
 @STORE_PROPERTY_SETTINGS
 def test_a_second_file_over_the_first_stores_the_same(first: list[bytes], second: list[bytes]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +38,7 @@ def _expected(lines: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(span_lines, min_size=1, max_size=6), st.randoms())
 def test_merged_spans_match_a_python_merge(tmp_path: Path, spans: list[list[dict[str, Any]]], rnd: Any) -> None:

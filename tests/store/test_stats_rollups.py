@@ -224,6 +224,7 @@ def test_generated_sessions_same_as_reference(generated: Store) -> None:
     assert_same_as_reference(generated)
 
 
+@pytest.mark.slow
 def test_sample_traces_same_as_reference(new_store: Callable[[], Store]) -> None:
     store = new_store()
     assert store.ingest([str(SAMPLES)]).ok
@@ -337,6 +338,7 @@ def build_version_1_store(source: Store, target: Store) -> None:
         con.close()
 
 
+@pytest.mark.slow
 def test_a_version_1_store_is_upgraded_in_place_with_the_same_figures(
         generated: Store, new_store: Callable[[], Store], tmp_path: Path) -> None:
     old = new_store()

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from store_helpers import SAMPLES, span, write_jsonl
 
-from agenttrace_tui.store import Store
-from agenttrace_tui.store.read.agents import AgentNode, agent_tree
+from agenttrace_tui.store import AgentNode, Store
+from agenttrace_tui.store.read.agent_tree import agent_tree
 
 
 def at(seconds: float) -> str:

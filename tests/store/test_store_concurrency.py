@@ -11,10 +11,13 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from agenttrace_tui.store import Store
 
-from store_helpers import REPO, run_cli
+from store_helpers import big_trace, ingest_process, run_cli
+
+pytestmark = pytest.mark.slow  # real processes sharing one store: over ~5 s (the fast loop, `pytest -m "not slow"`, skips it)
 
 HOLD_READER = """
 import sys, time, duckdb
@@ -23,26 +26,6 @@ con.execute("SELECT count(*) FROM span_data").fetchone()
 print("holding", flush=True)
 time.sleep(float(sys.argv[2]))
 """
-
-
-def big_trace(path: Path, sessions: int, spans_per_session: int, prefix: str) -> Path:
-    with open(path, "w") as handle:
-        for s in range(sessions):
-            for i in range(spans_per_session):
-                handle.write(json.dumps({
-                    "span_id": f"{prefix}-{s}-{i}", "session_id": f"{prefix}-{s}", "path": f"/step/{i % 4}",
-                    "start_time": 1735725600 + s * 60 + i, "duration_ms": 500, "model": "gpt-4o-mini",
-                    "usage": {"input_tokens": 100, "output_tokens": 10},
-                    "input": {"messages": [{"role": "user", "content": "x" * 200}]},
-                }) + "\n")
-    return path
-
-
-def ingest_process(db: Path, trace: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "agenttrace_tui.cli", "ingest", str(trace), "--db", str(db), "--json", *extra],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
 
 
 def test_two_ingests_at_once_both_succeed(tmp_path: Path) -> None:

@@ -255,6 +255,7 @@ def test_inputs_directories_globs_gzip_and_stdin(tmp_path: Path) -> None:
     assert sorted(s["session_id"] for s in Store(tmp_path / "s.duckdb").sessions()) == ["d1", "g1", "gz", "stdin"]
 
 
+@pytest.mark.slow
 def test_sample_traces_ingest_cleanly(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.duckdb")
     result = store.ingest([str(SAMPLES)])

@@ -3,6 +3,8 @@ team store (`new_store` runs each test on both backends; tests/conftest.py)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -248,7 +250,7 @@ def test_properties_only_on_the_session_record_select_the_session(tmp_path: Path
 
 
 def test_critical_path_is_the_chain_that_sets_the_end(tmp_path: Path, new_store: Callable[[], Store]) -> None:
-    from agenttrace_tui.store.read import explorer
+    from agenttrace_tui.store.read import tree
 
     def at(span_id: str, start: float, end: float, **fields: object) -> dict[str, object]:
         return span("cp", span_id=span_id, start_time=1735725600 + start, end_time=1735725600 + end, **fields)
@@ -264,5 +266,13 @@ def test_critical_path_is_the_chain_that_sets_the_end(tmp_path: Path, new_store:
     db = new_store()
     db.ingest([str(write_jsonl(tmp_path / "cp.jsonl", records))])
     with db.reader() as con:
-        assert explorer.critical_path(con, "cp") == ["plan", "slow-tool", "answer", "zero"]
-        assert explorer.critical_path(con, "none") == []
+        assert tree.critical_path(con, "cp") == ["plan", "slow-tool", "answer", "zero"]
+        assert tree.critical_path(con, "none") == []
+
+
+def test_the_record_types_load_neither_duckdb_nor_pyarrow() -> None:
+    """Widgets, views and their tests type against the records (and the face's errors and filters) alone."""
+    code = ("import sys, agenttrace_tui.store.records; from agenttrace_tui.store import NodeStats, StoreError, "
+            "compile_filters; print(sorted(m for m in ('duckdb', 'pyarrow', 'textual') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from agenttrace_tui.store import Store
 from agenttrace_tui.store.backend.connection import STORAGE_VERSION
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_traces"
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces"
 
 
 def _payload_compressions(path: Path) -> set[str]:
@@ -31,6 +32,7 @@ def _storage_version(path: Path) -> str:
     return str(row[0])
 
 
+@pytest.mark.slow
 def test_a_new_store_is_written_in_the_current_format_with_zstd_payloads(tmp_path: Path) -> None:
     store = Store(tmp_path / "new.duckdb")
     result = store.ingest([str(SAMPLES)])
@@ -39,6 +41,7 @@ def test_a_new_store_is_written_in_the_current_format_with_zstd_payloads(tmp_pat
     assert _payload_compressions(tmp_path / "new.duckdb") == {"ZSTD"}
 
 
+@pytest.mark.slow
 def test_a_store_in_the_older_format_ingests_and_reads_the_same(tmp_path: Path) -> None:
     old = tmp_path / "old.duckdb"
     duckdb.connect(str(old)).close()  # DuckDB's default format, as stores made before this change
@@ -50,6 +53,7 @@ def test_a_store_in_the_older_format_ingests_and_reads_the_same(tmp_path: Path) 
     assert old_store.sql(query) == new_store.sql(query)
 
 
+@pytest.mark.slow
 def test_ingest_writes_row_groups_of_its_own_size_and_spills_next_to_the_store(tmp_path: Path) -> None:
     """The ingest writer attaches the store with ROW_GROUP_SIZE (full row groups are written by the insert on
     every thread, not left to the commit); what it writes reads back the same through a plain connection."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from store_helpers import REPO, SAMPLES, run_cli, span, write_jsonl
+from store_helpers import REPO, SAMPLES, invoke, span, write_jsonl
 
 from agenttrace_tui.store import Store, StoreError
 from agenttrace_tui.store.backend import FileBackend, open_backend
@@ -25,6 +25,8 @@ from agenttrace_tui.store.backend.lake import LakeBackend, new_database
 from agenttrace_tui.store.backend.location import LakeLocation, parse_store, resolve_store
 from agenttrace_tui.store.write.copy import DATA_TABLES
 from agenttrace_tui.store.write.follow import Follower
+
+pytestmark = pytest.mark.slow  # a real PostgreSQL catalog per test, processes at once: over ~5 s (the fast loop, `pytest -m "not slow"`, skips it)
 
 # URLs (no server) --------------------------------------------------------------------------------
 
@@ -51,7 +53,7 @@ def test_store_urls_parse_and_print_back() -> None:
 def test_bad_store_urls_are_one_line_errors(url: str, message: str) -> None:
     with pytest.raises(StoreError, match=message):
         parse_store(url)
-    result = run_cli(["sessions", "--db", url])
+    result = invoke(["sessions", "--db", url])
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
@@ -84,7 +86,7 @@ def rounded(value: Any) -> Any:
 
 
 def cli_json(args: list[str], db: str) -> Any:
-    result = run_cli([*args, "--db", db, "--json"])
+    result = invoke([*args, "--db", db, "--json"])
     assert result.returncode in (0, 1), result.stderr
     return rounded(json.loads(result.stdout))
 
@@ -117,20 +119,20 @@ def test_every_command_answers_the_same_on_the_lake(tmp_path: Path, new_lake: Ca
     prices = tmp_path / "prices.toml"
     prices.write_text('[models."gpt-4o-mini"]\ninput_mtok = 1000\noutput_mtok = 1000\n')
     for db in (file_db, lake_db):
-        result = run_cli(["reprice", "--prices", str(prices), "--db", db])
+        result = invoke(["reprice", "--prices", str(prices), "--db", db])
         assert result.returncode == 0 and "repriced" in result.stderr, result.stderr
     assert cli_json(["sessions", "--sort", "cost"], lake_db) == cli_json(["sessions", "--sort", "cost"], file_db)
-    assert run_cli(["rejects", "--clear", "--db", lake_db]).returncode == 0
+    assert invoke(["rejects", "--clear", "--db", lake_db]).returncode == 0
     assert cli_json(["rejects"], lake_db) == []
 
 
 def test_a_new_team_store_needs_its_data_path_once(pg_server: Any, tmp_path: Path) -> None:
     bare = LakeLocation(pg_server.createdb("needs_data_path"))
-    result = run_cli(["ingest", str(SAMPLES / "multi_agent.jsonl"), "--db", str(bare)])
+    result = invoke(["ingest", str(SAMPLES / "multi_agent.jsonl"), "--db", str(bare)])
     assert result.returncode == 2 and "data path" in result.stderr and "Traceback" not in result.stderr
-    assert "no store" in run_cli(["sessions", "--db", str(bare)]).stderr
+    assert "no store" in invoke(["sessions", "--db", str(bare)]).stderr
     created = LakeLocation(bare.conninfo, f"{tmp_path}/lake/")
-    assert run_cli(["ingest", str(SAMPLES / "multi_agent.jsonl"), "--db", str(created)]).returncode == 0
+    assert invoke(["ingest", str(SAMPLES / "multi_agent.jsonl"), "--db", str(created)]).returncode == 0
     # Afterwards the URL alone is enough: DuckLake keeps the data path in its catalog.
     assert cli_json(["sessions"], str(bare))
 
@@ -290,7 +292,7 @@ async def test_collector_batch_ingester_on_the_lake(tmp_path: Path, new_lake: Ca
 
 
 async def test_explorer_on_the_lake(new_lake: Callable[[], LakeLocation]) -> None:
-    from test_tui_app import SIZE, table, wait_for
+    from tui_helpers import SIZE, table, wait_for
 
     from agenttrace_tui.tui.app import AgentTraceApp
 
@@ -307,13 +309,13 @@ async def test_explorer_on_the_lake(new_lake: Callable[[], LakeLocation]) -> Non
 def test_copy_to_the_lake_and_back_is_lossless(tmp_path: Path, new_lake: Callable[[], LakeLocation]) -> None:
     local = tmp_path / "local.duckdb"
     bad = write_jsonl(tmp_path / "bad.jsonl", ["{oops", span("b", span_id="b1", input={"k": [1, {"x": None}]})])
-    assert run_cli(["ingest", str(SAMPLES), str(bad), "--db", str(local)]).returncode == 1
+    assert invoke(["ingest", str(SAMPLES), str(bad), "--db", str(local)]).returncode == 1
     lake, back = str(new_lake()), tmp_path / "back.duckdb"
 
-    there = run_cli(["copy", "--from", str(local), "--to", lake, "--json"])
+    there = invoke(["copy", "--from", str(local), "--to", lake, "--json"])
     assert there.returncode == 0, there.stderr
     assert json.loads(there.stdout)["rows"]["span_data"] == 447
-    assert run_cli(["copy", "--from", lake, "--to", str(back)]).returncode == 0
+    assert invoke(["copy", "--from", lake, "--to", str(back)]).returncode == 0
 
     con = new_database()
     con.execute(FileBackend(local).attach_sql("a", read_only=True))
@@ -328,11 +330,11 @@ def test_copy_to_the_lake_and_back_is_lossless(tmp_path: Path, new_lake: Callabl
     con.close()
     assert oct(back.stat().st_mode & 0o777) == "0o600"
 
-    refused = run_cli(["copy", "--from", str(local), "--to", lake])
+    refused = invoke(["copy", "--from", str(local), "--to", lake])
     assert refused.returncode == 2 and "not empty" in refused.stderr and "--append" in refused.stderr
     extra = write_jsonl(tmp_path / "extra.jsonl", [span("new-s", span_id="n1"), span("b", span_id="b2")])
-    assert run_cli(["ingest", str(extra), "--db", str(local)]).returncode == 0
-    appended = run_cli(["copy", "--from", str(local), "--to", lake, "--append", "--json"])
+    assert invoke(["ingest", str(extra), "--db", str(local)]).returncode == 0
+    appended = invoke(["copy", "--from", str(local), "--to", lake, "--append", "--json"])
     assert appended.returncode == 0, appended.stderr
     assert json.loads(appended.stdout)["rows"]["span_data"] == 2  # only the spans the lake did not have
     by_id = {s["session_id"]: s for s in cli_json(["sessions"], lake)}
@@ -341,6 +343,6 @@ def test_copy_to_the_lake_and_back_is_lossless(tmp_path: Path, new_lake: Callabl
 
 def test_copy_refuses_the_same_store(tmp_path: Path) -> None:
     db = str(tmp_path / "same.duckdb")
-    assert run_cli(["ingest", str(SAMPLES / "multi_agent.jsonl"), "--db", db]).returncode == 0
-    result = run_cli(["copy", "--from", db, "--to", db])
+    assert invoke(["ingest", str(SAMPLES / "multi_agent.jsonl"), "--db", db]).returncode == 0
+    result = invoke(["copy", "--from", db, "--to", db])
     assert result.returncode == 2 and "same store" in result.stderr

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from store_helpers import SAMPLES
-from test_tui_app import SIZE, wait_for
+from tui_helpers import SIZE, wait_for
 
 from agenttrace_tui.store import Store, compile_filters
-from agenttrace_tui.store.read import explorer
+from agenttrace_tui.store.read.sessions import informative_properties, sessions_table
 from agenttrace_tui.tui.app import AgentTraceApp
 from agenttrace_tui.tui.screens import sessions as sessions_screen
 from agenttrace_tui.tui.screens.sessions import SessionsScreen, SessionTable
@@ -20,15 +20,15 @@ def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return store
 
 
+@pytest.mark.slow
 def test_a_first_page_is_the_head_of_the_whole_list(sample_store: Store) -> None:
     with sample_store.reader() as con:
-        properties = explorer.informative_properties(con)
+        properties = informative_properties(con)
         for filters in ([], ["errors > 0"]):
             for sort, descending in (("start", True), ("name", False), ("end", True), ("tokens", True)):
                 where = compile_filters(filters)
-                whole = explorer.sessions_table(con, where, sort=sort, descending=descending, properties=properties)
-                page = explorer.sessions_table(con, where, sort=sort, descending=descending,
-                                               properties=properties, limit=5)
+                whole = sessions_table(con, where, sort=sort, descending=descending, properties=properties)
+                page = sessions_table(con, where, sort=sort, descending=descending, properties=properties, limit=5)
                 assert page.num_rows == 5 and page.equals(whole.slice(0, 5))
 
 
@@ -58,7 +58,7 @@ async def test_the_whole_list_replaces_the_first_page_keeping_the_cursor(
         assert screen.query_one(SessionTable).cursor_row == 3
         assert screen.listing is not None and screen.listing.totals["sessions"] == 58
         with sample_store.reader() as con:
-            whole = explorer.sessions_table(con, compile_filters([]), sort="start", descending=True,
-                                            properties=screen.listing.properties)
+            whole = sessions_table(con, compile_filters([]), sort="start", descending=True,
+                                   properties=screen.listing.properties)
         assert screen.listing.raw.equals(whole)
         assert screen.selected_session_id() == whole["session_id"][3].as_py()

@@ -36,7 +36,7 @@ from agenttrace_tui.tui.widgets.panels import SessionPanels
 from agenttrace_tui.tui.widgets.path_tree import FolderRef, PathTree, SpanRef
 
 from store_helpers import run_cli, write_jsonl
-from test_tui_app import wait_for
+from tui_helpers import wait_for
 
 HOSTILE = (
     "[bold red]x[/][link=https://evil.example]click[/link]"
@@ -153,6 +153,7 @@ async def expand_everything(pilot: Pilot[None], tree: PathTree) -> None:
         await settle(pilot)
 
 
+@pytest.mark.slow
 async def test_every_screen_shows_hostile_fields_as_plain_text(hostile_store: Store) -> None:
     shown: list[str] = []
     app = AgentTraceApp(hostile_store, keymap={})
@@ -219,12 +220,12 @@ async def test_every_screen_shows_hostile_fields_as_plain_text(hostile_store: St
         await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
-        await wait_for(pilot, lambda: "Computing" not in "".join(s.text for s in screen_segments(app)), timeout=30)
+        await wait_for(pilot, lambda: "Computing" not in "".join(s.text for s in screen_segments(app)))
         await settle(pilot)
         check_screen(app, shown, "dashboard")
         await pilot.press("p")
         await settle(pilot)
-        await wait_for(pilot, lambda: "Computing" not in "".join(s.text for s in screen_segments(app)), timeout=30)
+        await wait_for(pilot, lambda: "Computing" not in "".join(s.text for s in screen_segments(app)))
         check_screen(app, shown, "dashboard compared")
 
     everything = "\n".join(shown)
@@ -272,6 +273,7 @@ def cli(args: list[str], store: Store, where: str) -> str:
     return check_cli_output(result.stdout, where) + check_cli_output(result.stderr, where)
 
 
+@pytest.mark.slow
 def test_cli_rich_output_is_escaped(hostile_store: Store, tmp_path: Path) -> None:
     outputs = {
         "sessions": cli(["sessions"], hostile_store, "sessions"),

@@ -7,8 +7,8 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
-from agenttrace_tui.store.read.agents import AgentNode
-from agenttrace_tui.tui.widgets.agents import AgentTree, AgentTreeView
+from agenttrace_tui.store import AgentNode
+from agenttrace_tui.tui.widgets.agent_tree import AgentTree, AgentTreeView
 
 MARKUP = "[bold]x[/bold]"
 CLEAR_SCREEN = "\x1b[2J"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from agenttrace_tui.store import Store
@@ -17,9 +16,7 @@ from agenttrace_tui.tui.widgets.path_tree import FolderRef, PathTree, SpanRef
 from agenttrace_tui.tui.widgets.timeline import Timeline
 
 from store_helpers import SAMPLES, span, write_jsonl
-
-SIZE = (160, 48)
-
+from tui_helpers import SIZE, table, wait_for
 
 @pytest.fixture(scope="module")
 def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
@@ -28,29 +25,13 @@ def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return store
 
 
-async def wait_for(pilot: Pilot[None], predicate: object, timeout: float = 10.0) -> None:
-    """Let workers finish: poll until the predicate holds (tests never assert on timings)."""
-    import asyncio
-
-    assert callable(predicate)
-    for _ in range(int(timeout / 0.05)):
-        await pilot.pause()
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached")
-
-
-def table(app: AgentTraceApp) -> SessionTable:
-    return app.screen.query_one(SessionTable)
-
-
 def table_ids(app: AgentTraceApp) -> list[str]:
     screen = app.screen
     assert isinstance(screen, SessionsScreen) and screen.listing is not None
     return [str(v) for v in screen.listing.raw["session_id"].to_pylist()]
 
 
+@pytest.mark.slow
 async def test_sessions_list_sort_filter_and_errors_only(sample_store: Store) -> None:
     app = AgentTraceApp(sample_store, keymap={})
     async with app.run_test(size=SIZE) as pilot:
@@ -87,6 +68,7 @@ async def test_sessions_list_sort_filter_and_errors_only(sample_store: Store) ->
         assert "errors only" in str(app.screen.query_one("#crumb", Static).render())
 
 
+@pytest.mark.slow
 async def test_drilldown_list_session_node_span_and_back(sample_store: Store) -> None:
     target = sample_store.sessions(["tool = search_database", "errors = 0", "name ~ support"], sort="spans",
                                    descending=True)[0]
@@ -138,6 +120,7 @@ async def test_drilldown_list_session_node_span_and_back(sample_store: Store) ->
         await wait_for(pilot, lambda: "Customer Support - " in _svg_text(app.export_screenshot()))
 
 
+@pytest.mark.slow
 async def test_search_and_next_error(sample_store: Store) -> None:
     target = sample_store.sessions(["errors > 1", "tool = fetch_weather"], sort="errors", descending=True)[0]
     errors = [row[0] for row in sample_store.sql(
@@ -176,6 +159,7 @@ async def test_search_and_next_error(sample_store: Store) -> None:
         await wait_for(pilot, lambda: cursor_span() == weather[0])
 
 
+@pytest.mark.slow
 async def test_untrusted_names_are_shown_literally(tmp_path: Path) -> None:
     evil = "\x1b[2J[bold red]boom[/] \x1b]52;c;aGk=\x07 [link=http://x]click[/link]"
     store = Store(tmp_path / "evil.duckdb")
@@ -248,11 +232,11 @@ def test_every_binding_has_an_id_and_is_documented() -> None:
 
     from agenttrace_tui.tui.screens.dashboard import DashboardScreen
     from agenttrace_tui.tui.screens.session import SessionScreen
-    from agenttrace_tui.tui.widgets.agents import AgentTreeView
+    from agenttrace_tui.tui.widgets.agent_tree import AgentTreeView
     from agenttrace_tui.tui.widgets.panels import PanelTable, SessionPanels
     from agenttrace_tui.tui.widgets.timeline import Timeline
 
-    docs = (Path(__file__).resolve().parent.parent / "docs" / "explorer.md").read_text()
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "explorer.md").read_text()
     classes = [AgentTraceApp, SessionsScreen, SessionTable, SessionScreen, PathTree, DetailPane, SessionPanels,
                PanelTable, Timeline, DashboardScreen, AgentTreeView]
     ids = []
@@ -264,6 +248,7 @@ def test_every_binding_has_an_id_and_is_documented() -> None:
     assert missing == []
 
 
+@pytest.mark.slow
 async def test_analytics_dashboard_describes_the_listed_sessions(sample_store: Store) -> None:
     from agenttrace_tui.tui.screens.dashboard import DashboardScreen
 
@@ -283,8 +268,9 @@ async def test_analytics_dashboard_describes_the_listed_sessions(sample_store: S
         await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
 
 
+@pytest.mark.slow
 async def test_agent_tree_jumps_to_an_agents_spans(sample_store: Store) -> None:
-    from agenttrace_tui.tui.widgets.agents import AgentTree
+    from agenttrace_tui.tui.widgets.agent_tree import AgentTree
 
     target = sample_store.sessions(["name ~ research"], sort="spans", descending=True)[0]
     agent_spans = {row[0] for row in sample_store.sql(
@@ -293,7 +279,7 @@ async def test_agent_tree_jumps_to_an_agents_spans(sample_store: Store) -> None:
     app = AgentTraceApp(sample_store, keymap={})
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
-        app.push_screen(SessionScreen(app.data, target["session_id"]))
+        app.push_screen(SessionScreen(app.store, target["session_id"]))
         await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view is not None)
         screen = app.screen
         agents = screen.query_one(AgentTree)

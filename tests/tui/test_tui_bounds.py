@@ -18,7 +18,9 @@ from agenttrace_tui.tui.widgets.detail import RAW_MAX_CHARS, DetailPane
 from agenttrace_tui.tui.widgets.path_tree import FolderRef, PathTree, SpanRef
 
 from store_helpers import span, write_jsonl
-from test_tui_app import wait_for
+from tui_helpers import wait_for
+
+pytestmark = pytest.mark.slow  # giant payloads through every view: over ~5 s (the fast loop, `pytest -m "not slow"`, skips it)
 
 GIANT = 20 * 1024 * 1024
 
@@ -49,19 +51,19 @@ def giant_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 async def test_giant_payloads_are_clipped_in_every_view(giant_store: Store) -> None:
     app = AgentTraceApp(giant_store, keymap={})
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)), timeout=60)
+        await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view is not None, timeout=60)
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view is not None)
         screen = app.screen
         assert isinstance(screen, SessionScreen)
         tree = screen.query_one(PathTree)
         detail = screen.query_one(DetailPane)
-        await wait_for(pilot, lambda: sum(isinstance(n.data, SpanRef) for n in tree.visible_nodes()) == 3, timeout=60)
+        await wait_for(pilot, lambda: sum(isinstance(n.data, SpanRef) for n in tree.visible_nodes()) == 3)
         for node in [n for n in tree.visible_nodes() if isinstance(n.data, SpanRef)]:
             assert isinstance(node.data, SpanRef)
             span_id = node.data.row.span_id
             tree.select_line_of(node)
-            await wait_for(pilot, lambda: detail.detail is not None and detail.detail.row.span_id == span_id, timeout=60)
+            await wait_for(pilot, lambda: detail.detail is not None and detail.detail.row.span_id == span_id)
             await pilot.pause()
             shown = detail.rendered_text()
             assert len(shown) < 1_000_000, f"{span_id}: {len(shown):,} characters drawn"

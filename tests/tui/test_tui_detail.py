@@ -22,7 +22,7 @@ from textual.pilot import Pilot
 from agenttrace_tui.store.records import NodeStats, SpanDetail, SpanRow
 from agenttrace_tui.tui.widgets.detail import DetailPane
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_traces"
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_traces"
 START = datetime(2025, 3, 3, 9, 0, 0, 250000, tzinfo=timezone.utc)
 EVIL = "[bold]x[/bold] [link=https://evil.example]click[/link] \x1b[2J\x1b]52;c;ZXZpbA==\x07 end"
 """Markup and terminal control sequences: must appear as text, never interpreted."""
@@ -406,6 +406,7 @@ def test_bindings_have_ids_and_descriptions() -> None:
     assert all(binding.description for binding in bindings.values())
 
 
+@pytest.mark.slow
 async def test_keys_scroll_the_pane() -> None:
     long_output = "\n".join(f"line {n}" for n in range(200))
     async with DetailApp().run_test(size=(80, 20)) as pilot:
@@ -428,6 +429,7 @@ async def test_keys_scroll_the_pane() -> None:
 # -- untrusted text ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_markup_and_control_sequences_are_shown_literally() -> None:
     row = make_row(name=EVIL, model=EVIL, status="error", error_type=EVIL, path="/x/" + EVIL)
     detail = make_detail(
@@ -502,6 +504,7 @@ def chat_span(messages: int, span_id: str = "many") -> SpanDetail:
                        output={"choices": [{"message": {"role": "assistant", "content": "final answer"}}]})
 
 
+@pytest.mark.slow
 async def test_two_hundred_messages_render_quickly() -> None:
     async with DetailApp().run_test(size=(120, 50)) as pilot:
         pane = pilot.app.query_one(DetailPane)

@@ -1,6 +1,5 @@
-"""The session screen reads a session's folders a page at a time: the pages agree with the whole tree (what
-`agenttrace tree` computes in one query), a folder of many sub-folders shows the first page and a "… N more
-folders" line, and jumps and the cursor still land where they should."""
+"""The session screen reads a session's folders a page at a time: a folder of many sub-folders shows the first
+page and a "… N more folders" line, and jumps and the cursor still land where they should."""
 
 from __future__ import annotations
 
@@ -10,14 +9,17 @@ from typing import Any
 
 import pytest
 from store_helpers import SAMPLES, span, write_jsonl
-from test_tui_app import SIZE, wait_for
 from textual.widgets import Static
+from tui_helpers import SIZE, wait_for
 
 from agenttrace_tui.store import Store
-from agenttrace_tui.store.read import explorer
-from agenttrace_tui.store.read.queries import TreeNode
+from agenttrace_tui.store.read.tree import (
+    folder_count,
+    folder_page,
+    folder_rank,
+)
 from agenttrace_tui.tui.app import AgentTraceApp
-from agenttrace_tui.tui.folders import PAGE_SIZE
+from agenttrace_tui.tui.loaders.folders import PAGE_SIZE
 from agenttrace_tui.tui.screens.session import SessionScreen
 from agenttrace_tui.tui.screens.sessions import SessionTable
 from agenttrace_tui.tui.widgets.detail import DetailPane
@@ -63,85 +65,23 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return db
 
 
-def ms_between(start: datetime, end: datetime) -> float:
-    return (end - start) // timedelta(microseconds=1) / 1000
-
-
-def walk_pages(con: Any, session_id: str, limit: int) -> tuple[dict[str, Any], dict[str, list[str]], dict[str, int]]:
-    """Every folder of a session read page by page: figures, sub-folders in order, sub-folder counts."""
-    root = explorer.folder_page(con, session_id, "/", limit=limit, with_folder=True)
-    assert root is not None
-    stats = dict(root.stats)
-    counts = dict(root.sub_folders)
-    children: dict[str, list[str]] = {}
-    pending = [("/", root)]
-    while pending:
-        folder, page = pending.pop()
-        listed = children.setdefault(folder, [])
-        while True:
-            assert page.offset == len(listed)
-            listed.extend(page.children)
-            stats.update(page.stats)
-            counts.update(page.sub_folders)
-            pending.extend((child, explorer.folder_page(con, session_id, child, limit=limit))  # type: ignore[misc]
-                           for child in page.children)
-            if len(listed) >= page.total:
-                assert len(listed) == page.total
-                break
-            next_page = explorer.folder_page(con, session_id, folder, offset=len(listed), limit=limit)
-            assert next_page is not None
-            page = next_page
-    return stats, children, counts
-
-
-def test_folder_pages_agree_with_the_whole_tree(store: Store) -> None:
-    sessions = [s["session_id"] for s in store.sessions()]
-    assert "wide" in sessions and len(sessions) == 59
-    with store.reader() as con:
-        for session_id in sessions:
-            tree = store.tree(session_id)
-            assert tree is not None
-            start = explorer.session_start(con, session_id)
-            stats, children, counts = walk_pages(con, session_id, limit=7 if session_id != "wide" else 40)
-            reference: dict[str, TreeNode] = {}
-            stack = [tree]
-            while stack:
-                node = stack.pop()
-                reference[node.path] = node
-                stack.extend(node.children)
-            assert set(stats) == set(reference), session_id
-            for path, node in reference.items():
-                got = stats[path]
-                ordered = [child.path for child in node.children]
-                assert children.get(path, []) == ordered, (session_id, path)
-                assert counts[path] == len(ordered) and got.child_paths == tuple(ordered[:explorer.SUB_FOLDER_NAMES])
-                assert (got.spans, got.self_spans, got.errors, got.llm_calls, got.tool_calls, got.unpriced,
-                        got.input_tokens, got.output_tokens, got.running, got.busy_ms, got.wall_ms) == (
-                    node.spans, node.self_spans, node.errors, node.llm_calls, node.tool_calls, node.unpriced,
-                    node.input_tokens, node.output_tokens, node.running, node.busy_ms, node.wall_ms), (session_id, path)
-                assert got.cost_usd == pytest.approx(node.cost_usd, rel=1e-9, abs=1e-12)
-                assert node.start_time is not None and node.end_time is not None
-                assert got.start_ms == ms_between(start, node.start_time)
-                assert got.end_ms == ms_between(start, node.end_time)
-
-
 def test_rank_and_count_of_sub_folders(store: Store) -> None:
     with store.reader() as con:
-        assert explorer.folder_count(con, "wide", "/") == 2
-        assert explorer.folder_count(con, "wide", "/iteration") == WIDE
-        assert explorer.folder_count(con, "wide", "/iteration/3") == 0
-        assert explorer.folder_rank(con, "wide", "/iteration", "/iteration/0") == 0
-        assert explorer.folder_rank(con, "wide", "/iteration", f"/iteration/{WIDE - 1}") == WIDE - 1
-        assert explorer.folder_rank(con, "wide", "/", "/tools") == 1
-        assert explorer.folder_rank(con, "wide", "/iteration", "/tools/search") is None
-        past = explorer.folder_page(con, "wide", "/iteration", offset=WIDE, limit=10)
+        assert folder_count(con, "wide", "/") == 2
+        assert folder_count(con, "wide", "/iteration") == WIDE
+        assert folder_count(con, "wide", "/iteration/3") == 0
+        assert folder_rank(con, "wide", "/iteration", "/iteration/0") == 0
+        assert folder_rank(con, "wide", "/iteration", f"/iteration/{WIDE - 1}") == WIDE - 1
+        assert folder_rank(con, "wide", "/", "/tools") == 1
+        assert folder_rank(con, "wide", "/iteration", "/tools/search") is None
+        past = folder_page(con, "wide", "/iteration", offset=WIDE, limit=10)
         assert past is not None and past.children == () and past.total == WIDE
-        assert explorer.folder_page(con, "nope", "/", with_folder=True) is None
+        assert folder_page(con, "nope", "/", with_folder=True) is None
 
 
 async def open_wide(app: AgentTraceApp, pilot: Any) -> SessionScreen:
     await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
-    app.push_screen(SessionScreen(app.data, "wide"))
+    app.push_screen(SessionScreen(app.store, "wide"))
     await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and bool(
         app.screen.query_one(PathTree).root.children))
     screen = app.screen
@@ -159,6 +99,7 @@ def lines(tree: PathTree, folder: Any) -> list[Any]:
     return [child.data for child in folder.children]
 
 
+@pytest.mark.slow
 async def test_a_wide_folder_shows_a_page_of_sub_folders_and_loads_the_next(store: Store) -> None:
     app = AgentTraceApp(store, keymap={})
     async with app.run_test(size=SIZE) as pilot:
@@ -194,6 +135,7 @@ async def test_a_wide_folder_shows_a_page_of_sub_folders_and_loads_the_next(stor
         assert f"… {WIDE - 20} more" in detail and "/iteration/19" in detail and "/iteration/20," not in detail
 
 
+@pytest.mark.slow
 async def test_a_folder_of_sub_folders_and_spans_lists_folders_first(store: Store) -> None:
     app = AgentTraceApp(store, keymap={})
     async with app.run_test(size=SIZE) as pilot:
@@ -214,6 +156,7 @@ async def test_a_folder_of_sub_folders_and_spans_lists_folders_first(store: Stor
         assert lines(tree, search) == [FolderRef(f"/tools/search/v{i}") for i in (0, 2, 1)]  # first start order
 
 
+@pytest.mark.slow
 async def test_a_search_jumps_into_a_folder_past_the_first_page(store: Store) -> None:
     app = AgentTraceApp(store, keymap={})
     async with app.run_test(size=SIZE) as pilot:
@@ -237,6 +180,7 @@ async def test_a_search_jumps_into_a_folder_past_the_first_page(store: Store) ->
         await wait_for(pilot, lambda: cursor_span() == "llm-7b")
 
 
+@pytest.mark.slow
 async def test_the_detail_follows_the_cursor_in_the_same_turn(store: Store) -> None:
     app = AgentTraceApp(store, keymap={})
     async with app.run_test(size=SIZE) as pilot:
@@ -251,6 +195,7 @@ async def test_the_detail_follows_the_cursor_in_the_same_turn(store: Store) -> N
 
 
 
+@pytest.mark.slow
 async def test_a_refresh_brings_new_sub_folders_of_open_folders(tmp_path: Path) -> None:
     """Follow mode: an open folder that had no sub-folders gets some; a folder read a page of gets more."""
     first = write_jsonl(tmp_path / "first.jsonl", [
@@ -262,7 +207,7 @@ async def test_a_refresh_brings_new_sub_folders_of_open_folders(tmp_path: Path) 
     app = AgentTraceApp(db, keymap={})
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
-        app.push_screen(SessionScreen(app.data, "live"))
+        app.push_screen(SessionScreen(app.store, "live"))
         await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and len(
             app.screen.query_one(PathTree).root.children) == 2)
         screen = app.screen
@@ -288,6 +233,7 @@ async def test_a_refresh_brings_new_sub_folders_of_open_folders(tmp_path: Path) 
         assert "2 spans" in str(search.label) and "4 spans" in str(tree.root.label)
 
 
+@pytest.mark.slow
 async def test_the_timeline_follows_the_tree_to_its_last_line(store: Store) -> None:
     """A tree whose labels overflow has a horizontal scrollbar, a line shorter than the timeline beside it:
     scrolled to the bottom, every bar must still sit beside its tree line."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
@@ -191,6 +192,7 @@ async def test_markup_and_control_sequences_are_shown_literally() -> None:
         assert empty.display and "No errors in this session." in str(empty.render())
 
 
+@pytest.mark.slow
 async def test_tabs_cycle_with_brackets_and_jump_with_keys() -> None:
     app = PanelsApp()
     async with app.run_test(size=(110, 24)) as pilot:

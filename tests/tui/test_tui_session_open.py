@@ -7,19 +7,18 @@ import threading
 from typing import Any
 
 import pytest
+from store_helpers import SAMPLES
 from textual.widgets import Static
+from tui_helpers import SIZE, wait_for
 
 from agenttrace_tui.store import Store
-from agenttrace_tui.tui import data as tui_data
 from agenttrace_tui.tui.app import AgentTraceApp
+from agenttrace_tui.tui.loaders.session import SessionLoader
 from agenttrace_tui.tui.screens import session as session_screen
 from agenttrace_tui.tui.screens.session import SessionScreen
 from agenttrace_tui.tui.screens.sessions import SessionTable
 from agenttrace_tui.tui.widgets.detail import DetailPane
 from agenttrace_tui.tui.widgets.path_tree import PathTree
-
-from store_helpers import SAMPLES
-from test_tui_app import SIZE, wait_for
 
 SESSION = "agent-1740992739-iunncptly"
 
@@ -44,6 +43,7 @@ def record_frames(app: AgentTraceApp, seen: list[tuple[bool, str]]) -> None:
     app._display = display  # type: ignore[method-assign]
 
 
+@pytest.mark.slow
 async def test_a_session_read_in_time_is_the_first_frame(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(session_screen, "FIRST_FRAME_WAIT_SECONDS", 60.0)  # however slow this machine is
     app = AgentTraceApp(store, keymap={})
@@ -51,34 +51,36 @@ async def test_a_session_read_in_time_is_the_first_frame(store: Store, monkeypat
     record_frames(app, frames)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
-        app.push_screen(SessionScreen(app.data, SESSION))
+        app.push_screen(SessionScreen(app.store, SESSION))
         await wait_for(pilot, lambda: bool(frames))
         has_lines, detail = frames[0]
         assert has_lines and detail.startswith("FOLDER  /") and "Loading" not in detail
 
 
+@pytest.mark.slow
 async def test_a_slow_read_shows_loading_then_the_session(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     release = threading.Event()
-    original = tui_data.ExplorerData.session
+    original = SessionLoader.read_view
 
-    def slow_session(self: tui_data.ExplorerData, *args: Any, **kwargs: Any) -> Any:
+    def slow_session(self: SessionLoader, *args: Any, **kwargs: Any) -> Any:
         release.wait(30)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(tui_data.ExplorerData, "session", slow_session)
+    monkeypatch.setattr(SessionLoader, "read_view", slow_session)
     monkeypatch.setattr(session_screen, "FIRST_FRAME_WAIT_SECONDS", 0.05)
     app = AgentTraceApp(store, keymap={})
     frames: list[tuple[bool, str]] = []
     record_frames(app, frames)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
-        app.push_screen(SessionScreen(app.data, SESSION))
+        app.push_screen(SessionScreen(app.store, SESSION))
         await wait_for(pilot, lambda: bool(frames))
         assert frames[0] == (False, "Loading…")
         release.set()
         await wait_for(pilot, lambda: frames[-1][0] and frames[-1][1].startswith("FOLDER  /"))
 
 
+@pytest.mark.slow
 async def test_the_breakdown_is_read_when_its_tab_is_shown(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     from agenttrace_tui.tui.widgets.panels import PanelTable, SessionPanels
 
@@ -86,7 +88,7 @@ async def test_the_breakdown_is_read_when_its_tab_is_shown(store: Store, monkeyp
     app = AgentTraceApp(store, keymap={})
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
-        app.push_screen(SessionScreen(app.data, SESSION))
+        app.push_screen(SessionScreen(app.store, SESSION))
         await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view is not None)
         screen = app.screen
         panels = screen.query_one(SessionPanels)
@@ -98,15 +100,16 @@ async def test_the_breakdown_is_read_when_its_tab_is_shown(store: Store, monkeyp
         await wait_for(pilot, lambda: isinstance(app.focused, PanelTable))  # as if it had been there already
 
 
+@pytest.mark.slow
 async def test_the_breakdown_is_read_once_the_cursor_is_still(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    from agenttrace_tui.tui.widgets.agents import AgentTree
+    from agenttrace_tui.tui.widgets.agent_tree import AgentTree
     from agenttrace_tui.tui.widgets.panels import SessionPanels
 
     monkeypatch.setattr(session_screen, "BREAKDOWN_IDLE_SECONDS", 0.05)
     app = AgentTraceApp(store, keymap={})
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
-        app.push_screen(SessionScreen(app.data, SESSION))
+        app.push_screen(SessionScreen(app.store, SESSION))
         await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view is not None)
         screen = app.screen
         await wait_for(pilot, lambda: screen.query_one(SessionPanels).breakdown is not None)

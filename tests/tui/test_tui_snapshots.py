@@ -1,6 +1,6 @@
 """Golden screens: the main screens as plain text, compared line for line (reviewable in a diff).
 
-Regenerate after a deliberate change with `AGENTTRACE_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_tui_snapshots.py`
+Regenerate after a deliberate change with `AGENTTRACE_UPDATE_SNAPSHOTS=1 python -m pytest tests/tui/test_tui_snapshots.py`
 and read the new files before committing them.
 """
 
@@ -21,7 +21,7 @@ from agenttrace_tui.tui.widgets.detail import DetailPane
 from agenttrace_tui.tui.widgets.path_tree import FolderRef, PathTree, SpanRef
 
 from store_helpers import SAMPLES
-from test_tui_app import wait_for
+from tui_helpers import wait_for
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 SIZE = (140, 40)
@@ -78,6 +78,7 @@ def check(name: str, text: str) -> None:
     assert text == golden.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 async def test_sessions_screen(store: Store) -> None:
     app = AgentTraceApp(store, keymap={})
     async with app.run_test(size=SIZE) as pilot:
@@ -86,11 +87,12 @@ async def test_sessions_screen(store: Store) -> None:
         check("sessions", await settled_text(app, pilot))
 
 
+@pytest.mark.slow
 async def test_session_screen_tree_timeline_and_detail(store: Store) -> None:
     app = AgentTraceApp(store, keymap={})
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
-        app.push_screen(SessionScreen(app.data, SESSION))
+        app.push_screen(SessionScreen(app.store, SESSION))
         await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and bool(
             app.screen.query_one(PathTree).root.children))
         screen = app.screen

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from rich.style import Style
 from textual.app import App, ComposeResult
 from textual.strip import Strip
@@ -274,6 +275,7 @@ async def test_clicking_a_row_posts_its_index() -> None:
         assert timeline.highlighted == 500  # the tree owns the selection: a click only reports
 
 
+@pytest.mark.slow
 async def test_100k_rows_render_a_frame_without_building_widgets() -> None:
     app = TimelineApp()
     async with app.run_test(size=(120, 40)) as pilot:

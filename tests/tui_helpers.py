@@ -1,0 +1,70 @@
+"""Helpers for the explorer under Pilot (no tests here): the terminal size, the wait for app state, the list.
+
+`wait_for` has no wall-clock deadline. A loaded machine makes every step slower, so a deadline in seconds
+fails good tests there; instead it polls the app's state once per round and gives up after a number of rounds,
+and a round in which one of the app's workers is still running does not count against that number (the work
+the test waits for is under way). A predicate that queries a screen being replaced (`query_one` raising
+`NoMatches`, or finding a widget of another type) counts as "not yet", not as a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from textual.css.query import QueryError
+from textual.pilot import Pilot
+from textual.worker import WorkerState
+
+from agenttrace_tui.tui.app import AgentTraceApp
+from agenttrace_tui.tui.screens.sessions import SessionTable
+
+SIZE = (160, 48)
+
+ROUND_SECONDS = 0.05
+"""Each round yields this long to the app's threads (not a deadline: only the number of rounds is bounded)."""
+IDLE_ROUNDS = 1200
+"""Rounds with no worker running before `wait_for` gives up (at least a minute of the app's idle time)."""
+BUSY_ROUNDS = 60_000
+"""Rounds with a worker running before `wait_for` gives up: a backstop against a worker that never ends."""
+LONG_LIVED_GROUPS = frozenset({"follow", "serve"})
+"""Worker groups that run as long as the app (they watch a child process): they never mean "busy"."""
+
+
+def busy(app: Any) -> bool:
+    """Is one of the app's workers (short-lived ones: loading a list, a session, a detail) pending or running?"""
+    return any(worker.group not in LONG_LIVED_GROUPS and worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+               for worker in app.workers)
+
+
+def _holds(predicate: Callable[[], object]) -> bool:
+    try:
+        return bool(predicate())
+    except QueryError:  # NoMatches / WrongType: the screen is still being built or replaced
+        return False
+
+
+async def wait_for(pilot: Pilot[Any], predicate: object, *, rounds: int = IDLE_ROUNDS) -> None:
+    """Let workers finish: poll until the predicate holds (tests never assert on timings).
+
+    Bounded by `rounds` idle rounds (and BUSY_ROUNDS busy ones), never by the clock; on giving up, the predicate
+    is called once more outside the guard, so a query that still fails says why."""
+    assert callable(predicate)
+    idle = busy_rounds = 0
+    while idle < rounds and busy_rounds < BUSY_ROUNDS:
+        await pilot.pause()
+        if _holds(predicate):
+            return
+        if busy(pilot.app):
+            busy_rounds += 1
+        else:
+            idle += 1
+        await asyncio.sleep(ROUND_SECONDS)
+    if predicate():
+        return
+    raise AssertionError(f"condition not reached after {idle} idle and {busy_rounds} busy rounds")
+
+
+def table(app: AgentTraceApp) -> SessionTable:
+    return app.screen.query_one(SessionTable)
