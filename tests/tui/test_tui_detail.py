@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -469,9 +468,7 @@ async def test_markup_and_control_sequences_are_shown_literally() -> None:
 async def test_one_megabyte_output_is_truncated_with_a_note() -> None:
     huge = "x" * 1_000_000
     async with DetailApp().run_test(size=(100, 40)) as pilot:
-        started = time.perf_counter()
         pane = await show(pilot, make_detail(output=huge))
-        assert time.perf_counter() - started < 2.0
         text = pane.rendered_text()
         assert "… 980,000 more characters (r for raw)" in text
         assert len(text) < 30_000
@@ -505,19 +502,15 @@ def chat_span(messages: int, span_id: str = "many") -> SpanDetail:
 
 
 @pytest.mark.slow
-async def test_two_hundred_messages_render_quickly() -> None:
+async def test_two_hundred_messages_collapse_to_fit() -> None:
+    # What keeps a long chat quick to draw is that the oldest messages are collapsed, not rendered in full:
+    # checked here by what is rendered (tests assert no timings; the bench measures them).
     async with DetailApp().run_test(size=(120, 50)) as pilot:
         pane = pilot.app.query_one(DetailPane)
         await pilot.pause()
-        timings = []
-        for attempt in range(3):
-            detail = chat_span(200, span_id=f"many-{attempt}")
-            started = time.perf_counter()
-            pane.show_span(detail)
-            visible(pane)
-            timings.append(time.perf_counter() - started)
-            await pilot.pause()
-        assert min(timings) < 0.5, timings  # ~0.08 s on the 2-core dev box
+        pane.show_span(chat_span(200, span_id="many"))
+        visible(pane)
+        await pilot.pause()
         text = pane.rendered_text()
         roles = [line.split()[0] for line in text.splitlines() if line.startswith("▍")]
         assert len(roles) == 202  # every message keeps its header line, in order
