@@ -1,6 +1,6 @@
 """The store: one DuckDB file (or a team store on DuckLake: store/backend/lake.py) holding spans, sessions and their
-rollups, and the Python API over it. This face is the one import for the CLI, the explorer, `serve` and the MCP
-server:
+rollups, and the Python API over it. This face is the one import of the store for the CLI, the explorer and
+`serve` (held by import-linter contracts in pyproject.toml):
 
     from agenttrace_tui.store import Store
     store = Store("traces.duckdb")

@@ -1,5 +1,5 @@
 """The one read API: a Reader bound to one read connection, so every answer it gives comes from one state of
-the store. The CLI, the explorer, `serve` and the MCP server all read through it:
+the store. The CLI and the explorer read through it, and so does any reader to come:
 
     with store.read() as r:
         page = r.folder_page(session_id, "/", offset=0, limit=200)
