@@ -22,6 +22,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from agenttrace_tui import display
+from agenttrace_tui.format import UNNAMED_SESSION
 from agenttrace_tui.stats_view import stats_renderables
 from agenttrace_tui.textsafe import sanitize
 
@@ -303,7 +304,7 @@ def sessions(
     for row in rows:
         errors = f"{row['errors']} ({display.rate(row['error_rate'])})" if row["errors"] else "0"
         table.add_row(
-            Text(sanitize(row["name"] or "(unnamed)")),
+            Text(sanitize(row["name"] or UNNAMED_SESSION)),
             Text(sanitize(row["session_id"])),
             display.timestamp(row["start_time"]),
             display.duration(row["duration_ms"]),
@@ -342,7 +343,7 @@ def show(
         emit_json({"session": summary, "tree": tree.to_json()})
         return
     header = Text()
-    header.append(sanitize(summary["name"] or "(unnamed)"), style="bold")
+    header.append(sanitize(summary["name"] or UNNAMED_SESSION), style="bold")
     header.append(f"  {sanitize(session_id)}  ", style="dim")
     header.append(
         f"{display.duration(summary['duration_ms'])} · {summary['spans']} spans · "

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from agenttrace_tui.textsafe import sanitize
+
 
 def cost(value: float | None, unpriced: int = 0) -> str:
     """`$0.4213`, or `$0.42 + 3 unpriced` when some calls have no price: never a silent $0."""
@@ -25,6 +27,22 @@ def cost(value: float | None, unpriced: int = 0) -> str:
     if unpriced:
         return f"{text} + {unpriced:,} unpriced"
     return text
+
+
+def cost_or_unpriced(value: float, unpriced: int) -> str:
+    """`cost` for a group of calls, except when none has a price: then only `3 unpriced`, never `$0 + ...`."""
+    if unpriced and value == 0:
+        return f"{unpriced} unpriced"
+    return cost(value, unpriced)
+
+
+def cost_with_source(value: float | None, source: str | None) -> str:
+    """One span's cost and where it came from: `$0.0045 computed`, `unpriced` (never $0), `—` when none."""
+    if source == "unpriced":
+        return "unpriced"
+    if value is None:
+        return "—"
+    return cost(value) + (f" {sanitize(source)}" if source else "")
 
 
 def duration(ms: float | None) -> str:

@@ -1,7 +1,7 @@
 """The trace format, version 1: field names, kinds, Helicone header mapping, path and time rules.
 
 This module is the one definition both sides share. The SDK uses it to write records; the store's
-vectorised ingest implements the same rules in SQL (tests check the two agree). It imports nothing
+vectorized ingest implements the same rules in SQL (tests check the two agree). It imports nothing
 heavier than the standard library, so the SDK import path stays light.
 """
 
@@ -63,6 +63,14 @@ SPAN_FIELDS: Final = (
 
 SESSION_FIELDS: Final = ("v", "type", "session_id", "name", "properties", "user_id", "tags", "headers")
 
+# What a missing name reads as: a session without a name, a tool span without one, an llm span without a model
+# or provider is grouped and shown under these keys (the store's figures and `--json` keys, the CLI and the
+# explorer alike), never dropped.
+UNNAMED_SESSION: Final = "(unnamed)"
+UNNAMED_TOOL: Final = "(unnamed tool)"
+NO_MODEL: Final = "(no model)"
+NO_PROVIDER: Final = "(no provider)"
+
 # Epoch numbers: the magnitude says the unit. 1e11 s is the year 5138, so anything at or above it
 # cannot be seconds; the same argument separates ms, µs and ns.
 EPOCH_UNIT_THRESHOLDS: Final = ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3), (0.0, 1.0))
@@ -88,7 +96,7 @@ SECRET_HEADERS: Final = frozenset({"authorization", "helicone-auth", "x-api-key"
 
 
 def normalize_path(path: str | None) -> str:
-    """Normalise a Helicone session path: leading `/`, no `//`, no trailing `/`; `/` when empty.
+    """Normalize a Helicone session path: leading `/`, no `//`, no trailing `/`; `/` when empty.
 
     Paths are case-sensitive and otherwise kept as given.
     """
@@ -101,7 +109,7 @@ def normalize_path(path: str | None) -> str:
 
 
 def path_prefixes(path: str) -> list[str]:
-    """Every ancestor folder of a normalised path, root first: `/a/b` → [`/`, `/a`, `/a/b`]."""
+    """Every ancestor folder of a normalized path, root first: `/a/b` → [`/`, `/a`, `/a/b`]."""
     parts = [p for p in path.split("/") if p]
     return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
@@ -149,6 +157,6 @@ def format_time(moment: datetime) -> str:
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of one trace-format line, shipped in the package."""
-    text = resources.files("agenttrace_tui.schema").joinpath("trace-v1.schema.json").read_text("utf-8")
+    text = resources.files("agenttrace_tui.trace_schema").joinpath("trace-v1.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agenttrace_tui import display
+from agenttrace_tui.format import UNNAMED_SESSION
 from agenttrace_tui.textsafe import sanitize
 
 BAR_WIDTH: Final = 20
@@ -178,7 +179,7 @@ def stats_renderables(result: Any) -> list[RenderableType]:
         items.append(Text(f"{title}: {total:,} session{'s' if total != 1 else ''}"
                        + (f" ({display.rate(total / result.sessions)})" if total else "")))
         for session in flagged:
-            items.append(Text(f"  {sanitize(session.session_id)}  {sanitize(session.name or '(unnamed)')}  "
+            items.append(Text(f"  {sanitize(session.session_id)}  {sanitize(session.name or UNNAMED_SESSION)}  "
                            f"{sanitize(session.reason)}", style="dim"))
         if total > len(flagged):
             items.append(Text(f"  … {total - len(flagged):,} more (--top N lists more)", style="dim"))

@@ -136,7 +136,7 @@ def make_spans() -> list[ReadableSpan]:
     return list(exporter.get_finished_spans()) + list(resource_exporter.get_finished_spans())
 
 
-# -- serialisation: the real protobuf path, both id encodings -------------------------------------------------
+# -- serialization: the real protobuf path, both id encodings -------------------------------------------------
 
 
 def protobuf_dict(spans: Sequence[ReadableSpan]) -> dict[str, Any]:

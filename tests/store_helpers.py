@@ -55,7 +55,7 @@ def _as_a_process_would(env: dict[str, str] | None) -> Iterator[None]:
             os.environ.update(env)
         os.chdir(REPO)
         # cli.py sizes its stdout console at import (240 columns unless stdout is a terminal) and rich picks a
-        # colour system then: rebuild both for a pipe, so `pytest -s` on a terminal gets the same bytes.
+        # color system then: rebuild both for a pipe, so `pytest -s` on a terminal gets the same bytes.
         cli.stdout = Console(highlight=False, width=240, force_terminal=False)
         cli.stderr = Console(stderr=True, highlight=False, soft_wrap=True, force_terminal=False)
         yield

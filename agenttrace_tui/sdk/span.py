@@ -163,7 +163,7 @@ class Span:
     def set(self, **fields: Any) -> Span:
         """Set any format field (model, provider, usage, cost_usd, status_code, output, ...) or an extra.
 
-        `properties` merge into the span's; `path` is normalised; None leaves a field unset.
+        `properties` merge into the span's; `path` is normalized; None leaves a field unset.
         """
         for key, value in fields.items():
             if key in COMPUTED_FIELDS:

@@ -111,7 +111,7 @@ class Tracer:
         """Append one raw record (already in the trace format) as one line.
 
         Every record the SDK writes goes through here, so a subclass can adjust records. A span's `input`
-        arrives as an `orjson.Fragment` (serialised once, when the span opened); pass it through as is.
+        arrives as an `orjson.Fragment` (serialized once, when the span opened); pass it through as is.
         """
         self._writer.write(record)
 

@@ -48,7 +48,7 @@ def _to_jsonable(value: Any) -> Any:
 
 
 def dumps(value: Any, *, newline: bool = False) -> bytes:
-    """Serialise anything: what orjson can't (cycles, ints over 64 bits, broken models) degrades to repr.
+    """Serialize anything: what orjson can't (cycles, ints over 64 bits, broken models) degrades to repr.
 
     Tracing must never be the reason an agent crashes, so this does not raise.
     """
@@ -64,7 +64,7 @@ def dumps(value: Any, *, newline: bool = False) -> bytes:
 
 
 def fragment(value: Any) -> orjson.Fragment:
-    """Serialise now and embed later: a snapshot unaffected by later mutation, serialised once."""
+    """Serialize now and embed later: a snapshot unaffected by later mutation, serialized once."""
     return orjson.Fragment(dumps(value))
 
 

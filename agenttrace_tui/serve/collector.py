@@ -38,7 +38,7 @@ async def _spool(spool: Spool, lines: list[bytes]) -> None:
 
 
 def _record_lines(records: list[dict[str, Any]], what: str) -> list[bytes]:
-    """Serialise converted records, refusing the body if any of them is not valid trace format."""
+    """Serialize converted records, refusing the body if any of them is not valid trace format."""
     lines = []
     for index, record in enumerate(records, 1):
         problem = record_problem(record)

@@ -12,6 +12,7 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from agenttrace_tui.format import UNNAMED_SESSION
 from agenttrace_tui.textsafe import sanitize, sanitize_arrow
 
 
@@ -97,7 +98,7 @@ def errors(count_: pa.ChunkedArray, rate: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def display_table(raw: pa.Table, property_names: tuple[str, ...]) -> pa.Table:
     """The store's session list → the strings and numbers the table shows, same row order."""
-    name = sanitize_arrow(pc.fill_null(raw["name"], "(unnamed)"))
+    name = sanitize_arrow(pc.fill_null(raw["name"], UNNAMED_SESSION))
     in_progress = pc.greater(raw["in_progress"], 0)
     columns: dict[str, pa.ChunkedArray] = {
         "name": pc.if_else(in_progress, _join("… ", name), name),

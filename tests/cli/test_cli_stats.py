@@ -80,7 +80,7 @@ def test_tables_show_every_section_and_untrusted_text_verbatim(env: dict[str, st
 
 @pytest.mark.parametrize(("args", "message"), [
     (["-f", "cots > 1"], "agenttrace: error: bad filter 'cots > 1' at column 1: unknown field 'cots'"),
-    (["--by", "colour"], "agenttrace: error: --by: unknown field 'colour'"),
+    (["--by", "color"], "agenttrace: error: --by: unknown field 'color'"),
     (["--since", "yesterday"], "agenttrace: error: --since: 'yesterday' is not a time"),
     (["--top", "0"], "agenttrace: error: --top must be at least 1"),
 ])

@@ -50,7 +50,7 @@ def test_another_seed_gives_other_traces(tmp_path: Path) -> None:
     assert (tmp_path / "support.jsonl").read_bytes() != (SAMPLE_DIR / "support.jsonl").read_bytes()
 
 
-def test_command_line_writes_and_summarises(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_command_line_writes_and_summarizes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--out", str(tmp_path / "out"), "--seed", "3"]) == 0
     assert {p.stem for p in (tmp_path / "out").glob("*.jsonl")} == set(SCENARIOS)
     assert "total:" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""OTLP JSON import: spans made by the real OpenTelemetry SDK, serialised by the real OTLP protobuf encoder
+"""OTLP JSON import: spans made by the real OpenTelemetry SDK, serialized by the real OTLP protobuf encoder
 (base64 ids and enum names via MessageToDict, and the spec's hex ids / integer enums), converted, validated
 against the JSON Schema and ingested into a real DuckDB file."""
 

@@ -290,7 +290,7 @@ def test_tracer_span_with_explicit_session_id(trace_file: Path) -> None:
     assert span.session_id == "given"
 
 
-def test_input_is_a_snapshot_and_odd_values_serialise(trace_file: Path) -> None:
+def test_input_is_a_snapshot_and_odd_values_serialize(trace_file: Path) -> None:
     class Opaque:
         def __str__(self) -> str:
             return "<opaque>"

@@ -81,7 +81,7 @@ def test_null_and_plain_text_columns() -> None:
 
 
 def test_whole_column_in_one_statement() -> None:
-    """Vectorised: one UPDATE over many rows (no Python per row)."""
+    """Vectorized: one UPDATE over many rows (no Python per row)."""
     with duckdb.connect() as con:
         con.execute("CREATE TABLE spans AS SELECT i, json_object('n', i, 'api_key', 'k' || i, 'msg', "
                     f"'x {SECRETS['openai']} ' || i)::JSON AS input FROM range(50000) r(i)")

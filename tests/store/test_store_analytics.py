@@ -188,7 +188,7 @@ def test_compare_shows_sessions_without_the_property_and_by_name(store: Store) -
         ("max-iterations", 1), ("(not set)", 2)]
     assert [(r.value, r.sessions) for r in store.stats(by="name").compare] == [("Alpha", 2), ("Beta", 1)]
     with pytest.raises(StoreError, match="--by: unknown field"):
-        store.stats(by="colour")
+        store.stats(by="color")
 
 
 def test_filters_and_time_range_select_whole_sessions(store: Store) -> None:

@@ -170,7 +170,7 @@ def test_helicone_headers_map_and_explicit_fields_win(tmp_path: Path) -> None:
     assert json.loads(rows[0][5]) == {"Agent-Version": "v1.0", "Tier": "explicit"}
 
 
-def test_paths_normalised_like_the_format_module(tmp_path: Path) -> None:
+def test_paths_normalized_like_the_format_module(tmp_path: Path) -> None:
     from agenttrace_tui.format import normalize_path
 
     raw_paths = ["tools//search/", "/", "", "//", "/a/b", " /x/ ", "a", "/Case/Sensitive"]

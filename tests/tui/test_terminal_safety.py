@@ -246,7 +246,7 @@ def test_the_forbidden_pattern_catches_what_it_must() -> None:
 # -- (b) the command line -------------------------------------------------------------------------------------
 
 RICH_SGR = re.compile(r"\x1b\[[0-9;]*m")
-"""Rich's own styling (colours, bold, dim): the only escape sequences a command may write."""
+"""Rich's own styling (colors, bold, dim): the only escape sequences a command may write."""
 
 
 def terminal_env(width: int = 200) -> dict[str, str]:

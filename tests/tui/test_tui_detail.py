@@ -185,12 +185,12 @@ async def test_chat_messages_by_role_in_order_with_tool_calls() -> None:
         assert "▍tool  #4  answers search_database (call_1)" in text
         assert '  "count": 1' in text
         assert "finish_reason: tool_calls" in text
-        # roles have distinct colours
-        colours = {}
+        # roles have distinct colors
+        colors = {}
         for segment in segments(pane):
             if segment.text.startswith("▍"):
-                colours[segment.text] = segment.style.color
-        assert len(set(colours.values())) == len(colours) == 4
+                colors[segment.text] = segment.style.color
+        assert len(set(colors.values())) == len(colors) == 4
 
 
 async def test_answered_by_link_and_click_posts_tool_span_requested() -> None:

@@ -10,8 +10,9 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Static, TabbedContent
 
+from agenttrace_tui import display
 from agenttrace_tui.store.records import BreakdownRow, SessionBreakdown, SpanRow
-from agenttrace_tui.tui.widgets.panels import PanelTable, SessionPanels, cost_text, share_bar
+from agenttrace_tui.tui.widgets.panels import PanelTable, SessionPanels, share_bar
 
 MARKUP = "[bold]x[/bold]"
 CLEAR_SCREEN = "\x1b[2J"
@@ -92,15 +93,16 @@ def screen_text(data_table: DataTable[Text]) -> str:
     return "\n".join(data_table.render_line(y).text for y in range(data_table.size.height))
 
 
-def test_share_bar_and_cost_text() -> None:
+def test_share_bar_and_cost_or_unpriced() -> None:
     assert share_bar(0.5) == "████      50%"
     assert share_bar(0.42) == "███▍      42%"
     assert share_bar(1.0) == "████████ 100%"
     assert share_bar(0.001).startswith("▏")  # a sliver stays visible
     assert share_bar(None) == ""
-    assert cost_text(0.42, 3) == "$0.42 + 3 unpriced"
-    assert cost_text(0.0, 3) == "3 unpriced"  # never a bare $0 for calls with no price
-    assert cost_text(0.0, 0) == "$0"
+    assert display.cost_or_unpriced(0.42, 3) == "$0.42 + 3 unpriced"
+    assert display.cost_or_unpriced(0.0, 3) == "3 unpriced"  # never a bare $0 for calls with no price
+    assert display.cost_or_unpriced(0.0, 0) == "$0"
+    assert display.cost(0.0, 3) == "$0 + 3 unpriced"  # the CLI's and summaries' reading keeps the $0
 
 
 async def test_cost_rows_with_unpriced_and_shares() -> None:

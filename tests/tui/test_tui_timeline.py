@@ -78,8 +78,8 @@ async def test_bars_land_at_the_columns_their_times_give() -> None:
         assert aligned.text[bar_column(10):bar_column(30)] == "█" * 20
         assert aligned.text[bar_column(30):].startswith(" 2.0s")  # the duration right after the bar
 
-        # first cell filled from its middle: a left half block drawn in the background colour
-        # over a bar-coloured cell; the last cell filled 2/8 from the left
+        # first cell filled from its middle: a left half block drawn in the background color
+        # over a bar-colored cell; the last cell filled 2/8 from the left
         tool = component_color(timeline, "tool")
         first = style_at(partial, bar_column(10))
         assert partial.text[bar_column(10)] == "▌" and first.bgcolor == tool
@@ -307,7 +307,7 @@ async def test_empty_rows_show_the_axis_and_say_so() -> None:
         assert timeline.highlighted is None
 
 
-async def test_theme_change_recolours_the_bars() -> None:
+async def test_theme_change_recolors_the_bars() -> None:
     app = TimelineApp()
     async with app.run_test(size=(WIDTH, 12)) as pilot:
         timeline = app.query_one(Timeline)

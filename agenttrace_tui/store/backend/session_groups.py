@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from typing import Final
 
-UNNAMED_TOOL: Final = "(unnamed tool)"
-NO_MODEL: Final = "(no model)"
-NO_PROVIDER: Final = "(no provider)"
+from agenttrace_tui.format import NO_MODEL, NO_PROVIDER, UNNAMED_TOOL
+from agenttrace_tui.store.sql_parts import BUSY_US, covered_until
 
 PATH_PREFIX_SQL: Final = "'/' || split_part(ltrim(path, '/'), '/', 1)"
 """The first path segment: /iteration/3 → /iteration; / stays /."""
@@ -77,8 +76,7 @@ WITH s AS (
 ), covered AS (
     -- Busy time in one pass: in start order, each span adds the part of it that ends after every earlier span
     -- of its group (the order of spans that start together doesn't change the sum).
-    SELECT *, max(end_us) OVER (PARTITION BY session_id, dim, key ORDER BY start_us
-                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS covered_until
+    SELECT *, {covered_until("session_id, dim, key", "start_us")}
     FROM timed
 ), failed AS (
     SELECT session_id, path, kind, name, start_us FROM s WHERE status = 'error'
@@ -119,7 +117,7 @@ WITH s AS (
     SELECT session_id, dim, key, count(*) AS spans, count(*) FILTER (WHERE status = 'error') AS errors,
            sum(cost_usd) AS cost_usd, count(*) FILTER (WHERE cost_source = 'unpriced') AS unpriced,
            max(duration_ms) AS max_ms,
-           sum(greatest(0, end_us - greatest(start_us, coalesce(covered_until, start_us)))) AS busy_us
+           {BUSY_US} AS busy_us
     FROM covered GROUP BY ALL
 ), cost_groups AS (
     SELECT session_id, dim, key, count(*) AS spans, count(*) FILTER (WHERE status = 'error') AS errors,

@@ -22,7 +22,7 @@ from typing import Any, Final
 import duckdb
 
 from agenttrace_tui import config as config_file
-from agenttrace_tui.store.backend.session_groups import NO_MODEL, NO_PROVIDER, UNNAMED_TOOL
+from agenttrace_tui.format import UNNAMED_SESSION, UNNAMED_TOOL
 from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.read.filters import Compiled
 
@@ -32,7 +32,6 @@ HISTOGRAM_BINS: Final = 10
 NOT_SET: Final = "(not set)"
 """Compare/strategy value of sessions that do not carry the property: shown, never dropped."""
 
-UNNAMED_SESSION: Final = "(unnamed)"
 NO_MESSAGE: Final = "(no message)"
 RECOVERY_PROPERTY: Final = "Recovery-Strategy"
 
@@ -45,7 +44,7 @@ BY_FIELDS: Final = ("prop.NAME", "name", "user")
 
 @dataclass(frozen=True)
 class StatsRules:
-    """How sessions that hit the iteration limit or needed a human are recognised.
+    """How sessions that hit the iteration limit or needed a human are recognized.
 
     - iteration limit: the largest N captured by `iteration_path` (a regular expression with one group)
       in any span path of the session, plus one, is at least `iteration_limit`; or the session has the
@@ -361,7 +360,7 @@ FROM stats_sessions, bounds GROUP BY bin
 """
 """Equal-width bins from the cheapest to the dearest session; the dearest falls in the last bin."""
 
-GROUPS_SQL: Final = f"""
+GROUP_TOTALS_SQL: Final = f"""
 CREATE OR REPLACE TEMP TABLE stats_groups AS
 SELECT dim, key, count(*) AS sessions, sum(spans) AS spans, sum(errors) AS errors, sum(cost_usd) AS cost_usd,
        sum(unpriced) AS unpriced, max(max_ms) AS max_ms, sum(busy_us) AS busy_us,
@@ -378,7 +377,7 @@ FROM stats_sessions GROUP BY 2
 sessions (`sessions`: those with the key). A key none of whose spans has a price (tools, usually) has a NULL
 cost, not $0."""
 
-LISTED_GROUPS_SQL: Final = """
+LISTED_GROUP_TOTALS_SQL: Final = """
 WITH listed AS (  -- per dim, the keys first in each list's order (min_by keeps the n smallest: no sort)
     SELECT dim,
            min_by(key, {'unpriced_only': cost_usd IS NULL, 'cost': -coalesce(cost_usd, 0), 'unpriced': -unpriced,
@@ -615,9 +614,9 @@ def session_stats(
     every = con.execute(ALL_SESSIONS_SQL).fetchone()
     scope = "TRUE" if every is not None and int(every[0]) == stats.sessions else IN_SELECTED
     con.execute(SELECTED_PROPERTIES_SQL, {"keys": _property_keys(rules, compare)})
-    con.execute(_scoped(GROUPS_SQL, scope))
+    con.execute(_scoped(GROUP_TOTALS_SQL, scope))
     groups: dict[str, list[dict[str, Any]]] = {}
-    for row in _dicts(con.execute(LISTED_GROUPS_SQL, {"top": top})):
+    for row in _dicts(con.execute(LISTED_GROUP_TOTALS_SQL, {"top": top})):
         groups.setdefault(row["dim"], []).append(row)
 
     _histogram(con, stats, overview)

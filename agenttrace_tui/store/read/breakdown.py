@@ -27,17 +27,12 @@ from typing import Any, Final
 
 import duckdb
 
+from agenttrace_tui.format import NO_MODEL, UNNAMED_TOOL
 from agenttrace_tui.store.records import BreakdownRow, SessionBreakdown, SpanRow
 from agenttrace_tui.store.sql_parts import busy_time_ctes
 
 MESSAGES_PER_ROW: Final = 5
 """Distinct error messages kept per error row: enough to see the pattern, few enough to read."""
-
-UNNAMED_TOOL: Final = "(unnamed tool)"
-"""Key for tool spans with no name: grouped and shown rather than silently dropped."""
-
-NO_MODEL: Final = "(no model)"
-"""Key for llm spans with no model (an explicit kind='llm' without a model)."""
 
 BOUNDS_SQL: Final = """
 SELECT count(*) AS spans,
@@ -46,9 +41,9 @@ FROM spans WHERE session_id = $session_id
 """
 """Wall time as the sessions view defines duration: an unfinished span counts with its start."""
 
-_BUSY_GROUPS_SQL: Final = busy_time_ctes("keyed WHERE dim <> 'model'", 'dim, key')
+_BUSY_ROWS_SQL: Final = busy_time_ctes("keyed WHERE dim <> 'model'", 'dim, key')
 
-GROUPS_SQL: Final = f"""
+BREAKDOWN_ROWS_SQL: Final = f"""
 WITH s AS (
     SELECT span_id, path, kind, name, model, status,
            coalesce(error_message, error_type) AS message,
@@ -61,7 +56,7 @@ WITH s AS (
     SELECT 'tool' AS dim, coalesce(name, '{UNNAMED_TOOL}') AS key, * FROM s WHERE kind = 'tool'
     UNION ALL
     SELECT 'model' AS dim, coalesce(model, '{NO_MODEL}') AS key, * FROM s WHERE kind = 'llm'
-), {_BUSY_GROUPS_SQL}, messages AS (
+), {_BUSY_ROWS_SQL}, messages AS (
     SELECT dim, key, list(message ORDER BY times DESC, first_seen, message)[1:$messages] AS messages
     FROM (SELECT dim, key, message, count(*) AS times, min(start_time) AS first_seen
           FROM keyed WHERE status = 'error' AND message IS NOT NULL
@@ -192,7 +187,7 @@ def session_breakdown(
     wall_ms = float(bounds[1])
 
     cursor = con.execute(
-        GROUPS_SQL, {"session_id": session_id, "cap": span_ids_per_row, "messages": MESSAGES_PER_ROW}
+        BREAKDOWN_ROWS_SQL, {"session_id": session_id, "cap": span_ids_per_row, "messages": MESSAGES_PER_ROW}
     )
     names = [d[0] for d in cursor.description or []]
     groups: dict[str, list[dict[str, Any]]] = {"path": [], "tool": [], "model": []}

@@ -113,7 +113,7 @@ the same figures as NODE_STATS_SQL gives them (NODE_FIGURES): the explorer reads
 a time, when they are shown, instead of every folder of the session up front (50k folders for a 100k-span
 session).
 
-Parameters: `$folder` (a normalised path), `$under` (`$folder` + '/', or '/' for the root), `$depth` (its
+Parameters: `$folder` (a normalized path), `$under` (`$folder` + '/', or '/' for the root), `$depth` (its
 number of segments), `$offset`/`$limit` (the page, sub-folders in order of first start, then path), `$names`
 (sub-folder paths kept per folder, first ones in the same order), `$t0` (the session's start: times become
 ms from it). Each row also counts its folder's own sub-folders and names the first `$names` of them; `total`
@@ -154,7 +154,7 @@ def _figures(row: tuple[Any, ...], child_paths: tuple[str, ...]) -> tuple[Any, .
 
 
 def _folder_depth(folder: str) -> tuple[str, int]:
-    """`$under` and `$depth` of FOLDER_PAGE_SQL for a normalised path."""
+    """`$under` and `$depth` of FOLDER_PAGE_SQL for a normalized path."""
     return ("/" if folder == "/" else folder + "/"), len([part for part in folder.split("/") if part])
 
 

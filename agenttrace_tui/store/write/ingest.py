@@ -1,6 +1,6 @@
 """`agenttrace ingest`: trace files into the store, one transaction per file.
 
-Per file: lines are staged in Arrow batches, validated and normalised in one SQL pass, bad lines go to
+Per file: lines are staged in Arrow batches, validated and normalized in one SQL pass, bad lines go to
 `rejects` with their number and reason, good ones merge into `span_data` (later non-null wins), costs are
 computed for the models seen, and the touched sessions are rolled up. A crash or Ctrl-C rolls the file
 back; the write lock is released between files so readers (the TUI) get in.
@@ -25,7 +25,7 @@ from agenttrace_tui.interop import SNIFF_BYTES, Converted, SourceFormat, convert
 from agenttrace_tui.store.backend import StoreTarget, WriteSession, open_backend
 from agenttrace_tui.store.backend.connection import DEFAULT_WAIT_SECONDS
 from agenttrace_tui.store.write import merge_sql, preload
-from agenttrace_tui.store.write import parse_sql as ingest_sql
+from agenttrace_tui.store.write import parse_sql
 from agenttrace_tui.store.write.backpressure import ReleaseGate
 from agenttrace_tui.store.write.direct_udfs import ASIDE_FIELDS, AsideFull, LinesAside, PriceLookup
 from agenttrace_tui.store.write.interrupts import interrupts_to_duckdb
@@ -380,7 +380,7 @@ def _ingest_directly(
     params = {"source_file": file_key}
 
     def body() -> None:
-        statement = merge_sql.direct_insert_sql(ingest_sql.parse_lines_sql(settings.redaction), PRICE_FUNCTION,
+        statement = merge_sql.direct_insert_sql(parse_sql.parse_lines_sql(settings.redaction), PRICE_FUNCTION,
                                                 ASIDE_FUNCTION, ASIDE_FIELDS)
         try:
             inserted = _run_over_lines(con, read_line_batches(stream, state, on_bytes), statement, params)
@@ -534,13 +534,13 @@ LINE_SCHEMA: Final = pa.schema(
 
 def _parse_file(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch],
                 redaction: RedactionRules | None = None) -> None:
-    """Validate and normalise a whole file's lines into `parsed_lines`, in one query over an Arrow stream."""
-    _run_over_lines(con, batches, f"CREATE OR REPLACE TEMP TABLE parsed_lines AS {ingest_sql.parse_lines_sql(redaction)}")
+    """Validate and normalize a whole file's lines into `parsed_lines`, in one query over an Arrow stream."""
+    _run_over_lines(con, batches, f"CREATE OR REPLACE TEMP TABLE parsed_lines AS {parse_sql.parse_lines_sql(redaction)}")
 
 
 def _run_over_lines(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch], statement: str,
                     params: Mapping[str, object] | None = None) -> int:
-    """Run `statement` (which reads ingest_sql.LINE_BATCH) over a file's lines: one query, not one per block;
+    """Run `statement` (which reads parse_sql.LINE_BATCH) over a file's lines: one query, not one per block;
     returns the rows it wrote.
 
     One query: the big parse SQL is planned once (~40 ms), and DuckDB's workers pull blocks (read and split
@@ -562,7 +562,7 @@ def _run_over_lines(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch]
             raise
 
     reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, record_batches())
-    con.register(ingest_sql.LINE_BATCH, reader)
+    con.register(parse_sql.LINE_BATCH, reader)
     try:
         row = con.execute(statement, params or {}).fetchone()
     except duckdb.Error:
@@ -570,7 +570,7 @@ def _run_over_lines(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch]
             raise failure[0] from None
         raise
     finally:
-        con.unregister(ingest_sql.LINE_BATCH)
+        con.unregister(parse_sql.LINE_BATCH)
     if failure:
         raise failure[0]
     return int(row[0]) if row and row[0] is not None else 0

@@ -294,8 +294,8 @@ INSERT_NEW_SPANS_SQL: Final = _insert_new_spans_sql()
 
 def direct_insert_sql(parse_sql: str, price_function: str, aside_function: str,
                       aside_fields: tuple[tuple[str, str], ...]) -> str:
-    """A file's span lines inserted from its parse (`parse_sql`, ingest_sql.parse_lines_sql), costed as they go
-    by `price_function(provider, model)`; every other line (bad lines, session records) is handed to
+    """A file's span lines inserted from its parse (`parse_sql`, made by parse_sql.parse_lines_sql), costed as
+    they go by `price_function(provider, model)`; every other line (bad lines, session records) is handed to
     `aside_function` instead, with `aside_fields`. Used only when the file's spans are new to the store and
     appear once each in it (ingest.py checks both afterwards and otherwise rolls back)."""
     aside = "{" + ", ".join(f"'{name}': {name}::{kind}" for name, kind in aside_fields) + "}"

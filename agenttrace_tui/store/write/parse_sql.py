@@ -1,7 +1,7 @@
-"""The SQL of ingest: validate and normalise staged lines, merge them into the store, roll sessions up.
+"""The SQL of ingest: validate and normalize staged lines, merge them into the store, roll sessions up.
 
 Every rule of the trace format (agenttrace_tui.format, docs/trace-format.md) is applied here in one
-vectorised pass: DuckDB parses each line once (`from_json` into a struct of JSON values), a CASE chain
+vectorized pass: DuckDB parses each line once (`from_json` into a struct of JSON values), a CASE chain
 gives the first reason a line is bad, and typed columns are derived for the good ones.
 """
 
@@ -244,7 +244,7 @@ def _json(field: str) -> str:
     return f"CASE WHEN {_present(field)} THEN r.{field} END"
 
 
-def _normalised_path(expr: str) -> str:
+def _normalized_path(expr: str) -> str:
     """format.normalize_path in SQL: leading /, no //, no trailing /. Most paths are already
     normal; only the others pay for the regular expression."""
     collapsed = f"rtrim(regexp_replace('/' || trim({expr}), '/+', '/', 'g'), '/')"
@@ -420,7 +420,7 @@ SELECT
     v.session_id,
     coalesce({_string('span_id')}, {header_span_id}, 'sha:' || md5(trim(s.raw, ' \t\r\n'))) AS span_id,
     coalesce({_string('session_name')}, {_header('helicone-session-name')}) AS session_name,
-    {_normalised_path(f"coalesce({_string('path')}, {_header('helicone-session-path')})")} AS path,
+    {_normalized_path(f"coalesce({_string('path')}, {_header('helicone-session-path')})")} AS path,
     {_string('parent_id')} AS parent_id,
     {_string('kind')} AS kind,
     {_string('name')} AS name,

@@ -1,4 +1,4 @@
-"""Secrets redaction: SQL that blanks credentials in JSON or text columns, one vectorised pass per column.
+"""Secrets redaction: SQL that blanks credentials in JSON or text columns, one vectorized pass per column.
 
 Two kinds of rule, both applied by DuckDB's `regexp_replace` (RE2), so a whole Arrow batch is redacted
 without a Python object per value:

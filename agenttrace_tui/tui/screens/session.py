@@ -29,6 +29,7 @@ from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
 from agenttrace_tui import display
+from agenttrace_tui.format import UNNAMED_SESSION
 from agenttrace_tui.llm.payloads import output_tool_calls
 from agenttrace_tui.store import (
     FolderPage,
@@ -257,7 +258,7 @@ class SessionScreen(Screen[None]):
         self._sync_timeline()
 
     def _update_crumb_base(self, summary: dict[str, Any]) -> None:
-        crumb = Text(f"agenttrace › sessions › {sanitize(summary['name'] or '(unnamed)')}  ")
+        crumb = Text(f"agenttrace › sessions › {sanitize(summary['name'] or UNNAMED_SESSION)}  ")
         crumb.append(
             f"{sanitize(self.session_id)} · {display.duration(summary['duration_ms'])} · {summary['spans']:,} spans · "
             f"{display.cost(summary['cost_usd'], summary['unpriced'])} · {summary['errors']:,} "

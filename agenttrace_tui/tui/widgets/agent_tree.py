@@ -27,7 +27,6 @@ from textual.widgets.tree import TreeNode
 from agenttrace_tui import display
 from agenttrace_tui.store import AgentNode
 from agenttrace_tui.textsafe import sanitize
-from agenttrace_tui.tui.widgets.panels import cost_text
 
 
 def agent_label(agent: AgentNode) -> Text:
@@ -41,7 +40,7 @@ def agent_label(agent: AgentNode) -> Text:
         f" · {calls:,} call{'s' if calls != 1 else ''} ({agent.llm_calls:,} llm/{agent.tool_calls:,} tool)",
         style="dim",
     )
-    label.append(f" · {cost_text(agent.cost_usd, agent.unpriced)}", style="dim")
+    label.append(f" · {display.cost_or_unpriced(agent.cost_usd, agent.unpriced)}", style="dim")
     label.append(f" · {display.duration(agent.busy_ms)}/{display.duration(agent.wall_ms)}", style="dim")
     if agent.errors:
         label.append(f" · ✗ {agent.errors:,} error{'s' if agent.errors != 1 else ''}", style="red")

@@ -51,7 +51,7 @@ ROLE_STYLES: Final[Mapping[str, str]] = {
     "function": "bold yellow",
     "reasoning": "bold bright_black",
 }
-"""One colour per role, the same in input and output."""
+"""One color per role, the same in input and output."""
 
 OTHER_ROLE_STYLE: Final = "bold white"
 LABEL_STYLE: Final = "dim"

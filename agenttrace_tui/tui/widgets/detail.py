@@ -48,7 +48,7 @@ PROPERTY_KEY_WIDTH: Final = 24
 """Longest property key padded into the key column; longer keys push their value along."""
 
 SYNTAX_THEME: Final = "ansi_dark"
-"""ANSI colours follow the terminal's palette (and Textual's ansi theme), and the theme paints no background
+"""ANSI colors follow the terminal's palette (and Textual's ansi theme), and the theme paints no background
 of its own over the pane's."""
 
 KIND_STYLES: Final[Mapping[str, str]] = {
@@ -95,13 +95,11 @@ def _tokens(out: Text, label: str, value: int | None, parts: list[tuple[str, int
     return True
 
 
-def cost_text(cost_usd: float | None, source: str | None) -> tuple[str, str]:
-    """The cost as read, with its source: `$0.0045 computed`, `unpriced` (never $0), `—` when there is none."""
-    if source == "unpriced":
-        return "unpriced", "bold yellow"
-    if cost_usd is None:
-        return "—", LABEL_STYLE
-    return display.cost(cost_usd) + (f" {sanitize(source)}" if source else ""), ""
+def _cost_style(row: SpanRow) -> str:
+    """Unpriced stands out (bold yellow); no cost at all reads as a label; a cost is plain."""
+    if row.cost_source == "unpriced":
+        return "bold yellow"
+    return LABEL_STYLE if row.cost_usd is None else ""
 
 
 def _error_parts(detail: SpanDetail) -> tuple[str | None, str | None, str | None, dict[str, Any]]:
@@ -388,10 +386,9 @@ class DetailPane(ScrollView, can_focus=True):
             _label(out, "tokens")
             out.append_text(line)
 
-        cost, cost_style = cost_text(row.cost_usd, row.cost_source)
         if row.cost_source is not None or row.cost_usd is not None or row.kind == "llm":
             _label(out, "cost")
-            out.append(cost, cost_style)
+            out.append(display.cost_with_source(row.cost_usd, row.cost_source), _cost_style(row))
 
         if detail.user_id:
             _label(out, "user")

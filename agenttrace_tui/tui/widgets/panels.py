@@ -52,13 +52,6 @@ def share_bar(share: float | None, width: int = BAR_WIDTH) -> str:
     return f"{bar:<{width}} {display.rate(share):>4}"
 
 
-def cost_text(cost_usd: float, unpriced: int) -> str:
-    """Cost with its unpriced calls; only-unpriced reads `3 unpriced`, never a bare $0."""
-    if unpriced and cost_usd == 0:
-        return f"{unpriced} unpriced"
-    return display.cost(cost_usd, unpriced)
-
-
 def _safe(value: object) -> Text:
     return Text(sanitize(value))
 
@@ -107,7 +100,7 @@ def _cost_rows(pick: Callable[[SessionBreakdown], list[BreakdownRow]], what: str
                 cells=(
                     _safe(row.key),
                     _number(display.count(row.count)),
-                    _number(cost_text(row.cost_usd, row.unpriced)),
+                    _number(display.cost_or_unpriced(row.cost_usd, row.unpriced)),
                     Text(share_bar(_cost_share(row, total))),
                 ),
                 span_ids=row.span_ids,
@@ -203,7 +196,7 @@ class _Tab:
 def _cost_summary(breakdown: SessionBreakdown) -> str:
     total = breakdown.total_cost_usd
     unpriced = breakdown.total_unpriced
-    return f"session {cost_text(total, unpriced)}"
+    return f"session {display.cost_or_unpriced(total, unpriced)}"
 
 
 def _latency_summary(breakdown: SessionBreakdown) -> str:

@@ -104,7 +104,9 @@ def span_label(row: SpanRow) -> Text:
 
 
 class PathTree(Tree[NodeData]):
-    """Expansion asks the screen for rows through `load_spans`; the tree only places them."""
+    """Expanding a node posts `NodeExpanded`; the session screen reads its rows in a worker (tui/loaders/) and
+    hands them back (`ensure_subfolders`, `set_folder_spans`, `fill_children`, `add_page`): the tree only places
+    them."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, id="tree.down"),

@@ -29,7 +29,7 @@ from agenttrace_tui.textsafe import sanitize
 __all__ = ["Timeline", "TimelineRow"]
 
 KINDS: Final = ("llm", "tool", "agent", "retrieval", "embedding", "other")
-"""Span kinds with a colour of their own; anything else is drawn as `other`."""
+"""Span kinds with a color of their own; anything else is drawn as `other`."""
 
 LABEL_WIDTH: Final = 20
 """Cells for the label column, so a bar-only view still says which line is which."""
@@ -50,7 +50,7 @@ EIGHTHS: Final = " ▏▎▍▌▋▊▉█"
 """Left-aligned blocks by eighths filled: index n fills n/8 of a cell from its left edge."""
 
 FULL: Final = "█"
-PENDING: Final = "▒"  # in-progress body: visibly not a finished bar, even without colour
+PENDING: Final = "▒"  # in-progress body: visibly not a finished bar, even without color
 ERROR_MARK: Final = "✗"
 CRITICAL_MARK: Final = "◆"
 PENDING_MARK: Final = "▸"
@@ -93,7 +93,7 @@ class _Palette:
     pending: Style
     error_mark: Style
     critical_mark: Style
-    bars: dict[str, Style]  # kind (and "node", "error") → bar style, fg = bar colour
+    bars: dict[str, Style]  # kind (and "node", "error") → bar style, fg = bar color
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ class Timeline(ScrollView, can_focus=False):
         *(f"timeline--{kind}" for kind in KINDS),
     }
 
-    # Fixed mid-luminance hues (after the Okabe-Ito colour-blind-safe set) rather than $primary and
+    # Fixed mid-luminance hues (after the Okabe-Ito color-blind-safe set) rather than $primary and
     # friends: several built-in themes give primary/secondary or accent/warning the same hue, and
     # solid blocks read on dark and light backgrounds alike at this lightness.
     DEFAULT_CSS = """
@@ -291,7 +291,7 @@ class Timeline(ScrollView, can_focus=False):
     # -- Textual hooks ----------------------------------------------------------------------------
 
     def notify_style_update(self) -> None:
-        # theme or CSS changed: every resolved colour is stale
+        # theme or CSS changed: every resolved color is stale
         super().notify_style_update()
         self._palettes.clear()
         self._strips.clear()
@@ -494,11 +494,11 @@ def _right_aligned(lead: int, bar: Style, line: Style) -> Segment:
     """A cell filled from eighth `lead` to its right edge.
 
     Unicode has no right-aligned eighths, so draw the empty left part as a left-aligned block in
-    the line's background colour over a cell whose background is the bar colour.
+    the line's background color over a cell whose background is the bar color.
     """
     bar_color: RichColor | None = bar.color
     background: RichColor | None = bar.bgcolor or line.bgcolor
     if bar_color is None or background is None:
-        # colours unknown (e.g. ANSI themes): the nearest right-aligned glyphs there are
+        # colors unknown (e.g. ANSI themes): the nearest right-aligned glyphs there are
         return Segment(FULL if lead <= 2 else "▐" if lead <= 5 else "▕", bar)
     return Segment(EIGHTHS[lead], Style(color=background, bgcolor=bar_color))
