@@ -57,7 +57,7 @@ def test_a_store_in_the_older_format_ingests_and_reads_the_same(tmp_path: Path) 
 def test_ingest_writes_row_groups_of_its_own_size_and_spills_next_to_the_store(tmp_path: Path) -> None:
     """The ingest writer attaches the store with ROW_GROUP_SIZE (full row groups are written by the insert on
     every thread, not left to the commit); what it writes reads back the same through a plain connection."""
-    from agenttrace_tui.store.backend import INGEST_ROW_GROUP_SIZE
+    from agenttrace_tui.store.backend.file import INGEST_ROW_GROUP_SIZE
     from agenttrace_tui.store.backend.connection import connect
 
     trace = tmp_path / "many.jsonl"
