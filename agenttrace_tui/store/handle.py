@@ -155,17 +155,16 @@ class Store:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        compile_filters(filters, since=since, until=until, query_json=query)  # a bad filter fails before the store opens
+        where = compile_filters(filters, since=since, until=until, query_json=query)  # fails before the store opens
         with self.read() as r:
-            return r.sessions(filters, since=since, until=until, query=query, sort=sort, descending=descending,
-                              limit=limit, offset=offset)
+            return r.sessions(where, sort=sort, descending=descending, limit=limit, offset=offset)
 
     def totals(
         self, filters: Sequence[str] = (), *, since: str | None = None, until: str | None = None
     ) -> dict[str, Any]:
-        compile_filters(filters, since=since, until=until)
+        where = compile_filters(filters, since=since, until=until)
         with self.read() as r:
-            return r.totals(filters, since=since, until=until)
+            return r.totals(where)
 
     def session(self, session_id: str) -> dict[str, Any] | None:
         with self.read() as r:
@@ -192,13 +191,13 @@ class Store:
     ) -> Stats:
         """Cost, latency, errors, bottlenecks (and a compare by `by`) over the whole sessions selected;
         `rules` default to the config file's `[stats]` table (docs/analytics.md)."""
-        compile_filters(filters, since=since, until=until, query_json=query)
+        where = compile_filters(filters, since=since, until=until, query_json=query)
         if rules is None:
             from agenttrace_tui.store.read.analytics import load_rules
 
             rules = load_rules()  # a bad config fails before the store opens
         with self.read() as r:
-            return r.stats(filters, since=since, until=until, query=query, by=by, top=top, rules=rules)
+            return r.stats(where, by=by, top=top, rules=rules)
 
     def sql(self, statement: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self.read() as r:

@@ -43,27 +43,21 @@ class Reader:
 
     # Sessions ------------------------------------------------------------------------------------
 
-    def sessions(
-        self, filters: Sequence[str] = (), *, since: str | None = None, until: str | None = None,
-        query: str | None = None, sort: str | None = None, descending: bool = True,
-        limit: int | None = None, offset: int = 0,
-    ) -> list[dict[str, Any]]:
-        where = compile_filters(filters, since=since, until=until, query_json=query)
-        return session_reads.list_sessions(self.con, where, sort=sort, descending=descending, limit=limit,
-                                           offset=offset)
+    def sessions(self, where: Compiled | None = None, *, sort: str | None = None, descending: bool = True,
+                 limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """The sessions `where` selects (compile_filters; None: all), with `agenttrace sessions`'s columns."""
+        return session_reads.list_sessions(self.con, where or compile_filters(()), sort=sort, descending=descending,
+                                           limit=limit, offset=offset)
 
-    def totals(self, filters: Sequence[str] = (), *, since: str | None = None,
-               until: str | None = None) -> dict[str, Any]:
-        return session_reads.count_sessions(self.con, compile_filters(filters, since=since, until=until))
+    def totals(self, where: Compiled | None = None) -> dict[str, Any]:
+        """Count, cost, errors and p95 duration over the sessions `where` selects."""
+        return session_reads.count_sessions(self.con, where or compile_filters(()))
 
     def sessions_table(self, where: Compiled, *, sort: str | None, descending: bool,
                        properties: tuple[str, ...], limit: int | None = None) -> pa.Table:
         """The session list as Arrow (the explorer's virtual table), with `properties` as columns."""
         return session_reads.sessions_table(self.con, where, sort=sort, descending=descending, properties=properties,
-                                       limit=limit)
-
-    def count_sessions(self, where: Compiled) -> dict[str, Any]:
-        return session_reads.count_sessions(self.con, where)
+                                            limit=limit)
 
     def informative_properties(self, limit: int = 2) -> tuple[str, ...]:
         return session_reads.informative_properties(self.con, limit)
@@ -71,8 +65,8 @@ class Reader:
     def session(self, session_id: str) -> dict[str, Any] | None:
         return session_reads.session_summary(self.con, session_id)
 
-    def export_sessions(self, filters: Sequence[str], sort: str | None, descending: bool, target: Path) -> int:
-        return session_reads.export_sessions(self.con, compile_filters(filters), sort, descending, target)
+    def export_sessions(self, where: Compiled, sort: str | None, descending: bool, target: Path) -> int:
+        return session_reads.export_sessions(self.con, where, sort, descending, target)
 
     # One session ---------------------------------------------------------------------------------
 
@@ -150,17 +144,14 @@ class Reader:
 
     # Across sessions -----------------------------------------------------------------------------
 
-    def stats(
-        self, filters: Sequence[str] = (), *, since: str | None = None, until: str | None = None,
-        query: str | None = None, by: str | None = None, top: int = 10, rules: StatsRules | None = None,
-    ) -> Stats:
+    def stats(self, where: Compiled | None = None, *, by: str | None = None, top: int = 10,
+              rules: StatsRules | None = None) -> Stats:
         """Cost, latency, errors, bottlenecks (and a compare by `by`) over the whole sessions selected;
         `rules` default to the config file's `[stats]` table (docs/analytics.md)."""
         from agenttrace_tui.store.read import analytics
 
-        where = compile_filters(filters, since=since, until=until, query_json=query)
         chosen = rules if rules is not None else analytics.load_rules()
-        return analytics.session_stats(self.con, where, by=by, top=top, rules=chosen)
+        return analytics.session_stats(self.con, where or compile_filters(()), by=by, top=top, rules=chosen)
 
     def rejects(self, limit: int | None = None) -> list[dict[str, Any]]:
         return raw_sql.list_rejects(self.con, limit)

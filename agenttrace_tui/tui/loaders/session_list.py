@@ -31,5 +31,5 @@ def read_session_list(
         if properties is None:
             properties = r.informative_properties()
         raw = r.sessions_table(where, sort=sort, descending=descending, properties=properties, limit=limit)
-        totals = r.count_sessions(where)
+        totals = r.totals(where)
     return SessionList(raw, properties, totals, complete=limit is None or raw.num_rows < limit)

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from agenttrace_tui.stats_view import stats_renderables
-from agenttrace_tui.store import Store
+from agenttrace_tui.store import Store, compile_filters
 from agenttrace_tui.textsafe import sanitize
 from agenttrace_tui.tui.messages import LoadFailed, StatsLoaded
 from agenttrace_tui.tui.workers import failures_posted
@@ -66,8 +66,9 @@ class DashboardScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="dashboard")
     def _load(self, filters: list[str], by: str | None, generation: int) -> None:
         with failures_posted(self, generation):
+            where = compile_filters(filters)
             with self.store.read() as r:
-                result = r.stats(filters, by=by)
+                result = r.stats(where, by=by)
             self.post_message(StatsLoaded(result, generation))
 
     @on(StatsLoaded)

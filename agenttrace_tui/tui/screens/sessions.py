@@ -27,7 +27,7 @@ from textual_fastdatatable import ArrowBackend
 from textual_fastdatatable import DataTable as FastDataTable
 
 from agenttrace_tui import display
-from agenttrace_tui.store import Store, StoreError
+from agenttrace_tui.store import Store, StoreError, compile_filters
 from agenttrace_tui.textsafe import sanitize
 from agenttrace_tui.tui.columns import BASE_COLUMNS, display_table
 from agenttrace_tui.tui.loaders.session_list import SessionList, read_session_list
@@ -343,7 +343,7 @@ class SessionsScreen(Screen[None]):
     def _export(self, target: Path) -> None:
         with store_errors(self._export_failed):
             with self.store.read() as r:
-                rows = r.export_sessions(self.filters, self.sort_key, self.descending, target)
+                rows = r.export_sessions(compile_filters(self.filters), self.sort_key, self.descending, target)
             self.app.call_from_thread(self.notify, f"exported {rows:,} sessions to {sanitize(str(target))}",
                                       markup=False)
 
