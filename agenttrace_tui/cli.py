@@ -595,7 +595,7 @@ def serve(
 
 def main() -> None:
     # Every file this process creates (the store, DuckDB's .wal, exports) is the owner's only: traces hold
-    # prompts and outputs, and DuckDB takes no file mode. (The process-wide form of store.connection.owner_only_files.)
+    # prompts and outputs, and DuckDB takes no file mode. (The process-wide form of store.backend.connection.owner_only_files.)
     os.umask(os.umask(0o077) | 0o077)
     app()
 

@@ -15,6 +15,7 @@ Cheap to import: the standard library only (platformdirs is imported when the de
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import tomllib
@@ -40,7 +41,8 @@ def config_path() -> Path:
 
 
 def table(name: str, path: Path | None = None) -> dict[str, Any]:
-    """The config file's `[name]` table (a copy); `{}` when the file or the table is missing.
+    """The config file's `[name]` table (a deep copy: the caller may change it, nested tables too); `{}` when
+    the file or the table is missing.
 
     `path` stands for the config file (tests, callers given a file); by default `config_path()`.
     """
@@ -48,7 +50,7 @@ def table(name: str, path: Path | None = None) -> dict[str, Any]:
     value = read(config).get(name, {})
     if not isinstance(value, dict):
         raise ConfigError(f"{config}: [{name}] must be a table")
-    return dict(value)
+    return copy.deepcopy(value)
 
 
 def read(path: Path) -> dict[str, Any]:

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from agenttrace_tui.store.backend.location import StoreLocation, default_db_path, resolve_store
     from agenttrace_tui.store.handle import Store
     from agenttrace_tui.store.read.analytics import Stats, StatsRules
-    from agenttrace_tui.store.read.reader import Reader, path_prefixes
+    from agenttrace_tui.store.read.reader import Reader
     from agenttrace_tui.store.read.sessions import SESSION_COLUMNS
     from agenttrace_tui.store.write.copy import copy_store
     from agenttrace_tui.store.write.follow import Follower
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 _LAZY = {
     "Store": "agenttrace_tui.store.handle",
     "Reader": "agenttrace_tui.store.read.reader",
-    "path_prefixes": "agenttrace_tui.store.read.reader",
     "SESSION_COLUMNS": "agenttrace_tui.store.read.sessions",
     "DEFAULT_WAIT_SECONDS": "agenttrace_tui.store.backend.connection",
     "StoreLocation": "agenttrace_tui.store.backend.location",
@@ -93,7 +92,6 @@ __all__ = [
     "IngestResult",
     "InputSource",
     "NodeStats",
-    "path_prefixes",
     "Reader",
     "Reject",
     "resolve_store",

@@ -2,8 +2,9 @@
 
     @work(thread=True, exclusive=True, group="detail")
     def _load_detail(self, span_id: str) -> None:
-        with failures_posted(self), self.store.read() as r:
-            self.post_message(DetailLoaded(span_id, r.span_detail(span_id)))
+        with failures_posted(self):
+            detail, tool_links = self.loader.read_detail(span_id)
+            self.post_message(DetailLoaded(span_id, detail, tool_links))
 """
 
 from __future__ import annotations

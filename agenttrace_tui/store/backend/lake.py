@@ -165,7 +165,7 @@ def _cursor(location: LakeLocation, read_only: bool) -> duckdb.DuckDBPyConnectio
     cursor = _instance(location, read_only).cursor()  # each cursor is its own DuckDB connection
     cursor.execute(f"USE {ALIAS}")  # settings are per connection: a cursor inherits neither
     cursor.execute("SET TimeZone = 'UTC'")
-    cursor.execute("SET enable_progress_bar = false")  # as store.connection: never drawn over our output
+    cursor.execute("SET enable_progress_bar = false")  # as store.backend.connection: never drawn over our output
     return cursor
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from agenttrace_tui.format import path_prefixes
 from agenttrace_tui.store.read import sessions as session_reads
 from agenttrace_tui.store.read import spans as span_reads
 from agenttrace_tui.store.read import sql as raw_sql
@@ -29,12 +30,6 @@ if TYPE_CHECKING:  # the explorer's table only: `agenttrace sessions` leaves pya
     import pyarrow as pa
 
     from agenttrace_tui.store.read.analytics import Stats, StatsRules
-
-
-def path_prefixes(path: str) -> list[str]:
-    """`/a/b` → `/`, `/a`, `/a/b`: the folders on the way to a path."""
-    parts = [part for part in path.split("/") if part]
-    return ["/"] + ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 class Reader:
@@ -73,8 +68,10 @@ class Reader:
     def tree(self, session_id: str, *, spans_per_node: int | None = None) -> TreeNode | None:
         return path_tree.session_tree(self.con, session_id, spans_per_node=spans_per_node)
 
-    def folder_page(self, session_id: str, folder: str, offset: int = 0, limit: int = 200,
+    def folder_page(self, session_id: str, folder: str, offset: int = 0, *, limit: int,
                     with_folder: bool = False) -> FolderPage | None:
+        """`folder`'s sub-folders from `offset`, `limit` of them (the caller's page size), with their figures;
+        with_folder: the folder's own figures too. None: no such folder."""
         return path_tree.folder_page(self.con, session_id, folder, offset=offset, limit=limit,
                                     with_folder=with_folder)
 

@@ -1,4 +1,5 @@
-"""One session's paged reads for the session screen, and the bookkeeping of what it has asked for.
+"""One session's reads for the session screen (its pages, a span's detail, the breakdown, matches, the export),
+and the bookkeeping of what it has asked for.
 
 The session opens with its root and first page of sub-folders (read on a thread of its own while the screen is
 built); a folder opened reads its first page of sub-folders and of its own spans, each once; "… N more" lines
@@ -9,11 +10,14 @@ calls them from its workers, each on one Reader so its answers agree) and the sc
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
-from agenttrace_tui.store import FolderPage, SpanRow, Store
+from agenttrace_tui.llm.payloads import output_tool_calls
+from agenttrace_tui.store import AgentNode, FolderPage, Reader, SessionBreakdown, SpanDetail, SpanRow, Store
 from agenttrace_tui.tui.loaders.folders import PAGE_SIZE, Folders
 
 
@@ -93,6 +97,11 @@ class SessionLoader:
         self.spans_requested.add(path)
         return stats.self_spans
 
+    def spans_jumped_to(self, path: str) -> None:
+        """A jump to a span in `path` reads (or has read) that folder's spans up to it: that load replaces the
+        folder's first page, which opening it is no longer to ask for."""
+        self.spans_requested.add(path)
+
     def pages_placed(self, pages: list[FolderPage]) -> None:
         """Sub-folder pages read on the way to a span: those folders need no first page any more."""
         self.folders_requested.update(page.folder for page in pages)
@@ -133,7 +142,7 @@ class SessionLoader:
     def read_opening(self, opening: FolderOpening) -> tuple[FolderPage | None, list[SpanRow] | None]:
         """A folder's first page of sub-folders and of its own spans (each if needed)."""
         with self.store.read() as r:
-            page = r.folder_page(self.session_id, opening.path, 0, PAGE_SIZE) if opening.sub_folders else None
+            page = r.folder_page(self.session_id, opening.path, 0, limit=PAGE_SIZE) if opening.sub_folders else None
             rows = (r.spans_at_path(self.session_id, opening.path, 0, PAGE_SIZE)
                     if opening.spans is not None else None)
         return page, rows
@@ -141,7 +150,7 @@ class SessionLoader:
     def read_folder_page(self, path: str, offset: int) -> FolderPage | None:
         """The next page of a folder's sub-folders (its "… N more folders" line)."""
         with self.store.read() as r:
-            return r.folder_page(self.session_id, path, offset, PAGE_SIZE)
+            return r.folder_page(self.session_id, path, offset, limit=PAGE_SIZE)
 
     def read_spans(self, path: str | None, parent_id: str | None, offset: int, total: int | None,
                    until: int = 0) -> tuple[list[SpanRow], int]:
@@ -168,3 +177,51 @@ class SessionLoader:
                 return None
             path, index = position
             return path, r.spans_at_path(self.session_id, path, 0, max(PAGE_SIZE, index + 1))
+
+    def read_detail(self, span_id: str) -> tuple[SpanDetail | None, dict[str, SpanRow]]:
+        """A span's payloads and the tool spans that answered its tool calls (tool_call id → tool span)."""
+        with self.store.read() as r:
+            detail = r.span_detail(span_id)
+            return detail, self._tool_links(r, detail) if detail is not None else {}
+
+    def _tool_links(self, r: Reader, detail: SpanDetail) -> dict[str, SpanRow]:
+        """tool_call id → the tool span that answered it: the first later tool span of that name.
+
+        It asks the store for the few candidates, never the whole session."""
+        calls = output_tool_calls(detail.output)
+        if not calls:
+            return {}
+        candidates = r.tool_spans_after(self.session_id, detail.row.start_time, sorted({name for _, name in calls}))
+        links: dict[str, SpanRow] = {}
+        taken: set[str] = set()
+        for call_id, name in calls:
+            for tool in candidates:
+                if tool.span_id in taken or tool.name != name:
+                    continue
+                links[call_id] = tool
+                taken.add(tool.span_id)
+                break
+        return links
+
+    def read_breakdown(self) -> tuple[SessionBreakdown | None, list[AgentNode]]:
+        """The session's breakdown (None: no spans) and its agent tree, from one state of the store."""
+        with self.store.read() as r:
+            return r.breakdown(self.session_id), r.agents(self.session_id)
+
+    def read_matches(self, kind: Literal["agent", "search", "errors", "paths"], *,
+                     text: str = "", span_ids: Sequence[str] = ()) -> list[tuple[str, str]]:
+        """The `(span_id, path)` of the spans that match: of agent `text`, whose text holds `text`, with an
+        error, or the spans `span_ids`."""
+        with self.store.read() as r:
+            if kind == "agent":
+                return r.agent_spans(self.session_id, text)
+            if kind == "search":
+                return r.search(self.session_id, text)
+            if kind == "errors":
+                return r.errors(self.session_id)
+            return r.paths_of(self.session_id, span_ids)
+
+    def export_spans(self, target: Path) -> int:
+        """Write the session's spans to `target` (format by its extension); how many were written."""
+        with self.store.read() as r:
+            return r.export_session_spans(self.session_id, target)

@@ -2,9 +2,10 @@
 
 Store work runs in workers: the root's figures and its first sub-folders load with the session, each folder's
 sub-folders and spans when it is opened (a page at a time), and a span's payloads only when it is selected,
-debounced so that holding j doesn't queue a query per line. The paged reads and what has been asked for are the
-loader's (tui/loaders/session.py, no Textual); the workers' messages are in tui/messages.py and a store error
-becomes LoadFailed through tui/workers.py.
+debounced so that holding j doesn't queue a query per line. Every read (pages, a span's detail, the breakdown,
+matches, the export) and what has been asked for are the loader's (tui/loaders/session.py, no Textual): the
+workers call it and post what it returns; their messages are in tui/messages.py and a store error becomes
+LoadFailed through tui/workers.py.
 """
 
 from __future__ import annotations
@@ -29,17 +30,8 @@ from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
 from agenttrace_tui import display
-from agenttrace_tui.format import UNNAMED_SESSION
-from agenttrace_tui.llm.payloads import output_tool_calls
-from agenttrace_tui.store import (
-    FolderPage,
-    Reader,
-    SpanDetail,
-    SpanRow,
-    Store,
-    StoreError,
-    path_prefixes,
-)
+from agenttrace_tui.format import UNNAMED_SESSION, path_prefixes
+from agenttrace_tui.store import FolderPage, SpanDetail, Store, StoreError
 from agenttrace_tui.textsafe import sanitize
 from agenttrace_tui.tui.loaders.session import FolderOpening, SessionLoader, SessionView
 from agenttrace_tui.tui.messages import (
@@ -102,7 +94,6 @@ class SessionScreen(Screen[None]):
 
     def __init__(self, store: Store, session_id: str) -> None:
         super().__init__()
-        self.store = store
         self.session_id = session_id
         self.loader = SessionLoader(store, session_id)
         self.view: SessionView | None = None
@@ -473,9 +464,7 @@ class SessionScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="detail")
     def _load_detail(self, span_id: str) -> None:
         with failures_posted(self):
-            with self.store.read() as r:
-                detail = r.span_detail(span_id)
-                links = self._tool_links(r, detail) if detail is not None else {}
+            detail, links = self.loader.read_detail(span_id)
             if not get_current_worker().is_cancelled:
                 self.post_message(DetailLoaded(span_id, detail, links))
 
@@ -490,25 +479,6 @@ class SessionScreen(Screen[None]):
             return
         self._selected_detail = message.detail
         pane.show_span(message.detail, message.tool_links)
-
-    def _tool_links(self, r: Reader, detail: SpanDetail) -> dict[str, SpanRow]:
-        """tool_call id → the tool span that answered it: the first later tool span of that name.
-
-        Runs in the detail worker: it asks the store for the few candidates, never the whole session."""
-        calls = output_tool_calls(detail.output)
-        if not calls:
-            return {}
-        candidates = r.tool_spans_after(self.session_id, detail.row.start_time, sorted({name for _, name in calls}))
-        links: dict[str, SpanRow] = {}
-        taken: set[str] = set()
-        for call_id, name in calls:
-            for tool in candidates:
-                if tool.span_id in taken or tool.name != name:
-                    continue
-                links[call_id] = tool
-                taken.add(tool.span_id)
-                break
-        return links
 
     @on(DetailPane.ToolSpanRequested)
     def _jump_to_tool(self, message: DetailPane.ToolSpanRequested) -> None:
@@ -539,9 +509,10 @@ class SessionScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="breakdown")
     def _load_breakdown(self) -> None:
         self.loader.critical_path_read.wait(timeout=30)
-        with failures_posted(self), self.store.read() as r:
-            self.post_message(BreakdownLoaded(r.breakdown(self.session_id)))
-            self.post_message(AgentsLoaded(r.agents(self.session_id)))
+        with failures_posted(self):
+            breakdown, agents = self.loader.read_breakdown()
+            self.post_message(BreakdownLoaded(breakdown))
+            self.post_message(AgentsLoaded(agents))
 
     @on(AgentsLoaded)
     def _agents_loaded(self, message: AgentsLoaded) -> None:
@@ -553,8 +524,8 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="matches")
     def _agent_spans(self, name: str) -> None:
-        with failures_posted(self), self.store.read() as r:
-            self.post_message(MatchesFound(f"agent {name}", r.agent_spans(self.session_id, name)))
+        with failures_posted(self):
+            self.post_message(MatchesFound(f"agent {name}", self.loader.read_matches("agent", text=name)))
 
     @on(BreakdownLoaded)
     def _breakdown_loaded(self, message: BreakdownLoaded) -> None:
@@ -574,8 +545,8 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="matches")
     def _find_paths(self, label: str, span_ids: list[str]) -> None:
-        with failures_posted(self), self.store.read() as r:
-            self.post_message(MatchesFound(label, r.paths_of(self.session_id, span_ids)))
+        with failures_posted(self):
+            self.post_message(MatchesFound(label, self.loader.read_matches("paths", span_ids=span_ids)))
 
     # Search, errors, jumping --------------------------------------------------------------------------
 
@@ -593,8 +564,8 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="matches")
     def _search(self, text: str) -> None:
-        with failures_posted(self), self.store.read() as r:
-            self.post_message(MatchesFound(f"“{text}”", r.search(self.session_id, text)))
+        with failures_posted(self):
+            self.post_message(MatchesFound(f"“{text}”", self.loader.read_matches("search", text=text)))
 
     def action_next_error(self) -> None:
         if self.match_label == "errors" and self.matches:
@@ -604,8 +575,8 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="matches")
     def _errors(self) -> None:
-        with failures_posted(self), self.store.read() as r:
-            self.post_message(MatchesFound("errors", r.errors(self.session_id)))
+        with failures_posted(self):
+            self.post_message(MatchesFound("errors", self.loader.read_matches("errors")))
 
     @on(MatchesFound)
     def _matches_found(self, message: MatchesFound) -> None:
@@ -658,7 +629,7 @@ class SessionScreen(Screen[None]):
         self.path_tree.ensure_subfolders(node)
         existing = next((c for c in node.children if isinstance(c.data, SpanRef) and c.data.row.span_id == span_id),
                         None)
-        self.loader.spans_requested.add(path)  # this load replaces the folder's first page
+        self.loader.spans_jumped_to(path)  # this load replaces the folder's first page
         node.expand()
         if existing is not None:
             self._select(existing)
@@ -770,8 +741,7 @@ class SessionScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="export")
     def _export(self, target: Path) -> None:
         with store_errors(self._export_failed):
-            with self.store.read() as r:
-                rows = r.export_session_spans(self.session_id, target)
+            rows = self.loader.export_spans(target)
             self.app.call_from_thread(self.notify, f"exported {rows:,} spans to {sanitize(str(target))}",
                                       markup=False)
 

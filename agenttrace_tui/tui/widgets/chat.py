@@ -20,11 +20,9 @@ from rich.style import Style
 from rich.text import Text
 
 from agenttrace_tui import display
-from agenttrace_tui.llm.payloads import ChatMessage, ChatView, read_input, read_output
-from agenttrace_tui.llm.payloads import compact_json as compact_json  # re-exported: detail.py uses chat.compact_json
+from agenttrace_tui.llm.payloads import ChatMessage, ChatView, compact_json, read_input, read_output
 from agenttrace_tui.store import SpanRow
-from agenttrace_tui.textsafe import sanitize
-from agenttrace_tui.textsafe import single_line as single_line  # re-exported: detail.py uses chat.single_line
+from agenttrace_tui.textsafe import sanitize, single_line
 
 MAX_VALUE_CHARS: Final = 20_000
 """Longest single string shown as is; beyond it a note says how much is left, so one giant payload can't stall

@@ -24,8 +24,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from agenttrace_tui import display
+from agenttrace_tui.llm.payloads import compact_json
 from agenttrace_tui.store import NodeStats, SpanDetail, SpanRow
-from agenttrace_tui.textsafe import sanitize
+from agenttrace_tui.textsafe import sanitize, single_line
 from agenttrace_tui.tui.widgets import chat
 
 RAW_MAX_STRING_CHARS: Final = 100_000
@@ -120,7 +121,7 @@ def _error_parts(detail: SpanDetail) -> tuple[str | None, str | None, str | None
     if isinstance(error, str) and error:
         return row.error_type, error, None, {}
     if error is not None:
-        return row.error_type, chat.compact_json(error), None, {}
+        return row.error_type, compact_json(error), None, {}
     return row.error_type, row.error_message, None, {}
 
 
@@ -426,7 +427,7 @@ class DetailPane(ScrollView, can_focus=True):
             out.append(f"\nHTTP {detail.status_code}")
         for key, value in others.items():
             _label(out, sanitize(str(key)))
-            out.append(chat.single_line(value if isinstance(value, str) else chat.compact_json(value), 500))
+            out.append(single_line(value if isinstance(value, str) else compact_json(value), 500))
         if stack:
             lines = stack.rstrip("\n").split("\n")
             hidden = len(lines) - STACK_PREVIEW_LINES
@@ -456,7 +457,7 @@ class DetailPane(ScrollView, can_focus=True):
             out.append("\n  ")
             out.append(f"{key:<{width}}", LABEL_STYLE)
             out.append("  ")
-            text = value if isinstance(value, str) else chat.compact_json(value)
+            text = value if isinstance(value, str) else compact_json(value)
             kept, hidden = chat.clip(text, 2_000)
             out.append(sanitize(kept))
             if hidden:

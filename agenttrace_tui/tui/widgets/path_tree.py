@@ -18,7 +18,8 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from agenttrace_tui import display
-from agenttrace_tui.store import NodeStats, SpanRow, path_prefixes
+from agenttrace_tui.format import path_prefixes
+from agenttrace_tui.store import NodeStats, SpanRow
 from agenttrace_tui.textsafe import sanitize
 from agenttrace_tui.tui.loaders.folders import PAGE_SIZE, Folders
 
