@@ -143,14 +143,17 @@ async def check_all_pages(app: AgentTraceApp, pilot: Pilot[None], detail: Detail
     raise AssertionError(f"{where}: more than 40 pages")
 
 
-async def expand_everything(pilot: Pilot[None], tree: PathTree) -> None:
-    for _ in range(12):
+async def expand_everything(pilot: Pilot[None], tree: PathTree, spans: int) -> None:
+    """Open every folder until `spans` span lines show. A folder's sub-folders arrive from a worker after it
+    opens, so expanding is part of the poll: a fixed number of rounds missed those that came late."""
+
+    def all_open() -> bool:
         closed = [n for n in tree.visible_nodes() if isinstance(n.data, FolderRef) and not n.is_expanded]
-        if not closed:
-            return
         for node in closed:
             node.expand()
-        await settle(pilot)
+        return not closed and sum(isinstance(n.data, SpanRef) for n in tree.visible_nodes()) == spans
+
+    await wait_for(pilot, all_open)
 
 
 @pytest.mark.slow
@@ -169,8 +172,7 @@ async def test_every_screen_shows_hostile_fields_as_plain_text(hostile_store: St
         tree = screen.query_one(PathTree)
         await settle(pilot)
         check_screen(app, shown, "session tree (root)")
-        await expand_everything(pilot, tree)
-        await wait_for(pilot, lambda: sum(isinstance(n.data, SpanRef) for n in tree.visible_nodes()) == 4)
+        await expand_everything(pilot, tree, spans=4)
         check_screen(app, shown, "session tree expanded + timeline")
 
         detail = screen.query_one(DetailPane)
