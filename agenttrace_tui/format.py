@@ -76,6 +76,56 @@ NO_PROVIDER: Final = "(no provider)"
 EPOCH_UNIT_THRESHOLDS: Final = ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3), (0.0, 1.0))
 """(lower bound, divisor to seconds), checked in order: ≥1e17 ns, ≥1e14 µs, ≥1e11 ms, else seconds."""
 
+# The values the store holds: one table, used by the ingest's SQL (store/write/parse_sql.py), the collector's
+# check (serve/validate.py) and the tests. A line with a value outside is rejected with the field and the bound,
+# and the lines beside it are stored. Why each bound:
+# - times (start_time, end_time, and a span's end, start_time + duration_ms): 1970-01-01T00:00:00Z to
+#   9999-12-31T23:59:59.999999Z, in UTC after the offset is applied. Python's datetime ends at year 9999 and
+#   begins at year 1, so a time that an offset moves past either (0001-01-01T00:00:00+01:00 is year 0) cannot be
+#   read back; epoch numbers start at 0, so 1970 makes the two spellings cover the same range. DuckDB's TIMESTAMP
+#   and epoch_us (µs in 64 bits, ±292,000 years) hold all of it with room to spare.
+# - duration_ms, first_token_ms: 0 to the whole range above in ms (253,402,300,799,999 ms, about 8,000 years):
+#   ×1000 it fits 64-bit microseconds (the store adds it to start_time as an INTERVAL), and a span that starts
+#   in range and lasts that long ends in DuckDB's range (the span's end is then checked against the time range).
+# - usage.* token counts: 0 to 10^12 per field (a trillion tokens in one call, 10^5 times today's largest
+#   context windows), so a session's sums (BIGINT columns, summed as HUGEINT) fit 64 bits for 9 million spans at
+#   the bound; the rollups saturate at 2^63-1 beyond that instead of failing.
+# - cost_usd: 0 to 10^12 (a trillion dollars per call): sums of a store's costs stay far from a double's limit.
+# - status_code: a 32-bit integer (the INTEGER column).
+MIN_TIME: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MAX_TIME: Final = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+MIN_EPOCH_US: Final = 0
+MAX_EPOCH_US: Final = 253402300799999999
+"""MAX_TIME in microseconds since the epoch."""
+MAX_DURATION_MS: Final = 253402300799999
+MAX_TOKENS: Final = 10**12
+MAX_COST_USD: Final = 10**12
+INT32_RANGE: Final = (-(2**31), 2**31 - 1)
+NUMBER_RANGES: Final = {
+    "duration_ms": (0, MAX_DURATION_MS),
+    "first_token_ms": (0, MAX_DURATION_MS),
+    "cost_usd": (0, MAX_COST_USD),
+    **{f"usage.{token}": (0, MAX_TOKENS) for token in USAGE_FIELDS},
+    "status_code": INT32_RANGE,
+}
+"""Numeric field → (least, greatest) value the store holds, both included."""
+TIME_FIELDS: Final = ("start_time", "end_time")
+TIME_RANGE_TEXT: Final = "1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z"
+
+
+def out_of_range(field: str, value: object, greatest: object) -> str:
+    """The reject reason for a value beyond its bound (the ingest's SQL writes the same words)."""
+    return f"{field}: out of range: {value} (at most {greatest})"
+
+
+def time_out_of_range(field: str, value: object) -> str:
+    """The reject reason for a time outside the range the store holds."""
+    return f"{field}: out of range: {value} (the store holds {TIME_RANGE_TEXT})"
+
+
+SPAN_END_PAST_RANGE: Final = "duration_ms: start_time + duration_ms ends past 9999-12-31T23:59:59.999999Z"
+
+
 STATUS_CODE_TIMEOUT: Final = -1
 STATUS_CODE_CANCELLED: Final = -3
 """Helicone's conventions: negative status codes are client-side failures, and count as errors."""

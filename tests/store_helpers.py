@@ -100,3 +100,39 @@ def ingest_process(db: Path, trace: Path, *extra: str) -> subprocess.Popen[str]:
         [sys.executable, "-m", "agenttrace_tui.cli", "ingest", str(trace), "--db", str(db), "--json", *extra],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+
+
+def old_store(tmp_path: Path) -> Path:
+    """Issue 18: a store made by ingest, then given what earlier versions stored (values the ingest now refuses), its
+    rollups as those versions computed them, and the schema version they wrote."""
+    import duckdb
+
+    from agenttrace_tui.store import Store
+
+    db = tmp_path / "old.duckdb"
+    Store(db).ingest([str(write_jsonl(tmp_path / "t.jsonl", [*(span("good", span_id=f"g{i}", duration_ms=5) for i in range(3)), span("x", span_id="x0")]))])
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("""
+            INSERT INTO span_data (span_id, session_id, start_time, end_time, duration_ms, input_tokens, model) VALUES
+              ('y0', 'year0', make_timestamp(-62135600400000000), NULL, 5, NULL, NULL),
+              ('y1', 'year10000', make_timestamp(253402304399000000), NULL, NULL, NULL, NULL),
+              ('d1', 'long', TIMESTAMP '2025-01-01', NULL, 1e15, NULL, NULL),
+              ('d2', 'x', TIMESTAMP '2025-01-01', NULL, 1e17, 9223372036854775807, 'm'),
+              ('e1', 'x', TIMESTAMP '2025-01-01', TIMESTAMP '10000-01-01', NULL, NULL, NULL)
+        """)
+        con.execute("""
+            INSERT INTO session_stats (session_id, start_time, end_time, duration_ms, spans, llm_calls, tool_calls,
+                                       errors, error_rate, in_progress, input_tokens, output_tokens,
+                                       cache_read_tokens, reasoning_tokens, cost_usd, unpriced, models, tools,
+                                       user_ids, names)
+            SELECT session_id, min(start_time), max(coalesce(end_time, start_time)),
+                   (epoch_us(max(coalesce(end_time, start_time))) - epoch_us(min(start_time))) / 1000.0,
+                   count(*), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, [], [], [], []
+            FROM span_data WHERE session_id IN ('year0', 'year10000', 'long') GROUP BY session_id
+        """)
+        con.execute("UPDATE session_stats SET end_time = TIMESTAMP '10000-01-01' WHERE session_id = 'x'")
+        con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    finally:
+        con.close()
+    return db

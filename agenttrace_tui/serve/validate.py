@@ -16,12 +16,23 @@ from typing import Any, Final
 
 import orjson
 
-from agenttrace_tui.format import KINDS, STATUSES, USAGE_FIELDS
+from agenttrace_tui.format import (
+    INT32_RANGE,
+    KINDS,
+    MAX_EPOCH_US,
+    MAX_TIME,
+    MIN_EPOCH_US,
+    MIN_TIME,
+    NUMBER_RANGES,
+    SPAN_END_PAST_RANGE,
+    STATUSES,
+    USAGE_FIELDS,
+    out_of_range,
+    time_out_of_range,
+)
 
 _RFC3339: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-_MAX_EPOCH_US: Final = 253402300799999999  # 9999-12-31T23:59:59.999999Z
-_INT64_MAX: Final = 2**63 - 1
-_INT32: Final = (-(2**31), 2**31 - 1)
+_INT32: Final = INT32_RANGE
 _STRING_FIELDS: Final = ("span_id", "session_name", "path", "parent_id", "name", "model", "provider")
 
 
@@ -84,17 +95,25 @@ def _epoch_us(value: int | float) -> float:
     return value * 1_000_000
 
 
-def _valid_rfc3339(text: str) -> bool:
+def _parse_rfc3339(text: str) -> datetime | None:
     match = _RFC3339.match(text)
     if match is None:
-        return False
+        return None
     date, clock, fraction, offset = match.groups()
     offset = "+00:00" if offset in ("Z", "z") else offset
     try:
-        datetime.fromisoformat(f"{date}T{clock}{(fraction or '')[:7]}{offset}")
+        return datetime.fromisoformat(f"{date}T{clock}{(fraction or '')[:7]}{offset}")
     except ValueError:
+        return None
+
+
+def _in_time_range(moment: datetime) -> bool:
+    """Within format.MIN_TIME..MAX_TIME in UTC (compared without converting: year 0 or 10000 in UTC has no
+    datetime)."""
+    try:
+        return MIN_TIME <= moment <= MAX_TIME
+    except OverflowError:  # pragma: no cover - aware comparisons go through utcoffset, not a conversion
         return False
-    return True
 
 
 def _time_problem(record: Mapping[str, Any], field: str) -> str | None:
@@ -102,13 +121,14 @@ def _time_problem(record: Mapping[str, Any], field: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        if _valid_rfc3339(value):
-            return None
+        moment = _parse_rfc3339(value)
+        if moment is not None:
+            return None if _in_time_range(moment) else time_out_of_range(field, value[:60])
         return f"{field}: not an RFC 3339 timestamp with a UTC offset (e.g. 2025-01-31T12:00:00Z): {value[:60]}"
     if _is_number(value):
         if isinstance(value, float) and not math.isfinite(value):
             return f"{field}: epoch number out of range: {_short(value)}"
-        if 0 <= _epoch_us(value) <= _MAX_EPOCH_US:
+        if MIN_EPOCH_US <= _epoch_us(value) <= MAX_EPOCH_US:
             return None
         return f"{field}: epoch number out of range: {_short(value)}"
     return f"{field}: must be an RFC 3339 string or an epoch number, got {_type_name(value)}"
@@ -117,9 +137,29 @@ def _time_problem(record: Mapping[str, Any], field: str) -> str | None:
 def _non_negative_problem(field: str, value: Any) -> str | None:
     if value is None:
         return None
-    if _is_number(value) and math.isfinite(value) and value >= 0:
+    if not (_is_number(value) and math.isfinite(value) and value >= 0):
+        return f"{field}: must be a number >= 0, got {_short(value)}"
+    greatest = NUMBER_RANGES[field][1]
+    return out_of_range(field, _short(value), greatest) if value > greatest else None
+
+
+def _span_end_problem(record: Mapping[str, Any]) -> str | None:
+    """A span's end, start_time + duration_ms, stays within the time range (the ingest's rule)."""
+    start: Any = record.get("start_time")
+    duration: Any = record.get("duration_ms")
+    if not _is_number(duration) or not math.isfinite(duration):
         return None
-    return f"{field}: must be a number >= 0, got {_short(value)}"
+    if isinstance(start, str):
+        moment = _parse_rfc3339(start)
+        if moment is None:
+            return None
+        delta = moment - MIN_TIME
+        start_us = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    elif _is_number(start):
+        start_us = math.floor(_epoch_us(start))
+    else:
+        return None
+    return SPAN_END_PAST_RANGE if start_us + round(duration * 1000) > MAX_EPOCH_US else None
 
 
 def _string_problem(field: str, value: Any) -> str | None:
@@ -147,8 +187,11 @@ def _usage_problem(value: Any) -> str | None:
         count = value.get(token)
         if count is None:
             continue
-        if not (_is_integer(count) and 0 <= count <= _INT64_MAX):
+        if not (_is_integer(count) and count >= 0):
             return f"usage.{token}: must be an integer >= 0, got {_short(count)}"
+        greatest = NUMBER_RANGES[f"usage.{token}"][1]
+        if count > greatest:
+            return out_of_range(f"usage.{token}", _short(count), greatest)
     return None
 
 
@@ -166,6 +209,7 @@ def _span_problem(record: Mapping[str, Any]) -> str | None:
         lambda: _time_problem(record, "start_time"),
         lambda: _time_problem(record, "end_time"),
         lambda: _non_negative_problem("duration_ms", record.get("duration_ms")),
+        lambda: _span_end_problem(record),
         lambda: _non_negative_problem("first_token_ms", record.get("first_token_ms")),
         *(lambda field=field: _string_problem(field, record.get(field)) for field in _STRING_FIELDS),
         lambda: (

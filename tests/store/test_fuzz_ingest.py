@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime, timedelta
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
-from agenttrace_tui.format import json_schema
+from agenttrace_tui.format import MAX_EPOCH_US, MAX_TIME, MIN_TIME, NUMBER_RANGES, epoch_to_seconds, json_schema
 from agenttrace_tui.store import IngestResult, Store
 from fuzz_helpers import (
     DEFAULT_SETTINGS,
@@ -53,7 +54,6 @@ from fuzz_helpers import (
 VALIDATOR = Draft202012Validator(json_schema(), format_checker=FormatChecker())
 
 INT32 = (-(2**31), 2**31 - 1)
-INT64_MAX = 2**63 - 1
 TYPED_NUMBERS = ("duration_ms", "first_token_ms", "cost_usd")
 
 
@@ -101,9 +101,43 @@ def _within_store_limits(record: dict[str, Any]) -> bool:
     if isinstance(usage, dict):
         for name in TOKEN_FIELDS:
             tokens = usage.get(name)
-            if isinstance(tokens, (int, float)) and not isinstance(tokens, bool) and tokens > INT64_MAX:
+            if _is_number(tokens) and tokens > NUMBER_RANGES[f"usage.{name}"][1]:
                 return False
+    for name in TYPED_NUMBERS:  # the ranges the store holds (format.NUMBER_RANGES, docs/trace-format.md)
+        value = record.get(name)
+        if _is_number(value) and math.isfinite(value) and value > NUMBER_RANGES[name][1]:
+            return False
+    start_us = _time_us(record.get("start_time"))
+    if any(us is not None and not 0 <= us <= MAX_EPOCH_US
+           for us in (start_us, _time_us(record.get("end_time")))):
+        return False
+    duration = record.get("duration_ms")
+    if start_us is not None and _is_number(duration) and math.isfinite(duration) \
+            and start_us + round(duration * 1000) > MAX_EPOCH_US:
+        return False
     return True
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _time_us(value: Any) -> int | None:
+    """A time's µs since the epoch in UTC (None when it is no time: the schema speaks for those)."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            return None
+        if not MIN_TIME <= moment <= MAX_TIME:
+            return -1
+        return (moment - MIN_TIME) // timedelta(microseconds=1)
+    if _is_number(value) and math.isfinite(value) and value >= 0:
+        return math.floor(epoch_to_seconds(value) * 1_000_000) if value < 1e14 else (
+            int(value) if value < 1e17 else int(value) // 1000)
+    return None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from agenttrace_tui.store.backend.session_groups import (
 )
 from agenttrace_tui.store.errors import StoreError
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 """Bump with an entry in MIGRATIONS; a store newer than this is refused, never guessed at."""
 
 TABLES: Final = """
@@ -140,7 +140,11 @@ SELECT
     coalesce(kind, CASE WHEN model IS NOT NULL THEN 'llm' ELSE 'other' END) AS kind,
     name,
     start_time,
-    coalesce(end_time, start_time + to_microseconds(CAST(duration_ms * 1000 AS BIGINT))) AS end_time,
+    -- Within format.MAX_TIME however lines merged (each line's start + duration was checked on its own).
+    -- (least and greatest skip NULLs in DuckDB: hence the CASE.)
+    coalesce(end_time, CASE WHEN duration_ms IS NOT NULL
+                            THEN least(start_time + to_microseconds(CAST(duration_ms * 1000 AS BIGINT)),
+                                       make_timestamp(253402300799999999)) END) AS end_time,
     coalesce((epoch_us(end_time) - epoch_us(start_time)) / 1000.0, duration_ms) AS duration_ms,  -- end_time wins
     end_time IS NULL AND duration_ms IS NULL AS in_progress,
     first_token_ms,
@@ -235,6 +239,35 @@ CREATE TABLE session_groups (
     # 3: input hashes are DuckDB's hash(), no longer md5: ensure_schema hashes every input again (the probe
     # in `meta` is missing). The version changes so that an agenttrace writing md5 refuses the store.
     2: "SELECT 1;",
+    # 4: values beyond the ranges a store holds (format.py: times 1970..9999 UTC, durations, token counts),
+    # stored by earlier versions, are brought within them so that every reader can read them back: times
+    # clamped, durations and token counts capped. The rollups are clamped alike. Literals, not format.py's
+    # names: a later change of the bounds must not change what this step does.
+    3: """
+UPDATE span_data SET
+    start_time = least(greatest(start_time, TIMESTAMP '1970-01-01'), make_timestamp(253402300799999999)),
+    end_time = CASE WHEN end_time IS NOT NULL
+                    THEN least(greatest(end_time, TIMESTAMP '1970-01-01'), make_timestamp(253402300799999999)) END,
+    duration_ms = CASE WHEN duration_ms IS NOT NULL THEN least(duration_ms, 253402300799999) END,
+    first_token_ms = CASE WHEN first_token_ms IS NOT NULL THEN least(first_token_ms, 253402300799999) END,
+    input_tokens = CASE WHEN input_tokens IS NOT NULL THEN least(input_tokens, 1000000000000) END,
+    output_tokens = CASE WHEN output_tokens IS NOT NULL THEN least(output_tokens, 1000000000000) END,
+    cache_read_tokens = CASE WHEN cache_read_tokens IS NOT NULL THEN least(cache_read_tokens, 1000000000000) END,
+    cache_write_tokens = CASE WHEN cache_write_tokens IS NOT NULL THEN least(cache_write_tokens, 1000000000000) END,
+    reasoning_tokens = CASE WHEN reasoning_tokens IS NOT NULL THEN least(reasoning_tokens, 1000000000000) END
+WHERE start_time NOT BETWEEN TIMESTAMP '1970-01-01' AND make_timestamp(253402300799999999)
+   OR end_time NOT BETWEEN TIMESTAMP '1970-01-01' AND make_timestamp(253402300799999999)
+   OR duration_ms > 253402300799999 OR first_token_ms > 253402300799999
+   OR input_tokens > 1000000000000 OR output_tokens > 1000000000000 OR cache_read_tokens > 1000000000000
+   OR cache_write_tokens > 1000000000000 OR reasoning_tokens > 1000000000000;
+UPDATE session_stats SET
+    start_time = least(greatest(start_time, TIMESTAMP '1970-01-01'), make_timestamp(253402300799999999)),
+    end_time = least(greatest(end_time, TIMESTAMP '1970-01-01'), make_timestamp(253402300799999999))
+WHERE start_time NOT BETWEEN TIMESTAMP '1970-01-01' AND make_timestamp(253402300799999999)
+   OR end_time NOT BETWEEN TIMESTAMP '1970-01-01' AND make_timestamp(253402300799999999);
+UPDATE session_stats SET duration_ms = (epoch_us(end_time) - epoch_us(start_time)) / 1000.0
+WHERE duration_ms > 253402300799999;
+""",
 }
 """from_version → SQL that upgrades a store to from_version + 1: tables and columns only (the views of this
 version are created after every step has run)."""

@@ -218,13 +218,20 @@ def ingest(
                 except EOFError as exc:  # gzip stream cut short
                     file_result.error = f"{source.name}: cannot read: {exc}"
                 except duckdb.Error as exc:
-                    file_result.error = f"{source.name}: store error: {str(exc).splitlines()[0]}"
+                    _rolled_back(file_result, f"{source.name}: store error: {str(exc).splitlines()[0]}")
                 interrupts.check()  # Ctrl-C: the file was rolled back (or had just committed)
                 writer.after_file(more_to_come=index < len(sources) - 1)
         finally:
             writer.close()
     result.elapsed_seconds = time.perf_counter() - started
     return result
+
+
+def _rolled_back(file_result: FileResult, error: str) -> None:
+    """A file whose transaction failed stored nothing: its counts say so (the summary must not claim them)."""
+    file_result.error = error
+    file_result.stored = file_result.spans = file_result.rejected = file_result.sessions_touched = 0
+    file_result.rejects = []
 
 
 @dataclass(frozen=True)
@@ -262,7 +269,7 @@ def ingest_chunks(
                                         None, chunk.fingerprint, first_line=chunk.first_line, sniff_format=True)
                     result.bytes_read += state.bytes_read
                 except duckdb.Error as exc:
-                    file_result.error = f"{chunk.name}: store error: {str(exc).splitlines()[0]}"
+                    _rolled_back(file_result, f"{chunk.name}: store error: {str(exc).splitlines()[0]}")
                 interrupts.check()
         finally:
             writer.close()

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import Final
 
-from agenttrace_tui.format import KINDS, SESSION_FIELDS, SPAN_FIELDS, STATUSES, USAGE_FIELDS
+from agenttrace_tui.format import (
+    KINDS,
+    MAX_EPOCH_US,
+    MIN_EPOCH_US,
+    NUMBER_RANGES,
+    SESSION_FIELDS,
+    SPAN_END_PAST_RANGE,
+    SPAN_FIELDS,
+    STATUSES,
+    TIME_RANGE_TEXT,
+    USAGE_FIELDS,
+)
 from agenttrace_tui.store.sql_parts import sql_literal
 from agenttrace_tui.store.write.redaction import RedactionRules, key_patterns, redact_sql
 
@@ -98,7 +109,6 @@ _RFC3339: Final = (
     r"^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
     r"[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
-_MAX_EPOCH_US: Final = 253402300799999999  # 9999-12-31T23:59:59.999999Z
 
 
 def _epoch_parts(field: str) -> str:
@@ -135,6 +145,8 @@ def _epoch_us(parts: str) -> str:
 
 
 _TIME_FIELDS: Final = ("start_time", "end_time")
+_MIN_TIME_SQL: Final = f"make_timestamp({MIN_EPOCH_US})"
+_MAX_TIME_SQL: Final = f"make_timestamp({MAX_EPOCH_US})"
 _EPOCH_PARTS: Final = "{" + ", ".join(f"'{f}': {_epoch_parts(f)}" for f in _TIME_FIELDS) + "}"
 _EPOCH_US: Final = "{" + ", ".join(f"'{f}': {_epoch_us('n.' + f)}" for f in _TIME_FIELDS) + "}"
 
@@ -147,13 +159,22 @@ def _string_problem(field: str) -> str:
 
 
 def _non_negative_number_problem(field: str, expr: str | None = None) -> str:
+    """A number >= 0 and within format.NUMBER_RANGES."""
     value = expr or f"r.{field}"
+    greatest = NUMBER_RANGES[field][1]
     present = f"({value} IS NOT NULL AND {_jtype(value)} <> 'NULL')"
     return (
         f"CASE WHEN {present} AND NOT ({_is_number(value)} AND try_cast({value} AS DOUBLE) >= 0 "
         f"AND isfinite(try_cast({value} AS DOUBLE))) "
-        f"THEN '{field}: must be a number >= 0, got ' || left({value}::VARCHAR, 40) END"
+        f"THEN '{field}: must be a number >= 0, got ' || left({value}::VARCHAR, 40) "
+        f"WHEN {present} AND try_cast({value} AS DOUBLE) > {greatest} "
+        f"THEN {_out_of_range(field, value, greatest)} END"
     )
+
+
+def _out_of_range(field: str, value: str, greatest: int) -> str:
+    """format.out_of_range in SQL."""
+    return f"'{field}: out of range: ' || left({value}::VARCHAR, 40) || ' (at most {greatest})'"
 
 
 _USAGE_PATHS: Final = "[" + ", ".join(f"'$.{token}'" for token in USAGE_FIELDS) + "]"
@@ -163,11 +184,15 @@ _USAGE_SPEC: Final = "{" + ",".join(f'"{token}":"BIGINT"' for token in USAGE_FIE
 def _token_problem(index: int, token_field: str) -> str:
     """`v.usage_types` holds the JSON types of the token fields, from one parse of `usage`."""
     kind = f"v.usage_types[{index + 1}]"
+    greatest = NUMBER_RANGES[f"usage.{token_field}"][1]
     value = f"json_extract(r.usage, '$.{token_field}')"  # only read for a line that fails
     return (
         f"CASE WHEN {kind} IS NULL OR {kind} = 'NULL' THEN NULL "
-        f"WHEN {kind} IN ('UBIGINT', 'BIGINT') AND v.usage_values.{token_field} >= 0 THEN NULL "  # fits 64 bits
-        f"WHEN {kind} = 'DOUBLE' AND {_is_integer(value)} AND try_cast({value} AS BIGINT) >= 0 THEN NULL "
+        f"WHEN {kind} IN ('UBIGINT', 'BIGINT') AND v.usage_values.{token_field} BETWEEN 0 AND {greatest} THEN NULL "
+        f"WHEN {kind} = 'DOUBLE' AND {_is_integer(value)} AND try_cast({value} AS BIGINT) BETWEEN 0 AND {greatest} "
+        "THEN NULL "
+        f"WHEN {kind} IN ('UBIGINT', 'BIGINT', 'DOUBLE') AND {_is_integer(value)} "
+        f"AND try_cast({value} AS DOUBLE) > {greatest} THEN {_out_of_range('usage.' + token_field, value, greatest)} "
         f"ELSE 'usage.{token_field}: must be an integer >= 0, got ' || left({value}::VARCHAR, 40) END"
     )
 
@@ -262,7 +287,9 @@ def _time_problem(field: str) -> str:
     """NULL when a time field is fine (or absent), else the reason; `v.{field}` holds the parsed value."""
     value = f"r.{field}"
     return (
-        f"CASE WHEN NOT {_present(field)} OR v.{field} IS NOT NULL THEN NULL "
+        f"CASE WHEN NOT {_present(field)} THEN NULL "
+        f"WHEN v.{field} IS NOT NULL THEN CASE WHEN NOT v.{field} BETWEEN {_MIN_TIME_SQL} AND {_MAX_TIME_SQL} "
+        f"     THEN '{field}: out of range: ' || left({value}->>'$', 60) || ' (the store holds {TIME_RANGE_TEXT})' END "
         f"WHEN {_jtype(value)} = 'VARCHAR' "
         f"THEN '{field}: not an RFC 3339 timestamp with a UTC offset (e.g. 2025-01-31T12:00:00Z): ' "
         f"     || left({value}->>'$', 60) "
@@ -278,7 +305,7 @@ def _time_value(field: str) -> str:
     return (
         f"CASE WHEN {_jtype(value)} = 'VARCHAR' AND regexp_full_match({text}, '{_RFC3339}') "
         f"     THEN try_cast(upper({text}) AS TIMESTAMPTZ)::TIMESTAMP "
-        f"     WHEN us.{field} BETWEEN 0 AND {_MAX_EPOCH_US} "
+        f"     WHEN us.{field} BETWEEN {MIN_EPOCH_US} AND {MAX_EPOCH_US} "
         f"     THEN make_timestamp(try_cast(us.{field} AS BIGINT)) END"
     )
 
@@ -326,6 +353,10 @@ def parse_lines_sql(redaction: RedactionRules | None = None) -> str:
         _time_problem("start_time"),
         _time_problem("end_time"),
         _non_negative_number_problem("duration_ms"),
+        # A span's end (the spans view adds duration_ms to start_time) stays in the time range too.
+        f"CASE WHEN epoch_us(v.start_time)::HUGEINT + try_cast(try_cast(r.duration_ms AS DOUBLE) * 1000 AS HUGEINT) "
+        f"> {MAX_EPOCH_US} "
+        f"THEN '{SPAN_END_PAST_RANGE}' END",
         _non_negative_number_problem("first_token_ms"),
         *(_string_problem(field) for field in _STRING_FIELDS if field != "user_id"),
         f"CASE WHEN {_present('kind')} AND coalesce(r.kind->>'$', '') NOT IN {_sql_list(KINDS)} "
