@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -20,6 +21,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # Typer's own Click
+from typer.core import TyperGroup
 
 from agenttrace_tui import display
 from agenttrace_tui.format import UNNAMED_SESSION
@@ -29,8 +32,36 @@ from agenttrace_tui.textsafe import sanitize
 if TYPE_CHECKING:  # the store is imported by the commands that use it: `--help` starts without DuckDB
     from agenttrace_tui.store import IngestResult, NodeStats, Store, StoreLocation, TreeNode
 
+
+class _OneLineUsageErrors(TyperGroup):
+    """A usage error (an option value out of range or of the wrong type, a missing argument, an unknown option) is
+    one line on stderr and exit code 2, like every other error, instead of Click's usage box."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except NoArgsIsHelpError as exc:  # the help is shown already
+            sys.exit(exc.exit_code)
+        except UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else "agenttrace"
+            message = " ".join(exc.format_message().split())
+            stderr.print(Text(f"agenttrace: error: {sanitize(message)} (see {sanitize(command)} --help)"))
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            stderr.print(Text(f"agenttrace: error: {sanitize(' '.join(exc.format_message().split()))}"))
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            stderr.print("agenttrace: aborted")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
     name="agenttrace",
+    cls=_OneLineUsageErrors,
     help="Local-first trace explorer for AI agents: ingest JSONL traces into DuckDB, query them, browse "
     "them in the terminal.\n\nStart with: agenttrace ingest sample_traces/ && agenttrace sessions",
     no_args_is_help=True,
@@ -52,9 +83,22 @@ DbOption = Annotated[
                  "$AGENTTRACE_DB, else the config's [store] db, else ~/.local/share/agenttrace/traces.duckdb.",
                  show_default=False),
 ]
+
+
+def _seconds(value: float) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise typer.BadParameter(f"{value!r} is not a number of seconds >= 0")
+    return value
+
+
 WaitOption = Annotated[
-    float, typer.Option("--wait", help="Seconds to wait for another agenttrace process to release the store.")
+    float, typer.Option("--wait", help="Seconds to wait for another agenttrace process to release the store.",
+                        callback=_seconds)
 ]
+MAX_ROWS: Final = 2**63 - 1
+"""A --limit past what the store counts in (BIGINT) lists everything, as no limit does."""
+MAX_TOP: Final = 999_999
+"""--top's largest value: DuckDB's min_by(…, n) takes n < 1,000,000."""
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 CsvOption = Annotated[bool, typer.Option("--csv", help="CSV on stdout.")]
 
@@ -275,7 +319,7 @@ def sessions(
     query: Annotated[str | None, typer.Option("--query", help="Helicone's session query body: '{\"filter\": {\"properties\": {\"K\": \"V\"}}}'.")] = None,
     sort: Annotated[str | None, typer.Option(help="Sort field: start, name, duration, spans, errors, error_rate, cost, tokens, …")] = None,
     desc: Annotated[bool, typer.Option("--desc", help="Sort descending (default when --sort is not given: newest first).")] = False,
-    limit: Annotated[int | None, typer.Option(help="At most N sessions.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most N sessions.", min=0)] = None,
     db: DbOption = None,
     json_output: JsonOption = False,
     csv_output: CsvOption = False,
@@ -288,7 +332,7 @@ def sessions(
     descending = desc if sort else True
     with user_errors():
         rows = store.sessions(filter_ or [], since=since, until=until, query=query, sort=sort,
-                              descending=descending, limit=limit)
+                              descending=descending, limit=None if limit is None else min(limit, MAX_ROWS))
     if json_output:
         emit_json(rows)
         return
@@ -316,7 +360,7 @@ def sessions(
             f"{display.count(row['input_tokens'])}/{display.count(row['output_tokens'])}",
         )
     stdout.print(table)
-    if not rows:
+    if not rows and limit != 0:  # --limit 0 asked for none: an empty list says nothing about the store
         stderr.print("no sessions match" if (filter_ or since or until or query) else
                      "no sessions yet: agenttrace ingest FILE (try sample_traces/)")
 
@@ -410,7 +454,7 @@ def stats(
     until: Annotated[str | None, typer.Option(help="Sessions that started before T.")] = None,
     query: Annotated[str | None, typer.Option("--query", help="Helicone's session query body: '{\"filter\": {\"properties\": {\"K\": \"V\"}}}'.")] = None,
     by: Annotated[str | None, typer.Option("--by", help="Compare the values of a field side by side: prop.NAME (e.g. prop.Agent-Version), name or user.")] = None,
-    top: Annotated[int, typer.Option("--top", help="Rows per list.")] = 10,
+    top: Annotated[int, typer.Option("--top", help="Rows per list.", max=MAX_TOP)] = 10,
     db: DbOption = None,
     json_output: JsonOption = False,
     wait: WaitOption = 30.0,
@@ -462,7 +506,7 @@ def sql(
 @app.command(epilog="Example: agenttrace rejects --json | jq .")
 def rejects(
     clear: Annotated[bool, typer.Option("--clear", help="Delete the recorded rejects.")] = False,
-    limit: Annotated[int | None, typer.Option(help="At most N.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most N.", min=0)] = None,
     db: DbOption = None,
     json_output: JsonOption = False,
     wait: WaitOption = 30.0,
@@ -474,7 +518,7 @@ def rejects(
             cleared = store.clear_rejects()
             stderr.print(f"cleared {cleared} rejected line{'s' if cleared != 1 else ''}")
             return
-        rows = store.rejects(limit)
+        rows = store.rejects(None if limit is None else min(limit, MAX_ROWS))
     if json_output:
         emit_json(rows)
         return
@@ -574,7 +618,7 @@ def tui(
              "agenttrace serve --host 0.0.0.0 --token \"$AGENTTRACE_TOKEN\"  (a token is required off loopback)")
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on; anything but loopback needs --token.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8585,
+    port: Annotated[int, typer.Option("--port", help="TCP port (0: any free one).", min=0, max=65535)] = 8585,
     db: DbOption = None,
     token: Annotated[str | None, typer.Option("--token", envvar="AGENTTRACE_TOKEN", show_default=False,
                                               help="Required in X-Agenttrace-Token on every request.")] = None,

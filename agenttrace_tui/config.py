@@ -75,6 +75,8 @@ def read_toml(path: Path, what: str = "config file") -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:  # a binary file (a store given as --prices): tomllib reads UTF-8 only
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text") from None
 
 
 @functools.lru_cache(maxsize=8)

@@ -291,3 +291,25 @@ async def test_agent_tree_jumps_to_an_agents_spans(sample_store: Store) -> None:
         tree = screen.query_one(PathTree)
         await wait_for(pilot, lambda: tree.cursor_node is not None and isinstance(tree.cursor_node.data, SpanRef)
                        and tree.cursor_node.data.row.span_id in agent_spans)
+
+
+
+async def test_a_filter_value_out_of_range_is_shown_not_a_crash(tmp_path: Path) -> None:
+    """Issue 18, finding 6: `/` then `started > 99999999999d` ended the explorer with a traceback."""
+    store = Store(tmp_path / "s.duckdb")
+    assert store.ingest([str(write_jsonl(tmp_path / "t.jsonl", [span("a", span_id="a"),
+                                                                 span("b", span_id="b", status="error")]))]).ok
+    app = AgentTraceApp(store, keymap={})
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)) and len(table_ids(app)) == 2)
+        error_line = app.screen.query_one("#filter-error", Static)
+        for expression in ("started > 99999999999d", "started < 9999-12-31T23:59-01:00", "errors > nan"):
+            await pilot.press("/")
+            app.screen.query_one("#filter", Input).value = expression  # as typed, without a press per key
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: f"bad filter {expression!r}" in str(error_line.render())
+                           and not error_line.has_class("hidden"))
+            assert isinstance(app.screen, SessionsScreen) and len(table_ids(app)) == 2  # the list stays
+        await pilot.press("/", "ctrl+u", *"errors > 0", "enter")
+        await wait_for(pilot, lambda: table_ids(app) == ["b"])
+    assert app.return_code in (None, 0)

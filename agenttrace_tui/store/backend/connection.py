@@ -87,6 +87,7 @@ def connect(
     when a file is attached, so the store is then attached (as `store`, made the default catalog) to an
     in-memory database, with its spill files where a file connection puts them (`<store>.tmp`)."""
     deadline = time.monotonic() + wait_seconds
+    check_store_file(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     while True:
@@ -118,6 +119,28 @@ def connect(
             time.sleep(RETRY_INTERVAL_SECONDS)
         except duckdb.Error as exc:
             raise StoreError(f"cannot open store {path}: {_first_line(exc)}") from None
+
+
+DUCKDB_MAGIC: Final = b"DUCK"
+"""A DuckDB database file has these bytes at offset 8 (after the header's checksum)."""
+
+
+def check_store_file(path: Path) -> None:
+    """A path that exists must be a DuckDB file: DuckDB itself opens another file (a trace file given as --db) as
+    an empty in-memory database, so an ingest there would report its lines stored and keep none."""
+    try:
+        if path.is_dir():
+            raise StoreError(f"{path} is a directory, not an agenttrace store (--db takes the store file)")
+        with open(path, "rb") as handle:
+            header = handle.read(12)
+    except FileNotFoundError:
+        return  # a new store
+    except OSError as exc:
+        raise StoreError(f"cannot open store {path}: {exc.strerror or exc}") from None
+    if header[8:12] != DUCKDB_MAGIC:
+        what = "an empty file" if not header else "not a DuckDB database file"
+        raise StoreError(f"{path} is not an agenttrace store ({what}); --db takes the store file, "
+                         "`agenttrace ingest` the traces")
 
 
 def _attached(path: Path, row_group_size: int, *, new: bool) -> duckdb.DuckDBPyConnection:

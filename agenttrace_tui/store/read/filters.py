@@ -7,6 +7,7 @@ at least one such span, and the totals shown stay those of the whole session.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -168,10 +169,12 @@ def _unquote(value: str) -> str:
 
 
 def _plain_number(value: str) -> float | None:
+    """A finite number, else None: `nan`, `inf` and `1e400` (inf as a float) compare nothing meaningfully."""
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         return None
+    return number if math.isfinite(number) else None
 
 
 def _number(field: str, value: str) -> float | None:
@@ -179,7 +182,8 @@ def _number(field: str, value: str) -> float | None:
         match = _DURATION.match(value.strip())
         if not match:
             return None
-        return float(match["number"]) * _UNIT_MS[match["unit"] or "s"]
+        milliseconds = float(match["number"]) * _UNIT_MS[match["unit"] or "s"]
+        return milliseconds if math.isfinite(milliseconds) else None
     if field == "error_rate" and value.endswith("%"):
         number = _plain_number(value[:-1])
         return None if number is None else number / 100
@@ -189,13 +193,21 @@ def _number(field: str, value: str) -> float | None:
 
 
 def parse_time(value: str, now: datetime, label: str) -> datetime:
-    """An ISO 8601 date or time (UTC unless it says otherwise), or a span ago: 30m, 2h, 7d, 1w."""
+    """An ISO 8601 date or time (UTC unless it says otherwise), or a span ago: 30m, 2h, 7d, 1w.
+
+    A time the language accepts but no datetime can hold (`99999999999d` ago, `0001-01-01T00:00+01:00`, which
+    is year 0 in UTC) is a FilterError like any other bad value, not an OverflowError."""
     text = value.strip()
     relative = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(s|m|h|d|w)", text)
     if relative:
         amount = float(relative[1])
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[relative[2]]
-        moment = now - timedelta(**{unit: amount})
+        try:
+            return (now - timedelta(**{unit: amount})).astimezone(timezone.utc).replace(tzinfo=None)
+        except (OverflowError, ValueError):
+            raise FilterError(
+                f"{label}: {value!r} ago is before year 1; use a shorter span (e.g. 30d) or a date"
+            ) from None
     else:
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -206,7 +218,12 @@ def parse_time(value: str, now: datetime, label: str) -> datetime:
             ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    try:
+        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        raise FilterError(
+            f"{label}: {value!r} is outside the years 1 to 9999 in UTC"
+        ) from None
 
 
 def expressions_from_query(query_json: str) -> Iterable[str]:

@@ -23,6 +23,8 @@ def run_sql(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[t
         cursor = con.execute(sql)
     except duckdb.Error as exc:
         raise StoreError(f"SQL error: {str(exc).strip().splitlines()[0]}") from None
+    if cursor is None:  # DuckDB answers an empty statement ("", ";", a comment) with no cursor
+        raise StoreError('SQL error: no statement (e.g. "SELECT count(*) FROM spans")')
     if cursor.description is None:
         return [], []
     return [d[0] for d in cursor.description], cursor.fetchall()
