@@ -28,7 +28,7 @@ from agenttrace_tui.store.write import merge_sql, preload
 from agenttrace_tui.store.write import parse_sql
 from agenttrace_tui.store.write.backpressure import ReleaseGate
 from agenttrace_tui.store.write.direct_udfs import ASIDE_FIELDS, AsideFull, LinesAside, PriceLookup
-from agenttrace_tui.store.write.interrupts import interrupts_to_duckdb
+from agenttrace_tui.store.write.interrupts import interrupts_to_duckdb, raise_if_requested
 from agenttrace_tui.store.write.lines import (
     FileReadState,
     LineBatch,
@@ -418,6 +418,7 @@ def _ingest_directly(
         con.execute(merge_sql.NO_EXISTING_SPANS_SQL)
         file_result.sessions_touched = _merge_session_records_and_roll_up(con, params)
         _record_file(con, file_key, file_result, fingerprint)
+        raise_if_requested()  # before COMMIT: a Ctrl-C between two statements rolls the file back
 
     if on_stage is not None:
         on_stage("parsing")
@@ -482,8 +483,11 @@ def _ingest_one(
         _parse_file(con, batches, settings.redaction)
         if on_stage is not None:
             on_stage("storing")
-        writer.backend.transaction(con, lambda: _write_file(con, file_key, file_result, strict, settings,
-                                                            fingerprint, first_line), writer.wait_seconds)
+        def write() -> None:
+            _write_file(con, file_key, file_result, strict, settings, fingerprint, first_line)
+            raise_if_requested()  # before COMMIT: a Ctrl-C between two statements rolls the file back
+
+        writer.backend.transaction(con, write, writer.wait_seconds)
     finally:
         _drop_temporaries(con)
     return state

@@ -38,6 +38,17 @@ class Interrupts:
             raise KeyboardInterrupt
 
 
+_active: Interrupts | None = None
+"""The Interrupts of the ingest running on the main thread, if any."""
+
+
+def raise_if_requested() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C was pressed during the running ingest: called last in a file's
+    transaction, so that a Ctrl-C that landed between two of its statements rolls the file back too."""
+    if _active is not None:
+        _active.check()
+
+
 @contextmanager
 def interrupts_to_duckdb(connection: Callable[[], duckdb.DuckDBPyConnection | None]) -> Iterator[Interrupts]:
     """Route SIGINT through `Interrupts` while the block runs, when this is the main thread and Python's own
@@ -47,8 +58,11 @@ def interrupts_to_duckdb(connection: Callable[[], duckdb.DuckDBPyConnection | No
             signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         yield interrupts
         return
+    global _active
     previous = signal.signal(signal.SIGINT, interrupts.handle)
+    _active = interrupts
     try:
         yield interrupts
     finally:
+        _active = None
         signal.signal(signal.SIGINT, previous)
