@@ -244,6 +244,7 @@ def _check_any_command_line(paths: dict[str, Path], line: tuple[list[str], list[
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(line=command_lines())
+@pytest.mark.slow
 def test_any_command_line_exits_0_1_or_2_with_one_line_errors(paths: dict[str, Path],
                                                               line: tuple[list[str], list[tuple[int, str]]]) -> None:
     _check_any_command_line(paths, line)

@@ -112,6 +112,7 @@ def test_an_old_store_with_values_out_of_range_is_read_by_every_reader(tmp_path:
     assert sessions["year10000"]["start_time"].year == 9999
 
 
+@pytest.mark.slow
 def test_an_old_store_is_read_by_the_cli_without_a_traceback(tmp_path: Path) -> None:
     db = str(old_store(tmp_path))
     for args in (["sessions"], ["sessions", "--json"], ["stats"], ["show", "year0"], ["show", "year10000"],
@@ -171,6 +172,7 @@ def _check_accepted_lines_are_read(tmp_path: Path, records: list[dict[str, Any]]
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_edge_spans(), min_size=1, max_size=6))
+@pytest.mark.slow
 def test_any_line_the_ingest_accepts_is_read_back(tmp_path: Path, records: list[dict[str, Any]]) -> None:
     _check_accepted_lines_are_read(tmp_path, records)
 

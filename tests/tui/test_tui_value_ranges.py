@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from agenttrace_tui.store import Store
 from agenttrace_tui.tui.app import AgentTraceApp
 from agenttrace_tui.tui.screens.session import SessionScreen
@@ -14,6 +16,7 @@ from store_helpers import old_store
 from tui_helpers import SIZE, table, wait_for
 
 
+@pytest.mark.slow
 async def test_the_explorer_opens_every_session_of_anold_store(tmp_path: Path) -> None:
     store = Store(old_store(tmp_path))
     app = AgentTraceApp(store, keymap={})
