@@ -78,3 +78,20 @@ def test_schema_names_every_format_field() -> None:
     session_fields = set(schema["$defs"]["session"]["properties"]) | set(schema["properties"])
     assert set(SPAN_FIELDS) <= span_fields
     assert set(SESSION_FIELDS) <= session_fields
+
+
+def test_schema_bounds_are_the_stores() -> None:
+    """The maxima the schema states are format.NUMBER_RANGES, the bounds the ingest and the collector check."""
+    from agenttrace_tui.format import NUMBER_RANGES
+
+    schema = json_schema()
+    defs, span_fields = schema["$defs"], schema["$defs"]["span"]["properties"]
+
+    def bounds(node: dict[str, Any]) -> tuple[Any, Any]:
+        target = defs[node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node
+        return node.get("minimum", target.get("minimum")), node.get("maximum", target.get("maximum"))
+
+    usage = defs["usage_object"]["properties"]
+    for field, expected in NUMBER_RANGES.items():
+        node = usage[field.split(".", 1)[1]] if field.startswith("usage.") else span_fields[field]
+        assert bounds(node) == expected, field
