@@ -158,17 +158,21 @@ def ingest(
     db: DbOption = None,
     strict: Annotated[bool, typer.Option("--strict", help="Store nothing from a file that has a bad line.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Re-read files that are unchanged since their last ingest.")] = False,
-    prices: Annotated[Path | None, typer.Option("--prices", help="TOML price overrides ([models.\"name\"] input_mtok=…, output_mtok=…).")] = None,
+    prices: Annotated[Path | None, typer.Option("--prices", help="TOML price overrides (\\[models.\"name\"] input_mtok=…, output_mtok=…).")] = None,
     json_output: JsonOption = False,
     wait: WaitOption = 30.0,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep reading: new lines of the files, and new files "
                                          "in followed directories, are ingested as they are written (Ctrl-C stops).")] = False,
     no_redact: Annotated[bool, typer.Option("--no-redact", help="Store credentials as written (API keys, auth headers "
-                                            "and key-shaped strings are replaced by default; see [redact] in the config).")] = False,
+                                            "and key-shaped strings are replaced by default; see \\[redact] in the config).")] = False,
+    max_line_bytes: Annotated[int | None, typer.Option("--max-line-bytes", min=1, show_default=False,
+                              help="Reject longer lines unread (default: \\[ingest] max_line_bytes in the config, "
+                              "else 67108864, 64 MiB).")] = None,
 ) -> None:
     """Load trace files into the store. Bad lines are reported (file:line: reason) and kept in
-    `agenttrace rejects`; the good lines next to them are stored. Exit 1 when any line was rejected."""
-    from agenttrace_tui.store import StoreError, expand_inputs, resolve_store
+    `agenttrace rejects`; the good lines next to them are stored. Exit 1 when any line was rejected,
+    2 when a file could not be read or stored (or for a usage error)."""
+    from agenttrace_tui.store import StoreError, expand_inputs, location_text, resolve_store
     from agenttrace_tui.store import ingest as run_ingest
 
     try:
@@ -176,7 +180,7 @@ def ingest(
     except StoreError as exc:
         fail(str(exc))
     if follow:
-        _follow(db_path, paths, prices, wait, json_output, redact=not no_redact)
+        _follow(db_path, paths, prices, wait, json_output, redact=not no_redact, max_line_bytes=max_line_bytes)
         return
     sources, problems = expand_inputs(paths)
     for problem in problems:
@@ -197,11 +201,11 @@ def ingest(
                 # The stage is one of ingest's two fixed words, never a file name: a description is Rich markup.
                 result = run_ingest(db_path, sources, strict=strict, force=force, prices_file=prices,
                                     wait_seconds=wait, on_bytes=lambda n: progress.advance(task, n),
-                                    redact=not no_redact,
+                                    redact=not no_redact, max_line_bytes=max_line_bytes,
                                     on_stage=lambda stage: progress.update(task, description=stage))
         else:
             result = run_ingest(db_path, sources, strict=strict, force=force, prices_file=prices,
-                                wait_seconds=wait, redact=not no_redact)
+                                wait_seconds=wait, redact=not no_redact, max_line_bytes=max_line_bytes)
     except StoreError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -228,18 +232,20 @@ def ingest(
         )
     else:
         _report(result, rejects_per_file=None)
-    raise typer.Exit(0 if result.ok else 1)
+    # A file that could not be read or stored is an error (2), like a busy store; rejected lines are 1.
+    raise typer.Exit(2 if result.failed_files else 0 if result.ok else 1)
 
 
 def _follow(db_path: StoreLocation, paths: list[str], prices: Path | None, wait: float, json_output: bool, *,
-            redact: bool) -> None:
+            redact: bool, max_line_bytes: int | None) -> None:
     """`ingest --follow`: one report per round that stored something; with --json, one JSON object per line
     (what `tui --follow` reads to know when to refresh)."""
     import threading
 
-    from agenttrace_tui.store import Follower, StoreError
+    from agenttrace_tui.store import Follower, StoreError, location_text
 
-    follower = Follower(db_path, paths, prices_file=prices, wait_seconds=wait, redact=redact)
+    follower = Follower(db_path, paths, prices_file=prices, wait_seconds=wait, redact=redact,
+                        max_line_bytes=max_line_bytes)
     for problem in follower.problems:
         stderr.print(Text(f"agenttrace: {sanitize(problem)}"))
 

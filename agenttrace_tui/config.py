@@ -1,4 +1,4 @@
-"""The config file, read once per process: each table (`[store]`, `[prices]`, `[redact]`, `[stats]`, `[keys]`) handed to its user.
+"""The config file, read once per process: each table (`[store]`, `[ingest]`, `[prices]`, `[redact]`, `[stats]`, `[keys]`) handed to its user.
 
 The file is `$AGENTTRACE_CONFIG`, else the user config dir (`~/.config/agenttrace/config.toml` on Linux).
 A missing file, or a missing table, is an empty table. A file that cannot be read, is not TOML, or holds
@@ -6,9 +6,9 @@ something other than a table where one is expected is a `ConfigError` with one l
 
     /home/me/.config/agenttrace/config.toml: not valid TOML: Expected '=' after a key ... (at line 3, column 5)
 
-Who uses which table: `[store]` store/backend/location.py, `[prices]` store/write/pricing.py, `[redact]`
-store/write/redaction.py, `[stats]` store/read/analytics.py, `[keys]` tui/app.py. Each checks its own
-table's keys; the store turns a `ConfigError` into its one-line `StoreError`.
+Who uses which table: `[store]` store/backend/location.py, `[ingest]` store/write/ingest.py, `[prices]`
+store/write/pricing.py, `[redact]` store/write/redaction.py, `[stats]` store/read/analytics.py, `[keys]`
+tui/app.py. Each checks its own table's keys; the store turns a `ConfigError` into its one-line `StoreError`.
 
 Cheap to import: the standard library only (platformdirs is imported when the default location is needed).
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 CONFIG_ENV: Final = "AGENTTRACE_CONFIG"
-TABLES: Final = ("store", "prices", "redact", "stats", "keys")
+TABLES: Final = ("store", "ingest", "prices", "redact", "stats", "keys")
 
 
 class ConfigError(Exception):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agenttrace_tui.store.errors import FilterError, StoreBusyError, StoreError
-from agenttrace_tui.store.read.filters import Compiled, compile_filters
+from agenttrace_tui.store.read.filters import Compiled, compile_filters, split_conditions
 from agenttrace_tui.store.records import (
     AgentNode,
     BreakdownRow,
@@ -38,13 +38,15 @@ from agenttrace_tui.store.records import (
 # `sql`) don't load.
 if TYPE_CHECKING:
     from agenttrace_tui.store.backend.connection import DEFAULT_WAIT_SECONDS
-    from agenttrace_tui.store.backend.location import StoreLocation, default_db_path, resolve_store
+    from agenttrace_tui.store.backend.location import StoreLocation, default_db_path, location_text, resolve_store
     from agenttrace_tui.store.handle import Store
     from agenttrace_tui.store.read.analytics import Stats, StatsRules
     from agenttrace_tui.store.read.reader import Reader
     from agenttrace_tui.store.read.sessions import SESSION_COLUMNS
     from agenttrace_tui.store.write.copy import copy_store
+    from agenttrace_tui.store.write.file_rejects import reject_file
     from agenttrace_tui.store.write.follow import Follower
+    from agenttrace_tui.store.write.ingest_check import IngestCheck, ingest_check
     from agenttrace_tui.store.write.ingest import IngestResult, InputSource, Reject, expand_inputs, ingest
 
 # name → the module that holds it, imported on first access
@@ -56,13 +58,17 @@ _LAZY = {
     "StoreLocation": "agenttrace_tui.store.backend.location",
     "default_db_path": "agenttrace_tui.store.backend.location",
     "resolve_store": "agenttrace_tui.store.backend.location",
+    "location_text": "agenttrace_tui.store.backend.location",
     "IngestResult": "agenttrace_tui.store.write.ingest",
     "InputSource": "agenttrace_tui.store.write.ingest",
     "Reject": "agenttrace_tui.store.write.ingest",
     "expand_inputs": "agenttrace_tui.store.write.ingest",
     "ingest": "agenttrace_tui.store.write.ingest",
     "Follower": "agenttrace_tui.store.write.follow",
+    "IngestCheck": "agenttrace_tui.store.write.ingest_check",
+    "ingest_check": "agenttrace_tui.store.write.ingest_check",
     "copy_store": "agenttrace_tui.store.write.copy",
+    "reject_file": "agenttrace_tui.store.write.file_rejects",
     "Stats": "agenttrace_tui.store.read.analytics",
     "StatsRules": "agenttrace_tui.store.read.analytics",
 }
@@ -89,16 +95,21 @@ __all__ = [
     "FolderPage",
     "Follower",
     "ingest",
+    "ingest_check",
+    "IngestCheck",
     "IngestResult",
     "InputSource",
+    "location_text",
     "NodeStats",
     "Reader",
     "Reject",
+    "reject_file",
     "resolve_store",
     "SESSION_COLUMNS",
     "SessionBreakdown",
     "SpanDetail",
     "SpanRow",
+    "split_conditions",
     "Stats",
     "StatsRules",
     "Store",

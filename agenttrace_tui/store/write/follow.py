@@ -1,7 +1,8 @@
 """Follow mode: tail growing trace files (and new files in followed directories) into the store.
 
 Each poll reads what was appended to a file since the last one, up to its last newline: a partial last
-line waits for its newline instead of being rejected. A file that shrank or was replaced (another inode)
+line waits for its newline instead of being rejected, unless it is already longer than the line limit: then
+it is skipped to its newline, unheld, and stored as a reject. A file that shrank or was replaced (another inode)
 is read again from the start; ingest merges by span id, so nothing is stored twice. Gzipped files cannot
 be tailed: they are ingested whole whenever they change.
 """
@@ -24,11 +25,13 @@ from agenttrace_tui.store.write.ingest import (
     Chunk,
     IngestResult,
     InputSource,
+    configured_max_line_bytes,
     expand_inputs,
     ingest,
     ingest_chunks,
     ingested_unchanged,
 )
+from agenttrace_tui.store.write.lines import BLOCK_BYTES
 
 POLL_SECONDS: Final = 0.25
 """How often files are checked: new lines show up within about this, plus the ingest itself."""
@@ -45,6 +48,7 @@ class _Tail:
     inode: tuple[int, int]
     offset: int
     next_line: int
+    no_newline_before: int = 0  # the file has no newline from `offset` up to here (a line past the limit)
 
 
 class Follower:
@@ -58,9 +62,12 @@ class Follower:
         prices_file: Path | None = None,
         wait_seconds: float = DEFAULT_WAIT_SECONDS,
         redact: bool = True,
+        max_line_bytes: int | None = None,
     ) -> None:
         self.backend = open_backend(store)
         self.redact = redact
+        self.given_max_line_bytes = max_line_bytes
+        self.max_line_bytes = 0  # known at the first poll (reading the config can fail: a StoreError)
         self.arguments = list(arguments)
         self.prices_file = prices_file
         self.wait_seconds = wait_seconds
@@ -73,6 +80,8 @@ class Follower:
     # One round ---------------------------------------------------------------------------------------
 
     def poll(self) -> IngestResult | None:
+        if not self.max_line_bytes:
+            self.max_line_bytes = self.given_max_line_bytes or configured_max_line_bytes()
         now = time.monotonic()
         if now - self._scanned_at >= RESCAN_SECONDS:
             self._sources, self.problems = expand_inputs(self.arguments)
@@ -95,10 +104,12 @@ class Follower:
         results: list[IngestResult] = []
         if chunks:
             results.append(ingest_chunks(self.backend, chunks, prices_file=self.prices_file,
-                                         wait_seconds=self.wait_seconds, redact=self.redact))
+                                         wait_seconds=self.wait_seconds, redact=self.redact,
+                                         max_line_bytes=self.max_line_bytes))
         if gz_changed:
             results.append(ingest(self.backend, gz_changed, prices_file=self.prices_file,
-                                  wait_seconds=self.wait_seconds, redact=self.redact))
+                                  wait_seconds=self.wait_seconds, redact=self.redact,
+                                  max_line_bytes=self.max_line_bytes))
         if not results:
             return None
         merged = IngestResult()
@@ -133,15 +144,28 @@ class Follower:
                 tail = self._tails[key] = _Tail(inode, 0, 1)
             if stat.st_size <= tail.offset:
                 return None
-            handle.seek(tail.offset)
-            data = handle.read(min(stat.st_size - tail.offset, MAX_CHUNK_BYTES))
-        cut = data.rfind(b"\n")
+            data, cut, skipped = b"", -1, 0
+            if not tail.no_newline_before:  # else: inside a line past the limit, only its end is looked for
+                handle.seek(tail.offset)
+                # + 2: a line of the limit and its CRLF fit one read
+                data = handle.read(min(stat.st_size - tail.offset, max(MAX_CHUNK_BYTES, self.max_line_bytes + 2)))
+                cut = data.rfind(b"\n")
+            if tail.no_newline_before or (cut < 0 and len(data) > self.max_line_bytes + 1):
+                end = _next_newline(handle, max(tail.offset + len(data), tail.no_newline_before))
+                if end < 0:
+                    tail.no_newline_before = handle.tell()
+                    return None  # past the limit, its end not written yet
+                # The line's start and a newline: enough for the ingest to reject it as too long.
+                handle.seek(tail.offset)
+                data = handle.read(self.max_line_bytes + 2) + b"\n"
+                cut, skipped = len(data) - 1, end + 1 - tail.offset - len(data)
         if cut < 0:
             return None  # a partial line: wait for its newline
         complete = data[: cut + 1]
         first_line = tail.next_line
-        tail.offset += len(complete)
+        tail.offset += len(complete) + skipped
         tail.next_line += complete.count(b"\n")
+        tail.no_newline_before = 0
         at_end = tail.offset == stat.st_size
         return Chunk(source.name, key, complete, first_line,
                      (stat.st_size, stat.st_mtime_ns) if at_end else None)
@@ -174,3 +198,13 @@ class Follower:
         changed = self._gz_seen.get(str(path)) != fingerprint
         self._gz_seen[str(path)] = fingerprint
         return changed
+
+
+def _next_newline(handle: BinaryIO, start: int) -> int:
+    """The position of the first newline at or after `start`, or -1 (the handle is left at the end)."""
+    handle.seek(start)
+    for block in iter(lambda: handle.read(BLOCK_BYTES), b""):
+        found = block.find(b"\n")
+        if found >= 0:
+            return handle.tell() - len(block) + found
+    return -1

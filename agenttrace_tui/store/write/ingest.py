@@ -21,15 +21,18 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from agenttrace_tui import config as config_file
 from agenttrace_tui.interop import SNIFF_BYTES, Converted, SourceFormat, convert_file, sniff
 from agenttrace_tui.store.backend import StoreTarget, WriteSession, open_backend
 from agenttrace_tui.store.backend.connection import DEFAULT_WAIT_SECONDS
+from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.write import merge_sql, preload
 from agenttrace_tui.store.write import parse_sql
 from agenttrace_tui.store.write.backpressure import ReleaseGate
 from agenttrace_tui.store.write.direct_udfs import ASIDE_FIELDS, AsideFull, LinesAside, PriceLookup
 from agenttrace_tui.store.write.interrupts import interrupts_to_duckdb, raise_if_requested
 from agenttrace_tui.store.write.lines import (
+    MAX_LINE_BYTES,
     FileReadState,
     LineBatch,
     PrefixedStream,
@@ -110,6 +113,9 @@ class InputSource:
 
     name: str
     path: Path | None  # None for stdin
+    key: str | None = None
+    """What the store names a file by (rejects, ingested_files) when not its path: `serve` names a spool
+    segment, deleted once stored, `serve:SEGMENT`."""
 
     def size(self) -> int:
         if self.path is None:
@@ -157,10 +163,28 @@ class _Settings:
 
     overrides: PriceOverrides
     redaction: RedactionRules | None  # None: --no-redact
+    max_line_bytes: int = MAX_LINE_BYTES
 
 
-def _settings(prices_file: Path | None, redact: bool) -> _Settings:
-    return _Settings(load_overrides(prices_file), load_rules() if redact else None)
+def _settings(prices_file: Path | None, redact: bool, max_line_bytes: int | None) -> _Settings:
+    return _Settings(load_overrides(prices_file), load_rules() if redact else None,
+                     max_line_bytes if max_line_bytes is not None else configured_max_line_bytes())
+
+
+MAX_LINE_BYTES_KEY: Final = "max_line_bytes"
+
+
+def configured_max_line_bytes(config: Path | None = None) -> int:
+    """The config file's `[ingest] max_line_bytes`, else lines.MAX_LINE_BYTES."""
+    path = config if config is not None else config_file.config_path()
+    try:
+        value = config_file.table("ingest", path).get(MAX_LINE_BYTES_KEY, MAX_LINE_BYTES)
+    except config_file.ConfigError as exc:
+        raise StoreError(str(exc)) from None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise StoreError(f"{path}: [ingest] {MAX_LINE_BYTES_KEY} must be a whole number of bytes >= 1, "
+                         f"got {str(value)[:40]!r}")
+    return value
 
 
 def ingest(
@@ -175,14 +199,17 @@ def ingest(
     stdin: BinaryIO | None = None,
     redact: bool = True,
     on_stage: Callable[[str], None] | None = None,
+    max_line_bytes: int | None = None,
 ) -> IngestResult:
     """Ingest each source in its own transaction; per-file problems are reported, not raised.
 
     `redact`: credentials (API keys, auth headers, key-shaped strings) are replaced before anything is
     stored, by the rules of agenttrace_tui.store.write.redaction and the config's `[redact]` table.
     `on_stage`: told "parsing" when a file's lines start being read and checked, "storing" when its writes
-    start (merge, pricing, rollups, commit: a second or two for a large file, with no bytes read)."""
-    settings = _settings(prices_file, redact)
+    start (merge, pricing, rollups, commit: a second or two for a large file, with no bytes read).
+    `max_line_bytes`: a longer line is rejected unread (store/write/lines.py); None: the config's
+    `[ingest] max_line_bytes`, else 64 MiB."""
+    settings = _settings(prices_file, redact, max_line_bytes)
     result = IngestResult()
     started = time.perf_counter()
     if sum(source.size() for source in sources) >= PRELOAD_BYTES:
@@ -202,8 +229,8 @@ def ingest(
                     else:
                         try:
                             result.bytes_read += _ingest_path(
-                                writer, source.path, file_result, strict, force, settings, on_bytes, on_stage
-                            )
+                                writer, source.path, file_result, strict, force, settings, on_bytes, on_stage,
+                                source.key)
                         except duckdb.OutOfMemoryException:
                             # The memory cap that keeps big files small is too tight for a file of giant lines
                             # (a 100 MB prompt): read it again without the cap. (The file was rolled back.)
@@ -211,8 +238,8 @@ def ingest(
                                 raise
                             file_result = result.files[-1] = FileResult(path=source.name)
                             result.bytes_read += _ingest_path(
-                                writer, source.path, file_result, strict, force, settings, on_bytes, on_stage
-                            )
+                                writer, source.path, file_result, strict, force, settings, on_bytes, on_stage,
+                                source.key)
                 except OSError as exc:
                     file_result.error = f"{source.name}: cannot read: {exc.strerror or exc}"
                 except EOFError as exc:  # gzip stream cut short
@@ -252,10 +279,11 @@ def ingest_chunks(
     prices_file: Path | None = None,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
     redact: bool = True,
+    max_line_bytes: int | None = None,
 ) -> IngestResult:
     """Ingest the new lines of followed files, each chunk in its own transaction, under one short hold
     of the write lock."""
-    settings = _settings(prices_file, redact)
+    settings = _settings(prices_file, redact, max_line_bytes)
     result = IngestResult()
     started = time.perf_counter()
     writer = open_backend(store).write_session(wait_seconds)
@@ -286,9 +314,10 @@ def _ingest_path(
     settings: _Settings,
     on_bytes: Callable[[int], None] | None,
     on_stage: Callable[[str], None] | None = None,
+    key_name: str | None = None,
 ) -> int:
     stat = path.stat()
-    key = writer.backend.file_key(str(path.resolve()))
+    key = writer.backend.file_key(key_name or str(path.resolve()))
     con = writer.get()
     if not force and ingested_unchanged(con, key, stat.st_size, stat.st_mtime_ns):
         file_result.skipped_unchanged = True
@@ -390,7 +419,8 @@ def _ingest_directly(
         statement = merge_sql.direct_insert_sql(parse_sql.parse_lines_sql(settings.redaction), PRICE_FUNCTION,
                                                 ASIDE_FUNCTION, ASIDE_FIELDS)
         try:
-            inserted = _run_over_lines(con, read_line_batches(stream, state, on_bytes), statement, params)
+            inserted = _run_over_lines(con, read_line_batches(stream, state, on_bytes, max_line_bytes=settings.max_line_bytes),
+                                       statement, params)
         except duckdb.Error:
             # DuckDB's error hides what a function raised. Giving up on the direct way, and a KeyboardInterrupt
             # (where store/write/interrupts.py is not in place), must stay themselves; other failures are the file's.
@@ -465,7 +495,8 @@ def _ingest_one(
         head = stream.read(SNIFF_BYTES)
         kind = sniff(head)
         if kind is SourceFormat.NATIVE:
-            batches = read_line_batches(PrefixedStream(head, stream), state, on_bytes, first_line=first_line)
+            batches = read_line_batches(PrefixedStream(head, stream), state, on_bytes, first_line=first_line,
+                                        max_line_bytes=settings.max_line_bytes)
         else:
             data = head + stream.read()
             state.bytes_read = len(data)
@@ -473,7 +504,8 @@ def _ingest_one(
                 on_bytes(len(data))
             batches = iter([converted_batch(convert_file(kind, data), first_line)])
     else:
-        batches = read_line_batches(stream, state, on_bytes, first_line=first_line)
+        batches = read_line_batches(stream, state, on_bytes, first_line=first_line,
+                                    max_line_bytes=settings.max_line_bytes)
     con = writer.get()
     if on_stage is not None:
         on_stage("parsing")
