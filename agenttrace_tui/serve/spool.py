@@ -6,6 +6,13 @@ segment for an old one. The segment being written ends in `.open`; `rotate()` cl
 for the batch ingester, which deletes it once stored. After a crash, `recover()` closes every `.open` segment
 left behind, cutting a half-written last line (never acknowledged) so that it is not stored as a reject.
 
+The directory is ours only when it says so: a marker file (MARKER_NAME, with the spool's format) is written into a
+directory that is new or empty, and a directory with other files and no marker is refused, so that `--spool-dir`
+pointed at the wrong place ingests, cuts and deletes nothing. A spool of an earlier release (no marker, nothing
+in it but our lock and segments) is adopted. Only files named like our segments are ever cut, renamed or
+deleted; anything else put into the spool is left alone. A segment the store cannot take is moved into
+QUARANTINE_DIR, kept (serve/ingester.py decides when).
+
 Appends are group-committed: concurrent requests wait on one write and one fsync, which is what lets many
 clients be acknowledged durably at a few hundred fsyncs a second.
 """
@@ -16,15 +23,25 @@ import asyncio
 import fcntl
 import itertools
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
+from agenttrace_tui.textsafe import sanitize
+
 OPEN_SUFFIX: Final = ".open"
 CLOSED_SUFFIX: Final = ".jsonl"
 LOCK_NAME: Final = ".lock"
+MARKER_NAME: Final = ".agenttrace-spool"
+QUARANTINE_DIR: Final = "quarantine"
+FORMAT: Final = 1
+"""The spool's layout, written in its marker; a spool of a newer format is refused, not guessed at."""
+_MARKER_FIRST_LINE: Final = re.compile(r"agenttrace serve spool, format (\d+)")
+_SEGMENT_NAME: Final = re.compile(r"\d{20}-\d+-\d{6,}(?:\.open|\.jsonl)")
+"""`_open_segment`'s names: creation time in ns, process id, counter."""
 
 
 class SpoolError(Exception):
@@ -58,9 +75,11 @@ class Spool:
     # Lifecycle ---------------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Create the directory (owner only) and take its lock: one server per spool."""
+        """Create the directory (owner only), make sure it is a spool (ours, or new, or empty), take its lock
+        (one server per spool), and mark it ours."""
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            marked = self._check_ours()
             descriptor = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise SpoolError(f"spool {self.directory}: cannot create: {exc.strerror or exc}") from exc
@@ -72,6 +91,50 @@ class Spool:
                 f"spool {self.directory} is in use by another agenttrace serve; give this one its own --spool-dir"
             ) from exc
         self._dir_lock = descriptor
+        if not marked:
+            try:
+                self._write_marker()
+            except OSError as exc:
+                self.close()
+                raise SpoolError(f"spool {self.directory}: cannot write {MARKER_NAME}: {exc.strerror or exc}") from exc
+
+    def _check_ours(self) -> bool:
+        """Whether the marker is there already; raises SpoolError for a directory that is not a spool of ours
+        (before anything is written into it)."""
+        marker = self.directory / MARKER_NAME
+        if marker.is_file():
+            with open(marker, "rb") as handle:
+                text = handle.read(256).decode("utf-8", "replace")
+            found = _MARKER_FIRST_LINE.match(text)
+            if found and int(found.group(1)) > FORMAT:
+                raise SpoolError(f"spool {self.directory} was made by a newer agenttrace (format {found.group(1)}): "
+                                 "serve it with that version, or give this one another --spool-dir")
+            if found or not text:  # empty: our own write, cut by a crash
+                return bool(found)
+            raise SpoolError(f"spool {self.directory}: {MARKER_NAME} is not an agenttrace spool marker; "
+                             "give --spool-dir a new or empty directory")
+        foreign = sorted(entry.name for entry in self.directory.iterdir()
+                         if entry.name != LOCK_NAME and not _SEGMENT_NAME.fullmatch(entry.name))
+        if foreign:
+            raise SpoolError(
+                f"spool {self.directory} is not empty and not an agenttrace spool (no {MARKER_NAME}; "
+                f"{len(foreign)} other file(s), e.g. '{sanitize(foreign[0])}'): serve would ingest and delete "
+                "what it finds there; give --spool-dir a new or empty directory"
+            )
+        return False  # new, empty, or an earlier release's spool (our lock and segments only): adopted
+
+    def _write_marker(self) -> None:
+        marker = self.directory / MARKER_NAME
+        descriptor = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(descriptor, (
+                f"agenttrace serve spool, format {FORMAT}\n"
+                "Records `agenttrace serve` accepted, waiting for the store. Put no other files here.\n"
+            ).encode())
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        _fsync_directory(self.directory)
 
     def close(self) -> None:
         self.rotate()
@@ -154,13 +217,29 @@ class Spool:
 
     def closed_segments(self) -> list[Path]:
         """Segments ready for the store, oldest first."""
-        return sorted(self.directory.glob("*" + CLOSED_SUFFIX))
+        return _segments(self.directory, CLOSED_SUFFIX)
+
+    def quarantined_segments(self) -> list[Path]:
+        return _segments(self.directory / QUARANTINE_DIR, CLOSED_SUFFIX)
+
+    def quarantine_path(self, segment: Path) -> Path:
+        """Where `quarantine(segment)` keeps it."""
+        return self.directory / QUARANTINE_DIR / segment.name
+
+    def quarantine(self, segment: Path) -> Path:
+        """Move a closed segment the store could not take out of the ingester's way, keeping it; returns where."""
+        kept = self.quarantine_path(segment)
+        kept.parent.mkdir(mode=0o700, exist_ok=True)
+        segment.rename(kept)
+        _fsync_directory(kept.parent)
+        _fsync_directory(self.directory)
+        return kept
 
     def recover(self) -> int:
         """Close the `.open` segments a previous server left (crash): returns how many."""
         recovered = 0
         with self._lock:
-            for segment in sorted(self.directory.glob("*" + OPEN_SUFFIX)):
+            for segment in _segments(self.directory, OPEN_SUFFIX):
                 if segment == self._segment:
                     continue
                 _cut_partial_line(segment)
@@ -169,6 +248,11 @@ class Spool:
             if recovered:
                 _fsync_directory(self.directory)
         return recovered
+
+
+def _segments(directory: Path, suffix: str) -> list[Path]:
+    """Our segments in `directory`, oldest first: files of other names are never ours to ingest, cut or delete."""
+    return sorted(path for path in directory.glob("*" + suffix) if _SEGMENT_NAME.fullmatch(path.name))
 
 
 def _cut_partial_line(segment: Path) -> None:

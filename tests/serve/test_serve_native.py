@@ -173,7 +173,7 @@ def test_segments_left_by_a_crash_are_ingested_first_and_a_torn_line_is_dropped(
         assert wait_for_count(server.db, 2) == 2
     assert set(spans_by_id(server.db)) == {"left-0", "left-1"}
     assert Store(server.db).rejects() == []
-    assert sorted(p.name for p in spool_dir.iterdir()) == [".lock"]
+    assert sorted(p.name for p in spool_dir.iterdir()) == [".agenttrace-spool", ".lock"]
 
 
 def test_the_log_has_no_secrets(tmp_path: Path) -> None:
