@@ -215,7 +215,7 @@ def ingest(
     if json_output:
         emit_json(
             {
-                "db": str(db_path),
+                "db": location_text(db_path),
                 "files": [
                     {
                         "path": f.path, "lines": f.lines, "stored": f.stored, "rejected": f.rejected,
@@ -259,7 +259,8 @@ def _follow(db_path: StoreLocation, paths: list[str], prices: Path | None, wait:
             _report(result, rejects_per_file=None)
 
     if not json_output:
-        stderr.print(Text(f"agenttrace: following {', '.join(paths)} into {db_path} (Ctrl-C stops)"))
+        stderr.print(Text(f"agenttrace: following {sanitize(', '.join(paths))} into "
+                          f"{sanitize(location_text(db_path))} (Ctrl-C stops)"))
     try:
         follower.run(report, threading.Event())
     except StoreError as exc:
@@ -388,7 +389,7 @@ def show(
         summary = reader.session(session_id)
         tree = reader.tree(session_id, spans_per_node=None if spans < 0 else spans)
     if summary is None or tree is None:
-        fail(f"no session {session_id!r} in {store.path}")
+        fail(f"no session {session_id!r} in {store.display()}")
     if json_output:
         emit_json({"session": summary, "tree": tree.to_json()})
         return
@@ -545,7 +546,7 @@ def reprice(
     store = _store(db, wait)
     with user_errors():
         if not store.exists():
-            fail(f"no store at {store.path} yet")
+            fail(f"no store at {store.display()} yet")
         priced = store.reprice(prices)
         totals = store.totals()
     stderr.print(
@@ -632,13 +633,20 @@ def serve(
                                                  help="OpenAI-compatible server the gateway forwards to.")] = None,
     spool_dir: Annotated[str | None, typer.Option("--spool-dir", show_default=False,
                                                   help="Where accepted records wait for the store (default: DB.spool).")] = None,
+    allow_origin: Annotated[list[str] | None, typer.Option(
+        "--allow-origin", envvar="AGENTTRACE_ALLOW_ORIGINS", show_default=False,
+        help="A web page origin (https://app.example, or *) allowed to call the server; repeatable.")] = None,
+    allow_host: Annotated[list[str] | None, typer.Option(
+        "--allow-host", envvar="AGENTTRACE_ALLOW_HOSTS", show_default=False,
+        help="A Host name answered besides localhost and the bound address; repeatable.")] = None,
 ) -> None:
     """Collect traces over HTTP (Helicone logger, OTLP, trace-format lines) and proxy OpenAI calls into the store."""
     from agenttrace_tui.serve import ServeError, ServeOptions, run
 
     try:
         with user_errors():  # e.g. a team store URL, which serve's settings do not take yet
-            run(ServeOptions(host=host, port=port, db=db, token=token, upstream=upstream, spool_dir=spool_dir))
+            run(ServeOptions(host=host, port=port, db=db, token=token, upstream=upstream, spool_dir=spool_dir,
+                             allow_origins=tuple(allow_origin or ()), allow_hosts=tuple(allow_host or ())))
     except ServeError as exc:
         fail(str(exc))
 

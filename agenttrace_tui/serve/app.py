@@ -1,4 +1,5 @@
-"""The ASGI app: routes, the token check, a request log without secrets, and the spool/ingester lifecycle."""
+"""The ASGI app: routes, the browser and token checks, a request log without secrets, and the spool/ingester
+lifecycle. Every error answer is JSON, `{"error": "one-line reason"}` (the gateway's are OpenAI-shaped)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,27 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agenttrace_tui.serve import collector
-from agenttrace_tui.serve.auth import authorized
-from agenttrace_tui.serve.body import BodyError
+from agenttrace_tui.serve.auth import Exposure, authorized
+from agenttrace_tui.serve.body import BODY_TIMEOUT, BodyError
 from agenttrace_tui.serve.gateway import ENDPOINTS, Gateway
 from agenttrace_tui.serve.ingester import INTERVAL_SECONDS, BatchIngester
 from agenttrace_tui.serve.spool import Spool
 from agenttrace_tui.store import StoreLocation
+from agenttrace_tui.textsafe import sanitize
 
 log = logging.getLogger("agenttrace.serve")
 
@@ -35,8 +40,67 @@ class AppSettings:
     token: str | None = None
     upstream: str | None = None
     ingest_interval: float = INTERVAL_SECONDS
+    body_timeout: float = BODY_TIMEOUT
+    exposure: Exposure = field(default_factory=Exposure)
 
 
+def _error(status: int, reason: str, *, close: bool = False) -> JSONResponse:
+    return JSONResponse({"error": reason}, status_code=status, headers={"connection": "close"} if close else None)
+
+
+class ExposureMiddleware:
+    """403 for what a web page sent (an Origin not allowed, Sec-Fetch-Site cross-site) or a foreign Host name
+    (DNS rebinding): before the token check, so a page learns nothing else."""
+
+    def __init__(self, app: ASGIApp, exposure: Exposure) -> None:
+        self.app = app
+        self.exposure = exposure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = Headers(scope=scope)
+            reason = self.exposure.refusal(headers.getlist("host"), headers.getlist("origin"),
+                                           headers.getlist("sec-fetch-site"))
+            if reason is not None:
+                await _error(403, reason, close=True)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class BodyDeadlineMiddleware:
+    """408 when a request's body is not all in within `timeout` seconds of its headers; and an error answered
+    before the body is all in closes the connection (else a client could keep sending it forever)."""
+
+    def __init__(self, app: ASGIApp, timeout: float) -> None:
+        self.app = app
+        self.timeout = timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        complete = False
+
+        async def timed_receive() -> Message:
+            nonlocal complete
+            if complete:  # afterwards receive() only waits for a disconnect (a streamed answer): no deadline
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyError(408, f"request body not received within {self.timeout:g} s") from None
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        async def closing_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and int(message["status"]) >= 400 and not complete:
+                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, timed_receive, closing_send)
 class TokenMiddleware:
     """401 without the token (when one is set). The gateway takes it from X-Agenttrace-Token only."""
 
@@ -86,7 +150,20 @@ class RequestLogMiddleware:
 
 async def _body_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BodyError)
-    return JSONResponse({"error": exc.reason}, status_code=exc.status)
+    return _error(exc.status, exc.reason)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    reason = {404: f"no endpoint {request.url.path[:100]!r} (see docs/collector.md#endpoints)",
+              405: f"{request.method} is not allowed on {request.url.path[:100]}"}.get(exc.status_code, exc.detail)
+    return _error(exc.status_code, reason)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.error("internal error on %s: %s: %s", sanitize(request.url.path[:100]), type(exc).__name__,
+              sanitize(str(exc)[:300]))
+    return _error(500, f"internal error ({type(exc).__name__}); the server's log has the details")
 
 
 async def health(request: Request) -> Response:
@@ -99,6 +176,7 @@ async def health(request: Request) -> Response:
         "rejected": ingester.counts.rejected,
         "ingest_failures": ingester.counts.failures,
         "pending_segments": len(spool.closed_segments()),
+        "quarantined": len(spool.quarantined_segments()),
     })
 
 
@@ -132,10 +210,15 @@ def build_app(settings: AppSettings, spool: Spool) -> Starlette:
         *(Route(path, forward, methods=["POST"]) for path in ENDPOINTS),
         Route("/health", health, methods=["GET"]),
     ]
+    origins = settings.exposure.allowed_origins
+    cors = [Middleware(CORSMiddleware, allow_origins=sorted(origins), allow_methods=["GET", "POST"],
+                       allow_headers=["*"])] if origins else []  # preflights carry no token: before its check
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestLogMiddleware), Middleware(TokenMiddleware, token=settings.token)],
-        exception_handlers={BodyError: _body_error},
+        middleware=[Middleware(RequestLogMiddleware), Middleware(ExposureMiddleware, exposure=settings.exposure),
+                    Middleware(BodyDeadlineMiddleware, timeout=settings.body_timeout), *cors,
+                    Middleware(TokenMiddleware, token=settings.token)],
+        exception_handlers={BodyError: _body_error, HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )
     app.state.spool = spool

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from agenttrace_tui.serve.auth import TOKEN_HEADER
 from agenttrace_tui.serve.body import read_body
+from agenttrace_tui.serve.connections import UPSTREAM_CONNECTIONS
 from agenttrace_tui.serve.gateway_record import CallRecorder, llm_span
 from agenttrace_tui.serve.header_case import CASE_HEADER, helicone_headers
 from agenttrace_tui.serve.spool import Spool
@@ -72,7 +73,8 @@ class Gateway:
         self.base = base[: -len("/v1")] if base.endswith("/v1") else base
         self.provider = _provider(upstream)
         self.spool = spool
-        self.client = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT)
+        self.client = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT,
+                                        limits=httpx.Limits(max_connections=UPSTREAM_CONNECTIONS))
         self._recordings: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:

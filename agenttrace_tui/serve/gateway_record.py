@@ -20,7 +20,8 @@ from agenttrace_tui.llm.openai_streams import Accumulator, ChatAccumulator, Resp
 from agenttrace_tui.llm.usage import normalize_usage, reported_cost
 
 MAX_RECORDED_BYTES: Final = 10 * 1024 * 1024
-"""A non-streamed response bigger than this is passed on whole but recorded without its output."""
+"""A non-streamed response bigger than this, or a streamed line longer, is passed on whole but recorded
+without its output (a stream: from that line on)."""
 SSE_DATA: Final = b"data:"
 
 
@@ -52,12 +53,17 @@ class CallRecorder:
                 self._overflow = True
                 self._buffer.clear()
             return
-        *complete, rest = bytes(self._buffer).split(b"\n")
-        self._buffer = bytearray(rest)
-        if len(self._buffer) > MAX_RECORDED_BYTES:  # an event that never ends: stop watching
-            self._overflow = True
-            self._buffer.clear()
-        for line in complete:
+        # Lines end in the new bytes only: search those, so a line that never ends costs each byte once.
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            if len(self._buffer) > MAX_RECORDED_BYTES:  # an event that never ends: stop watching
+                self._overflow = True
+                self._buffer.clear()
+            return
+        cut = len(self._buffer) - (len(chunk) - end - 1)
+        complete = bytes(self._buffer[:cut]).split(b"\n")
+        del self._buffer[:cut]
+        for line in complete[:-1]:
             self._event_line(line.rstrip(b"\r"), now)
 
     def _event_line(self, line: bytes, now: float) -> None:

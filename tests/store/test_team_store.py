@@ -346,3 +346,17 @@ def test_copy_refuses_the_same_store(tmp_path: Path) -> None:
     assert invoke(["ingest", str(SAMPLES / "multi_agent.jsonl"), "--db", db]).returncode == 0
     result = invoke(["copy", "--from", db, "--to", db])
     assert result.returncode == 2 and "same store" in result.stderr
+
+
+def test_a_password_in_the_store_url_is_never_printed(tmp_path: Path, new_lake: Callable[[], LakeLocation]) -> None:
+    """Issue 18, finding 13: ingest's --json named the store with its password (the catalog here trusts loopback,
+    so the password is accepted and unused)."""
+    lake = new_lake()
+    url = str(LakeLocation(f"{lake.conninfo} password=hunter2", lake.data_path))
+    trace = write_jsonl(tmp_path / "t.jsonl", [span("pw", span_id="a")])
+    ingested = invoke(["ingest", str(trace), "--db", url, "--json"])
+    assert ingested.returncode == 0, ingested.stderr
+    assert json.loads(ingested.stdout)["db"].endswith("password=***" + url.split("hunter2", 1)[1])
+    missing = invoke(["show", "no-such-session", "--db", url])
+    assert missing.returncode == 2 and "password=***" in missing.stderr
+    assert "hunter2" not in ingested.stdout + ingested.stderr + missing.stdout + missing.stderr

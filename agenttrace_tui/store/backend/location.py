@@ -26,6 +26,7 @@ POSTGRES_PREFIX: Final = "ducklake:postgres:"
 
 _DATA_PATH_WORD = re.compile(r"(?:^|\s)data_path=(?:'((?:[^'\\]|\\.)*)'|(\S+))")
 _PASSWORD_WORD = re.compile(r"(password=)(?:'(?:[^'\\]|\\.)*'|\S+)")
+_URL_PASSWORD = re.compile(r"(://[^\s/@:]*:)[^\s/@]*(@)")
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,18 @@ class LakeLocation:
 
 
 def mask_password(text: str) -> str:
-    """A `password=...` word (in a URL, or an error quoting it) as `password=***`."""
-    return _PASSWORD_WORD.sub(r"\1***", text)
+    """A `password=...` word (in a URL, or an error quoting it) as `password=***`, and `user:PASS@` in a
+    postgresql:// URL as `user:***@`."""
+    return _URL_PASSWORD.sub(r"\1***\2", _PASSWORD_WORD.sub(r"\1***", text))
 
 
 StoreLocation: TypeAlias = Path | LakeLocation
 """A local store file, or a team store."""
+
+
+def location_text(location: StoreLocation) -> str:
+    """A store location for messages, logs and --json: a team store's password masked."""
+    return location.display() if isinstance(location, LakeLocation) else str(location)
 
 
 def is_store_url(text: str) -> bool:
