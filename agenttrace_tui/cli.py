@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 import sys
@@ -484,7 +485,14 @@ def stats(
 # sql, rejects, reprice ----------------------------------------------------------------------------
 
 
-@app.command(epilog="Example: agenttrace sql \"SELECT model, count(*), sum(cost_usd) FROM spans GROUP BY ALL\"")
+@app.command(
+    help="SQL on the store, which it cannot change (tables and views: docs/store.md).\n\n"
+    "The SQL runs with your rights, like DuckDB's own shell: it can read any file you can (read_csv, glob), write "
+    "one (COPY ... TO), and install and load extensions (network). Use --safe for SQL you did not write yourself "
+    "(docs/reliability.md).\n\nEvery value prints as DuckDB shows it (TIMESTAMPTZ in UTC, with its +00); --json "
+    "keeps numbers and nested values as JSON.",
+    epilog="Example: agenttrace sql \"SELECT model, count(*), sum(cost_usd) FROM spans GROUP BY ALL\"",
+)
 def sql(
     statement: Annotated[str, typer.Argument(help="A query over the views spans, sessions, rejects, session_properties.",
                                              show_default=False)],
@@ -492,20 +500,27 @@ def sql(
     json_output: JsonOption = False,
     csv_output: CsvOption = False,
     wait: WaitOption = 30.0,
+    safe: Annotated[bool, typer.Option("--safe", help="Read the store and nothing else: no other file, no network, "
+                                       "no extension (a store file only).")] = False,
 ) -> None:
-    """Read-only SQL on the store (documented in docs/store.md)."""
     store = _store(db, wait)
     with user_errors():
-        columns, rows = store.sql(statement)
+        result = store.query(statement, restricted=safe, json_values=json_output)
     if json_output:
-        emit_json([dict(zip(columns, row)) for row in rows])
+        records = [dict(zip(result.columns, row)) for row in result.rows]
+        try:
+            emit_json(records)
+        except orjson.JSONEncodeError:  # an integer past 64 bits (HUGEINT): orjson can't, the stdlib can
+            document = json.dumps(records, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+            sys.stdout.buffer.write(escape_json(document))
+            sys.stdout.flush()
     elif csv_output:
-        emit_csv(columns, rows)
+        emit_csv(result.columns, result.rows)
     else:
         table = Table(box=None, header_style="bold", pad_edge=False)
-        for column in columns:
+        for column in result.columns:
             table.add_column(Text(sanitize(column)))
-        for row in rows:
+        for row in result.rows:
             table.add_row(*(Text(sanitize("NULL" if v is None else v)) for v in row))
         stdout.print(table)
 

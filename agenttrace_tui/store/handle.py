@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from agenttrace_tui.store.backend import Backend, open_backend
-from agenttrace_tui.store.backend.connection import DEFAULT_WAIT_SECONDS
+from agenttrace_tui.store.backend.connection import DEFAULT_WAIT_SECONDS, restrict
 from agenttrace_tui.store.backend.location import LakeLocation, StoreLocation, resolve_store
 from agenttrace_tui.store.backend.schema import SCHEMA_VERSION, needs_setup, store_version
 from agenttrace_tui.store.errors import StoreError
@@ -23,6 +23,7 @@ from agenttrace_tui.store.records import TreeNode
 
 if TYPE_CHECKING:
     from agenttrace_tui.store.read.analytics import Stats, StatsRules
+    from agenttrace_tui.store.read.sql import SqlResult
     from agenttrace_tui.store.write.ingest import IngestResult
 
 
@@ -53,25 +54,41 @@ class Store:
         return self.backend.change_stamp()
 
     @contextmanager
-    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def reader(self, *, restricted: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short-lived read-only connection on one state of the store; a store from an older version is
-        upgraded first."""
+        upgraded first. `restricted`: for SQL from outside, no file but the store's and no network
+        (store/backend/connection.py, `restrict`); a file store only."""
+        if restricted:
+            self._check_restrictable()
         with self.backend.reader(self.wait_seconds) as con:
             self._limit_memory(con)
             version = store_version(con)
             if version == SCHEMA_VERSION:
+                if restricted:
+                    restrict(con)
                 yield con
                 return
         self._setup()
         with self.backend.reader(self.wait_seconds) as con:
             self._limit_memory(con)
+            if restricted:
+                restrict(con)
             yield con
 
     @contextmanager
-    def read(self) -> Iterator[Reader]:
-        """The read API (store/read/reader.py) on one short-lived connection: one state of the store."""
-        with self.reader() as con:
+    def read(self, *, restricted: bool = False) -> Iterator[Reader]:
+        """The read API (store/read/reader.py) on one short-lived connection: one state of the store.
+        `restricted=True` for any SQL that comes from someone else than the local user (an MCP client, a
+        request): `Reader.query` can then read the store and nothing else (docs/reliability.md)."""
+        with self.reader(restricted=restricted) as con:
             yield Reader(con)
+
+    def _check_restrictable(self) -> None:
+        if not isinstance(self.path, Path):
+            # DuckDB's restriction is the instance's (a team store's is shared by the process) and would stop the
+            # lake's own reads of its Parquet files; allowing its data directory would let a query write there.
+            raise StoreError(f"restricted SQL is not available on a team store ({self.display()}): "
+                             "only on a store file")
 
     def _limit_memory(self, con: duckdb.DuckDBPyConnection) -> None:
         # A file store's reader is its own DuckDB instance; a team store's is shared by the process: left alone.
@@ -200,5 +217,14 @@ class Store:
             return r.stats(where, by=by, top=top, rules=rules)
 
     def sql(self, statement: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Unrestricted SQL, values as DuckDB's Python conversion gives them (tests, scripts): see `query`."""
         with self.read() as r:
             return r.sql(statement)
+
+    def query(self, statement: str, *, restricted: bool, json_values: bool = False, limit: int | None = None,
+              timeout_seconds: float | None = None) -> SqlResult:
+        """SQL text, every value rendered by DuckDB (store/read/sql.py). `restricted` must be True for SQL from
+        anyone but the local user (it reads the store and nothing else; a file store only); `limit` rows at
+        most, `timeout_seconds` before it is stopped (StoreError)."""
+        with self.read(restricted=restricted) as r:
+            return r.query(statement, json_values=json_values, limit=limit, timeout_seconds=timeout_seconds)

@@ -71,6 +71,30 @@ def _configure(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET enable_progress_bar = false")
 
 
+RESTRICTIONS: Final = (
+    # No file but the store's own (and its spill files) is read or written, no network: COPY ... TO, read_csv,
+    # glob, ATTACH, EXPORT DATABASE, INSTALL and LOAD are refused. It takes the files already open, so a
+    # connection is restricted after it opened the store, never before.
+    "SET enable_external_access = false",
+    "SET autoinstall_known_extensions = false",
+    "SET autoload_known_extensions = false",
+    "SET allow_community_extensions = false",
+    # A name in a query would otherwise find a Python variable of the calling frame (an Arrow table).
+    "SET python_enable_replacements = false",
+    # Last: nothing above (nor memory_limit, threads, TimeZone) can be changed back by the SQL that follows.
+    "SET lock_configuration = true",
+)
+"""DuckDB's settings for SQL from outside ("Securing DuckDB" in its docs), in this order."""
+
+
+def restrict(con: duckdb.DuckDBPyConnection) -> None:
+    """Make an open connection to a file store safe for SQL from others: the store stays readable, nothing else
+    is. Settings are the whole DuckDB instance's: only for a connection that is its own instance (a file
+    store's reader), never for one shared by the process (a team store's)."""
+    for statement in RESTRICTIONS:
+        con.execute(statement)
+
+
 ATTACHED_ALIAS: Final = "store"
 
 

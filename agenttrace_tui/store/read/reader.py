@@ -155,3 +155,11 @@ class Reader:
 
     def sql(self, statement: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         return raw_sql.run_sql(self.con, statement)
+
+    def query(self, statement: str, *, json_values: bool = False, limit: int | None = None,
+              timeout_seconds: float | None = None) -> raw_sql.SqlResult:
+        """SQL text with every value rendered by DuckDB, as text or as JSON values, `limit` rows at most, stopped
+        past `timeout_seconds`. On a Reader from `store.read(restricted=True)` it reads the store and nothing
+        else: the one way to run SQL that comes from outside."""
+        return raw_sql.query(self.con, statement, json_values=json_values, limit=limit,
+                             timeout_seconds=timeout_seconds)
