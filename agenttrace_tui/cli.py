@@ -28,7 +28,7 @@ from typer.core import TyperGroup
 from agenttrace_tui import display
 from agenttrace_tui.format import UNNAMED_SESSION
 from agenttrace_tui.stats_view import stats_renderables
-from agenttrace_tui.textsafe import sanitize
+from agenttrace_tui.textsafe import escape_json, sanitize
 
 if TYPE_CHECKING:  # the store is imported by the commands that use it: `--help` starts without DuckDB
     from agenttrace_tui.store import IngestResult, NodeStats, Store, StoreLocation, TreeNode
@@ -121,9 +121,11 @@ def user_errors() -> Iterator[None]:
 
 
 def _json_bytes(value: Any) -> bytes:
-    return orjson.dumps(
+    """The value as one JSON line; control and invisible characters inside strings as \\u escapes (the same data,
+    and nothing that acts on a terminal the JSON is printed to)."""
+    return escape_json(orjson.dumps(
         value, option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE, default=str
-    )
+    ))
 
 
 def emit_json(value: Any) -> None:
@@ -132,13 +134,15 @@ def emit_json(value: Any) -> None:
 
 
 def emit_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """CSV as stored when piped; on a terminal, like `ls`, control and invisible characters as stand-ins (CSV has
+    no escape for them, and a value must not act on the terminal)."""
+    on_terminal = sys.stdout.isatty()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(columns)
+    writer.writerow([sanitize(c) for c in columns] if on_terminal else columns)
     for row in rows:
-        writer.writerow(
-            [orjson.dumps(v, default=str).decode() if isinstance(v, (dict, list)) else v for v in row]
-        )
+        cells = [orjson.dumps(v, default=str).decode() if isinstance(v, (dict, list)) else v for v in row]
+        writer.writerow([sanitize(c) if isinstance(c, str) else c for c in cells] if on_terminal else cells)
     sys.stdout.write(buffer.getvalue())
 
 
@@ -428,7 +432,7 @@ def _span_label(span: dict[str, Any]) -> Text:
     label = Text()
     marker = "✗ " if span["status"] == "error" else ("… " if span["in_progress"] else "")
     label.append(marker, style="red" if span["status"] == "error" else "yellow")
-    label.append(f"{span['kind']:<9}", style="cyan")
+    label.append(f"{sanitize(span['kind']):<9}", style="cyan")
     label.append(sanitize(span["name"] or span["model"] or span["span_id"]))
     label.append(f"  {display.duration(span['duration_ms'])}", style="dim")
     if span["cost_source"] == "unpriced":

@@ -33,6 +33,7 @@ from agenttrace_tui import display
 from agenttrace_tui.format import UNNAMED_SESSION, path_prefixes
 from agenttrace_tui.store import FolderPage, SpanDetail, Store, StoreError
 from agenttrace_tui.textsafe import sanitize
+from agenttrace_tui.tui.clipboard import copy_as_shown
 from agenttrace_tui.tui.loaders.session import FolderOpening, SessionLoader, SessionView
 from agenttrace_tui.tui.messages import (
     AgentsLoaded,
@@ -711,6 +712,7 @@ class SessionScreen(Screen[None]):
         if cursor is None:
             return
         data = cursor.data
+        single_line = True  # a name or path; an output keeps its lines, as the detail pane shows them
         if isinstance(data, FolderRef):
             value = data.path
         elif isinstance(data, SpanRef):
@@ -719,20 +721,19 @@ class SessionScreen(Screen[None]):
                 import json
 
                 value = detail.output if isinstance(detail.output, str) else json.dumps(detail.output, indent=2)
+                single_line = False
             else:
                 value = data.row.label
         else:
             return
-        self.app.copy_to_clipboard(value)
-        self.notify("copied", timeout=2)
+        copy_as_shown(self, value, "copied", single_line=single_line, timeout=2)
 
     def action_copy_id(self) -> None:
         cursor = self.path_tree.cursor_node
         value = self.session_id
         if cursor is not None and isinstance(cursor.data, SpanRef):
             value = cursor.data.row.span_id
-        self.app.copy_to_clipboard(value)
-        self.notify(f"copied {sanitize(value)}", timeout=2, markup=False)
+        copy_as_shown(self, value, f"copied {sanitize(value)}", timeout=2)
 
     def action_export(self, extension: str = ".jsonl") -> None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -8,7 +8,6 @@ whole list replaces it, cursor kept, when it arrives: on a million spans that ha
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -27,8 +26,9 @@ from textual_fastdatatable import ArrowBackend
 from textual_fastdatatable import DataTable as FastDataTable
 
 from agenttrace_tui import display
-from agenttrace_tui.store import Store, StoreError, compile_filters
+from agenttrace_tui.store import Store, StoreError, compile_filters, split_conditions
 from agenttrace_tui.textsafe import sanitize
+from agenttrace_tui.tui.clipboard import copy_as_shown
 from agenttrace_tui.tui.columns import BASE_COLUMNS, display_table
 from agenttrace_tui.tui.loaders.session_list import SessionList, read_session_list
 from agenttrace_tui.tui.messages import ListLoaded, LoadFailed
@@ -37,7 +37,6 @@ from agenttrace_tui.tui.workers import failures_posted, store_errors
 ERRORS_ONLY = "errors > 0"
 FIRST_PAGE_ROWS: Final = 200
 """Rows of a new list drawn before the whole list: several screens' worth, read in a few ms."""
-_SPLIT_FILTERS = re.compile(r"\s+and\s+", re.IGNORECASE)
 
 
 class SessionTable(FastDataTable):
@@ -114,7 +113,7 @@ class SessionsScreen(Screen[None]):
 
     @property
     def filters(self) -> list[str]:
-        expressions = [e for e in _SPLIT_FILTERS.split(self.filter_text.strip()) if e]
+        expressions = split_conditions(self.filter_text)
         return expressions + ([ERRORS_ONLY] if self.errors_only else [])
 
     @property
@@ -326,14 +325,12 @@ class SessionsScreen(Screen[None]):
         table = self._table()
         if table is not None and self.listing is not None and self.listing.raw.num_rows:
             name = self.listing.raw["name"][table.cursor_row].as_py() or ""
-            self.app.copy_to_clipboard(str(name))
-            self.notify("copied the session name")
+            copy_as_shown(self, str(name), "copied the session name")
 
     def action_copy_id(self) -> None:
         session_id = self.selected_session_id()
         if session_id is not None:
-            self.app.copy_to_clipboard(session_id)
-            self.notify(f"copied {sanitize(session_id)}", markup=False)
+            copy_as_shown(self, session_id, f"copied {sanitize(session_id)}")
 
     def action_export(self, extension: str = ".csv") -> None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
