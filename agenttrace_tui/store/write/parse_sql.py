@@ -22,7 +22,15 @@ from agenttrace_tui.format import (
     USAGE_FIELDS,
 )
 from agenttrace_tui.store.sql_parts import sql_literal
-from agenttrace_tui.store.write.redaction import RedactionRules, key_patterns, redact_sql
+from agenttrace_tui.store.write.redaction import (
+    NESTING,
+    RedactionRules,
+    blanked_sql,
+    leftover_sql,
+    redact_sql,
+    scan_pattern,
+    unmarked_sql,
+)
 
 LINE_BATCH: Final = "line_batch"
 """The Arrow stream of a file's lines (line_no, raw, bad_utf8_at, unterminated), registered for its one parse
@@ -327,18 +335,42 @@ def _careful_lines(rules: RedactionRules | None) -> str:
     token. One RE2 scan of every line answers both (two scans would cost twice: ~0.5 CPU-s per 200 MB).
     (A SIMD prefilter, Hyperscan/Vectorscan, was tried: 5x faster, but its wheels miss matches, 61 of 3,950
     random strings against Python's re, so it cannot guard redaction.)"""
+    return f"regexp_matches(raw, {sql_literal(careful_pattern(rules))})"
+
+
+def careful_pattern(rules: RedactionRules | None) -> str:
+    """The RE2 of `_careful_lines`: a line it does not match is neither redacted nor read as lenient JSON
+    (the collector's check, store/write/ingest_check.py, trusts its own reading of such a line only)."""
     patterns = [_LENIENT_TOKEN]
     if rules is not None:
-        patterns += [p for p in (*key_patterns(rules.keys), *rules.patterns) if p]
-    return f"regexp_matches(raw, {sql_literal('|'.join(f'(?:{p})' for p in patterns))})"
+        patterns.append(scan_pattern(rules))
+    return "|".join(f"(?:{p})" for p in patterns)
 
 
 def _redacted_raw(rules: RedactionRules | None) -> str:
     """The line with credentials replaced, before anything reads it: every field, the extras and a
-    reject's kept text come from it."""
+    reject's kept text come from it. (Marks of values not replaced stay, for `_redacted_lines`.)"""
     if rules is None:
         return "raw"
-    return f"CASE WHEN careful THEN {redact_sql('raw', rules, as_json=False)} ELSE raw END"
+    redacted = redact_sql("raw", rules, as_json=False, decode_when=_STRICT_JSON, keep_marks=True)
+    return f"CASE WHEN careful THEN {redacted} ELSE raw END"
+
+
+_TOO_DEEP: Final = (f"a credential's value is nested deeper than {NESTING} levels: refused rather than stored "
+                    "unredacted (values blanked here)")
+
+
+def _redacted_lines(rules: RedactionRules | None) -> str:
+    """The line batch with `raw` redacted; a line whose credential could not be matched whole (`leftover_sql`)
+    becomes a reject with its values blanked."""
+    redacted = (f"SELECT * REPLACE ({_redacted_raw(rules)} AS raw) "
+                f"FROM (SELECT *, {_careful_lines(rules)} AS careful FROM {LINE_BATCH})")
+    if rules is None:
+        return redacted
+    return (f"SELECT * REPLACE (CASE WHEN too_deep THEN {blanked_sql(unmarked_sql('raw'), rules)} "
+            f"WHEN careful THEN {unmarked_sql('raw')} ELSE raw END AS raw, "
+            f"CASE WHEN too_deep THEN coalesce(known_reason, {sql_literal(_TOO_DEEP)}) ELSE known_reason END AS known_reason) "
+            f"FROM (SELECT *, CASE WHEN careful THEN {leftover_sql('raw')} ELSE false END AS too_deep FROM ({redacted}))")
 
 
 def parse_lines_sql(redaction: RedactionRules | None = None) -> str:
@@ -409,8 +441,7 @@ WITH lines AS (
     -- A line may end in its newline (and CR): JSON ignores them; the text kept for a reject drops them.
     SELECT line_no, raw, bad_utf8_at, unterminated, known_reason,
            bad_utf8_at IS NULL AND known_reason IS NULL AND json_valid(raw) AND {_STRICT_JSON} AS valid_json
-    FROM (SELECT * REPLACE ({_redacted_raw(redaction)} AS raw)
-          FROM (SELECT *, {_careful_lines(redaction)} AS careful FROM {LINE_BATCH}))
+    FROM ({_redacted_lines(redaction)})
 ), staged AS (
     -- Blank lines carry nothing. trim copies the line, so only lines not starting with '{{' pay for it.
     SELECT * FROM lines
