@@ -105,6 +105,12 @@ def decode_request(request: Any, line: int = 1) -> list[OtelSpan]:
     return spans
 
 
+def _event_name(value: Any) -> str | None:
+    """An event's name is a string (the spec's); anything else is no name, as for a span (never a crash later:
+    names are looked up in tables)."""
+    return value if isinstance(value, str) else None
+
+
 def _decode_span(raw: Mapping[str, Any], resource: dict[str, Any], scope: dict[str, Any], where: str,
                  line: int) -> OtelSpan:
     trace_id = decode_id(field(raw, "traceId", "trace_id"), 16, f"{where}.traceId")
@@ -120,7 +126,7 @@ def _decode_span(raw: Mapping[str, Any], resource: dict[str, Any], scope: dict[s
     for i, event in enumerate(_list(raw.get("events"), f"{where}.events")):
         event = _object(event, f"{where}.events[{i}]")
         events.append({"time": to_int(field(event, "timeUnixNano", "time_unix_nano"), f"{where}.events[{i}].time"),
-                       "name": event.get("name"), "attributes": key_values(event.get("attributes"))})
+                       "name": _event_name(event.get("name")), "attributes": key_values(event.get("attributes"))})
     links = []
     for i, link in enumerate(_list(raw.get("links"), f"{where}.links")):
         link = _object(link, f"{where}.links[{i}]")

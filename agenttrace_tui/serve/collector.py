@@ -1,12 +1,14 @@
 """The collector's endpoints: native trace-format lines, Helicone's manual logger, OTLP/HTTP.
 
-Each one turns its body into trace-format records, checks every record, and answers only after the records
-are in the spool (fsync'd). A body with any bad part gets 400 with the reason and none of it is kept.
+Each one turns its body into trace-format lines, judges every line by the ingest's rules (serve/validate.py),
+and answers only after the lines are in the spool (fsync'd). A body with any bad part gets 400 with the reason
+and none of it is kept; whatever a body holds, the answer is 2xx or 4xx with a one-line reason, never a 500.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -19,11 +21,16 @@ from agenttrace_tui.interop import ShapeError, helicone_body_to_records, otlp_re
 from agenttrace_tui.serve.body import BodyError, decode_content, read_body
 from agenttrace_tui.serve.header_case import helicone_headers
 from agenttrace_tui.serve.spool import Spool
-from agenttrace_tui.serve.validate import dumps_line, line_problem, record_problem, split_lines
+from agenttrace_tui.serve.validate import dumps_line, first_pass, split_lines
+from agenttrace_tui.store import IngestCheck, StoreError, ingest_check
+from agenttrace_tui.textsafe import sanitize
 
 INLINE_BYTES: Final = 256 * 1024
 """Bodies up to this size are parsed on the event loop; bigger ones in a thread, so others keep flowing."""
 PROTOBUF: Final = "application/x-protobuf"
+_BOM: Final = b"\xef\xbb\xbf"
+
+log = logging.getLogger("agenttrace.serve")
 
 
 async def _off_loop(size: int, work: Callable[[], Any]) -> Any:
@@ -37,15 +44,50 @@ async def _spool(spool: Spool, lines: list[bytes]) -> None:
         raise BodyError(503, f"could not write the spool: {exc.strerror or exc}") from exc
 
 
+def _rules() -> IngestCheck:
+    try:
+        return ingest_check()
+    except StoreError as exc:  # the ingest cannot run either; the client may try again once it is fixed
+        raise BodyError(503, f"cannot check the body: {sanitize(str(exc))[:300]}") from exc
+
+
+async def _judged(lines: list[bytes], what: str, size: int) -> list[bytes]:
+    """The lines, when the ingest would store every one of them; else 400 naming the first bad one. Lines that
+    need the ingest's own check (validate.Verdicts) are checked in a thread: its SQL takes ~40 ms."""
+    check = _rules()
+    verdicts = await _off_loop(size, lambda: first_pass(lines, check))
+    judged = await asyncio.to_thread(verdicts.settle, check) if verdicts.unsure else verdicts.problems
+    problems = [(number, problem) for number, problem in enumerate(judged, 1) if problem is not None]
+    if problems:
+        number, problem = problems[0]
+        more = f" (and {len(problems) - 1} more bad {what}s)" if len(problems) > 1 else ""
+        raise BodyError(400, f"{what} {number}: {problem}{more}")
+    return lines
+
+
 def _record_lines(records: list[dict[str, Any]], what: str) -> list[bytes]:
-    """Serialize converted records, refusing the body if any of them is not valid trace format."""
+    """Converted records as lines (judged next, by `_judged`)."""
     lines = []
     for index, record in enumerate(records, 1):
-        problem = record_problem(record)
-        if problem is not None:
-            raise BodyError(400, f"{what} record {index}: {problem}")
-        lines.append(dumps_line(record))
+        try:
+            lines.append(dumps_line(record))
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise BodyError(400, f"{what} record {index}: cannot be written as JSON ({type(exc).__name__})") from exc
     return lines
+
+
+def _converted(convert: Callable[[], list[dict[str, Any]]], what: str) -> list[dict[str, Any]]:
+    """A converter's records; its ShapeError is the client's 400, and so is anything else it raises (a bug of
+    ours on a body we did not foresee: logged, and the client told, not a 500)."""
+    try:
+        return convert()
+    except ShapeError as exc:
+        raise BodyError(400, f"{what}: {exc}") from exc
+    except RecursionError as exc:
+        raise BodyError(400, f"{what}: nested too deeply") from exc
+    except Exception as exc:
+        log.error("cannot convert a %s: %s", what, sanitize(f"{type(exc).__name__}: {exc}")[:300])
+        raise BodyError(400, f"{what}: cannot convert it ({type(exc).__name__})") from exc
 
 
 def _content_type(request: Request) -> str:
@@ -64,22 +106,17 @@ def _json_object(body: bytes, what: str) -> dict[str, Any]:
 
 # Native ------------------------------------------------------------------------------------------
 
-def _checked_lines(body: bytes) -> list[bytes]:
-    lines = split_lines(body)
+def _body_lines(body: bytes) -> list[bytes]:
+    # The body is read as a file: a BOM at its start is dropped (anywhere else it is not JSON).
+    lines = split_lines(body.removeprefix(_BOM))
     if not lines:
         raise BodyError(400, "empty body: send trace-format records, one JSON object per line")
-    problems = [(number, problem) for number, line in enumerate(lines, 1)
-                if (problem := line_problem(line)) is not None]
-    if problems:
-        number, problem = problems[0]
-        more = f" (and {len(problems) - 1} more bad lines)" if len(problems) > 1 else ""
-        raise BodyError(400, f"line {number}: {problem}{more}")
     return lines
 
 
 async def post_spans(request: Request) -> Response:
     body = decode_content(request, await read_body(request))
-    lines: list[bytes] = await _off_loop(len(body), lambda: _checked_lines(body))
+    lines = await _judged(await _off_loop(len(body), lambda: _body_lines(body)), "line", len(body))
     await _spool(request.app.state.spool, lines)
     return JSONResponse({"accepted": len(lines)})
 
@@ -97,13 +134,11 @@ async def post_helicone_log(request: Request) -> Response:
 
     def convert() -> list[bytes]:
         log_body = _json_object(body, "Helicone log body")
-        try:
-            records = helicone_body_to_records(log_body, headers, provider=provider, received_ns=received_ns)
-        except ShapeError as exc:
-            raise BodyError(400, f"Helicone log body: {exc}") from exc
+        records = _converted(lambda: helicone_body_to_records(log_body, headers, provider=provider,
+                                                              received_ns=received_ns), "Helicone log body")
         return _record_lines(records, "Helicone log")
 
-    lines: list[bytes] = await _off_loop(len(body), convert)
+    lines = await _judged(await _off_loop(len(body), convert), "Helicone log record", len(body))
     if lines:
         await _spool(request.app.state.spool, lines)
     return JSONResponse({"ok": True, "spans": len(lines)})
@@ -137,13 +172,10 @@ async def post_otlp_traces(request: Request) -> Response:
         export = _otlp_request(body, protobuf)
         if not export:  # an empty request (protobuf leaves out empty lists): nothing to store, not an error
             return []
-        try:
-            records = otlp_request_to_records(export)
-        except ShapeError as exc:
-            raise BodyError(400, f"OTLP body: {exc}") from exc
+        records = _converted(lambda: otlp_request_to_records(export), "OTLP body")
         return _record_lines(records, "OTLP")
 
-    lines: list[bytes] = await _off_loop(len(body), convert)
+    lines = await _judged(await _off_loop(len(body), convert), "OTLP record", len(body))
     if lines:
         await _spool(request.app.state.spool, lines)
     if protobuf:  # an empty ExportTraceServiceResponse: everything accepted

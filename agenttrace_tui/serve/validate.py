@@ -1,8 +1,11 @@
 """Trace-format lines checked before they are acknowledged, so a client learns at once what is wrong.
 
-The rules and reasons are the ingest's (store/write/parse_sql.py, docs/trace-format.md), applied per line in
-Python: the collector refuses a bad body with 400 instead of storing a reject it was never told about. A test
-holds the two in agreement on the format's examples and on bad lines of every kind.
+One set of rules decides both the collector's answer and the ingest: the ingest's (store/write/parse_sql.py,
+docs/trace-format.md). Most lines are judged here in Python, by a reading of those rules that a differential
+test (tests/serve/test_serve_rules.py) holds equal to the ingest's; a line this reading could get wrong is
+judged by the ingest's own code instead (store/write/ingest_check.py): JSON that Python's reader does not
+read as DuckDB's does (a key twice, a lone surrogate, deep nesting, not JSON at all), and lines that redaction
+or the strict-JSON check would look at. So the collector answers 200 only for lines the ingest will store.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -30,22 +34,60 @@ from agenttrace_tui.format import (
     out_of_range,
     time_out_of_range,
 )
+from agenttrace_tui.interop import HELICONE_KEYS, OTLP_KEYS, SourceFormat, sniff
+from agenttrace_tui.store import IngestCheck, ingest_check
 
 _RFC3339: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _INT32: Final = INT32_RANGE
 _STRING_FIELDS: Final = ("span_id", "session_name", "path", "parent_id", "name", "model", "provider")
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+class _Unsure(Exception):
+    """Python's reading of a line could differ from the ingest's (DuckDB's): the ingest judges it."""
 
 
-def _loads(line: bytes) -> Any:
-    """orjson, and the stdlib for the integers beyond 64 bits orjson refuses (and DuckDB accepts)."""
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record = dict(pairs)
+    if len(record) < len(pairs):  # a key twice: DuckDB reads the first, Python the last
+        raise _Unsure
+    return record
+
+
+def _constant(name: str) -> Any:
+    raise _Unsure  # NaN, Infinity: not JSON, though DuckDB's reader takes them
+
+
+_DECODER: Final = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_constant)
+_DOUBTFUL: Final = re.compile(r"(\\u[dD][89a-fA-F])|[0-9]{300}")
+"""A surrogate escape (DuckDB refuses a lone one), or a number of 300 digits or more (beyond a float: DuckDB
+reads it as one, Python as an integer no float holds)."""
+
+
+def _read(line: bytes, text: str) -> Any:
+    """The JSON value of a line as DuckDB's reader has it, or _Unsure. The stdlib reads integers beyond
+    64 bits exactly (DuckDB takes them too; orjson refuses them) but takes lone surrogates, which DuckDB refuses
+    (orjson too: it answers for lines with a surrogate escape)."""
+    doubt = _DOUBTFUL.search(text)
+    if doubt is not None:
+        if doubt.group(1) is None:
+            raise _Unsure
+        try:
+            orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise _Unsure from None
     try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return json.loads(line, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
+    except RecursionError:
+        raise _Unsure from None
+
+
+def _duckdb_json_type(value: Any) -> str:
+    """A value's type as the ingest names it (DuckDB's json_type, lower case)."""
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else "boolean"
+    if isinstance(value, int):
+        return "ubigint" if 0 <= value < 2**64 else "bigint" if -(2**63) <= value < 0 else "double"
+    return {str: "varchar", float: "double", list: "array"}.get(type(value), "object")
 
 
 def _type_name(value: Any) -> str:
@@ -233,18 +275,19 @@ def _span_problem(record: Mapping[str, Any]) -> str | None:
 
 
 def _header_session_id(headers: Any) -> str | None:
+    """The first header named Helicone-Session-Id in any case, as the ingest takes it (empty is none)."""
     if not isinstance(headers, dict):
         return None
     for name, value in headers.items():
-        if name.lower() == "helicone-session-id" and isinstance(value, str) and value:
-            return value
+        if name.lower() == "helicone-session-id":
+            return value if isinstance(value, str) and value else None
     return None
 
 
 def record_problem(record: Any) -> str | None:
     """The first reason a decoded record is not valid trace format, or None."""
     if not isinstance(record, dict):
-        return f"expected a JSON object, got {_type_name(record).split(' ')[-1]}"
+        return f"expected a JSON object, got {_duckdb_json_type(record)}"
     record_type = record.get("type")
     if record_type is not None and record_type not in ("span", "session"):
         return f'type: must be "span" or "session", got {_short(record_type)}'
@@ -283,17 +326,75 @@ def record_problem(record: Any) -> str | None:
     return None
 
 
-def line_problem(line: bytes) -> str | None:
+_OTHER_FORMATS: Final = OTLP_KEYS | HELICONE_KEYS
+
+
+def _other_format(keys: Any) -> str | None:
+    """A line with the top-level keys of an OTLP request or a Helicone log body makes `agenttrace ingest` read
+    the file it starts as that format (interop.sniff): refused, whichever line it is."""
+    found = sorted(_OTHER_FORMATS.intersection(keys))
+    return _read_as_other_format(found[0]) if found else None
+
+
+def _read_as_other_format(key: str) -> str:
+    return (f"{key}: a key of an OTLP request or a Helicone log body, and the ingest reads a file starting "
+            "with it as one: post those to /v1/traces or /custom/v1/log")
+
+
+@dataclass
+class Verdicts:
+    """The first pass over some lines: `problems[i]` is line i's reason (None: stored), except for the lines
+    in `unsure`, which only `settle()` knows (it runs the ingest's SQL: ~40 ms, off the event loop)."""
+
+    lines: Sequence[bytes]
+    problems: list[str | None]
+    unsure: list[int]
+
+    def settle(self, check: IngestCheck) -> list[str | None]:
+        if self.unsure:
+            reasons = check.reasons([self.lines[index] for index in self.unsure])
+            for index, reason in zip(self.unsure, reasons, strict=True):
+                if reason is None and sniff(self.lines[index]) is not SourceFormat.NATIVE:
+                    reason = _read_as_other_format("/".join(sorted(_OTHER_FORMATS)))
+                self.problems[index] = reason
+            self.unsure = []
+        return self.problems
+
+
+def first_pass(lines: Sequence[bytes], check: IngestCheck) -> Verdicts:
+    """Judge each line (without its newline) in Python where that reading is the ingest's; set the others
+    aside for the ingest's own code. `check`: the ingest's rules now (store.ingest_check())."""
+    verdicts = Verdicts(lines, [], [])
+    for index, line in enumerate(lines):
+        problem: str | None = None
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            verdicts.problems.append(f"not valid UTF-8 (bad byte at column {exc.start + 1})")
+            continue
+        try:
+            if check.needs_ingest(line):
+                raise _Unsure
+            try:
+                record = _read(line, text)
+            except ValueError:  # not JSON; DuckDB agrees (tests/serve/test_serve_rules.py holds it)
+                verdicts.problems.append("not valid JSON")
+                continue
+            problem = (_other_format(record) if isinstance(record, dict) else None) or record_problem(record)
+        except _Unsure:
+            verdicts.unsure.append(index)
+        verdicts.problems.append(problem)
+    return verdicts
+
+
+def judge_lines(lines: Sequence[bytes], check: IngestCheck) -> list[str | None]:
+    """The reason the ingest would reject each line (without its newline), or None where it stores it."""
+    return first_pass(lines, check).settle(check)
+
+
+def line_problem(line: bytes, check: IngestCheck | None = None) -> str | None:
     """The first reason one line (without its newline) is not a valid trace-format record, or None."""
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"not valid UTF-8 (bad byte at column {exc.start + 1})"
-    try:
-        record = _loads(line)
-    except ValueError:
-        return "not valid JSON"
-    return record_problem(record)
+    return judge_lines([line], check if check is not None else ingest_check())[0]
 
 
 def split_lines(body: bytes) -> list[bytes]:
