@@ -81,7 +81,7 @@ LARGE_INPUT_BYTES: Final = 8 * 1024 * 1024
 DbOption = Annotated[
     str | None,
     typer.Option("--db", help="Store file, or a team store URL ducklake:postgres:CONNINFO (docs/team-store.md); default: "
-                 "$AGENTTRACE_DB, else the config's [store] db, else ~/.local/share/agenttrace/traces.duckdb.",
+                 "$AGENTTRACE_DB, else the config's \\[store] db, else ~/.local/share/agenttrace/traces.duckdb.",
                  show_default=False),
 ]
 
@@ -557,7 +557,7 @@ def rejects(
 
 @app.command(epilog="Example: agenttrace reprice --prices prices.toml")
 def reprice(
-    prices: Annotated[Path | None, typer.Option("--prices", help="TOML price overrides (else the config file's [prices]).")] = None,
+    prices: Annotated[Path | None, typer.Option("--prices", help="TOML price overrides (else the config file's \\[prices]).")] = None,
     db: DbOption = None,
     wait: WaitOption = 30.0,
 ) -> None:

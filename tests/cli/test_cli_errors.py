@@ -172,14 +172,15 @@ VALUES = {"path": PATH, "int": INTS, "seconds": INTS, "text": TEXT, "filter": FI
 
 COMMANDS: dict[str, tuple[list[str], dict[str, str]]] = {
     "ingest": (["paths"], {"--db": "path", "--strict": "flag", "--force": "flag", "--prices": "path",
-                           "--json": "flag", "--wait": "seconds", "--no-redact": "flag"}),
+                           "--json": "flag", "--wait": "seconds", "--no-redact": "flag",
+                           "--max-line-bytes": "int"}),
     "sessions": ([], {"--filter": "filter", "--since": "time", "--until": "time", "--query": "text",
                       "--sort": "text", "--desc": "flag", "--limit": "int", "--db": "path", "--json": "flag",
                       "--csv": "flag", "--wait": "seconds"}),
     "show": (["text"], {"--spans": "int", "--db": "path", "--json": "flag", "--wait": "seconds"}),
     "stats": ([], {"--filter": "filter", "--since": "time", "--until": "time", "--query": "text", "--by": "text",
                    "--top": "int", "--db": "path", "--json": "flag", "--wait": "seconds"}),
-    "sql": (["text"], {"--db": "path", "--json": "flag", "--csv": "flag", "--wait": "seconds"}),
+    "sql": (["text"], {"--db": "path", "--json": "flag", "--csv": "flag", "--wait": "seconds", "--safe": "flag"}),
     "rejects": ([], {"--clear": "flag", "--limit": "int", "--db": "path", "--json": "flag", "--wait": "seconds"}),
     "reprice": ([], {"--prices": "path", "--db": "path", "--wait": "seconds"}),
     "copy": ([], {"--from": "path", "--to": "path", "--append": "flag", "--json": "flag", "--wait": "seconds"}),
@@ -261,3 +262,20 @@ def test_prices_at_a_store_file_is_a_one_line_error(paths: dict[str, Path]) -> N
     """Found by the property: a binary --prices file was a UnicodeDecodeError."""
     assert_one_line_error(*run(paths, "reprice", "--prices", str(paths["store"]), "--db", str(paths["store"])),
                           saying="not valid TOML")
+
+
+def test_every_help_text_shows_its_config_tables() -> None:
+    """`[ingest]`, `[store]` in an option's help are config tables, not Rich markup: Rich printed "see  in the
+    config" for them."""
+    import re
+
+    import typer.main
+
+    from agenttrace_tui import cli
+
+    group = typer.main.get_command(cli.app)
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        shown = " ".join(invoke([name, "--help"], env={**os.environ, "COLUMNS": "400"}).stdout.split())
+        for param in command.params:
+            for table in re.findall(r"\[[a-z][^\]]*\]", (param.help or "").replace("\\[", "[")):
+                assert table in shown, (name, param.opts, table)
