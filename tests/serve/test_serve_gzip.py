@@ -35,7 +35,8 @@ def test_every_member_of_a_concatenated_gzip_body_is_stored(tmp_path: Path) -> N
         assert wait_for_count(server.db, 4) == 4
 
 
-@pytest.mark.parametrize("tail", [b"garbage", b"\n", b"\x1f\x8b", b"\0\0junk", gzip.compress(b"x")[:-4]])
+@pytest.mark.parametrize("tail", [b"garbage", b"\n", b"\x1f\x8b", b"\0\0junk", gzip.compress(b"x", mtime=0)[:-4]],
+                         ids=["garbage", "newline", "magic", "zeros-then-junk", "truncated-member"])
 def test_bytes_after_a_member_are_refused(tmp_path: Path, tail: bytes) -> None:
     with serving(tmp_path) as server:
         response = post_gzip(server.url, gzip.compress(line("kept-out")) + tail)
