@@ -4,6 +4,7 @@ and whatever an older store already holds is read back by every reader without a
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from agenttrace_tui.interop import otlp_request_to_records
 from agenttrace_tui.serve.validate import line_problem
 from agenttrace_tui.store import Store
 
-from store_helpers import old_store, run_cli, span, write_jsonl
+from store_helpers import invoke, old_store, run_cli, span, write_jsonl
 
 GOOD = [span("good", span_id=f"g{i}", duration_ms=5) for i in range(3)]
 
@@ -156,6 +157,37 @@ def _edge_spans(draw: st.DrawFn) -> dict[str, Any]:
     return record
 
 
+def _read_by_the_cli(db: Path, session_ids: list[str]) -> None:
+    """`sessions`, `stats` and `show` of every session, text and --json: exit 0, never a traceback."""
+    commands = [["sessions"], ["sessions", "--json"], ["stats"], ["stats", "--json"], ["stats", "--by", "name"]]
+    commands += [["show", sid, *extra] for sid in session_ids for extra in ([], ["--json"])]
+    for args in commands:
+        done = invoke([*args, "--db", str(db)])  # an exception propagates: the test fails with it
+        assert done.returncode == 0 and "Traceback" not in done.stdout + done.stderr, (args, done.stderr)
+
+
+async def _read_by_the_explorer(db: Path) -> None:
+    """The explorer's list, then every session's screen, under Pilot: it must not end on an exception."""
+    from agenttrace_tui.tui.app import AgentTraceApp
+    from agenttrace_tui.tui.screens.session import SessionScreen
+    from agenttrace_tui.tui.screens.sessions import SessionsScreen, SessionTable
+    from tui_helpers import SIZE, table, wait_for
+
+    app = AgentTraceApp(Store(db), keymap={})
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen) and app.screen.listing is not None
+                       and bool(app.screen.query(SessionTable)))
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen) and screen.listing is not None
+        for row in range(screen.listing.raw.num_rows):
+            table(app).move_cursor(row=row)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view is not None)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+    assert app.return_code in (None, 0)
+
+
 def _check_accepted_lines_are_read(tmp_path: Path, records: list[dict[str, Any]]) -> None:
     db = tmp_path / f"p{len(list(tmp_path.iterdir()))}.duckdb"
     store = Store(db)
@@ -167,7 +199,11 @@ def _check_accepted_lines_are_read(tmp_path: Path, records: list[dict[str, Any]]
     for number, record in enumerate(records, 1):
         problem = line_problem(json.dumps(record).encode())
         assert (problem is None) == (number not in rejected_lines), (record, problem)
+    # Every read path: the store's face, the CLI's printing of it, the explorer's screens.
     _read_everything(store)
+    if result.stored:
+        _read_by_the_cli(db, [s["session_id"] for s in store.sessions(limit=None)])
+        asyncio.run(_read_by_the_explorer(db))
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
