@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from agenttrace_tui.store import FilterError, compile_filters
 from store_helpers import invoke, span, write_jsonl
+from fuzz_helpers import long_fuzz, skip_unless_long
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +252,8 @@ def test_any_command_line_exits_0_1_or_2_with_one_line_errors(paths: dict[str, P
     _check_any_command_line(paths, line)
 
 
-@pytest.mark.slow
+@long_fuzz
+@skip_unless_long
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(line=command_lines())
 def test_any_command_line_many_examples(paths: dict[str, Path], line: tuple[list[str], list[tuple[int, str]]]) -> None:

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from cli.test_cli_errors import INTS, PATH, TEXT, _env, paths  # noqa: F401  (paths is a fixture)
 from store_helpers import invoke
+from fuzz_helpers import long_fuzz, skip_unless_long
 
 SETTLED_ROUNDS = 5
 """Rounds with no worker running before the headless explorer quits (rounds, not seconds: see tui_helpers)."""
@@ -154,7 +155,8 @@ def test_any_long_running_command_line_exits_0_1_or_2(paths: dict[str, Path], cu
     _check(paths, cut_short, line)
 
 
-@pytest.mark.slow
+@long_fuzz
+@skip_unless_long
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(line=command_lines())

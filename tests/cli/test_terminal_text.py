@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from agenttrace_tui import textsafe
 
 from store_helpers import invoke, span, write_jsonl
+from fuzz_helpers import long_fuzz, skip_unless_long
 
 ISSUE_INVISIBLE = (
     (0x00AD, 0x00AD), (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F),
@@ -209,7 +210,8 @@ def test_property_no_unsafe_character_reaches_the_terminal(tmp_path_factory: pyt
     check(tmp_path_factory.mktemp("text"), text)
 
 
-@pytest.mark.slow
+@long_fuzz
+@skip_unless_long
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(text=TEXT)

@@ -21,7 +21,10 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, TracesData
 from starlette.testclient import TestClient
 
-from fuzz_helpers import DEFAULT_SETTINGS, json_values, mutated, valid_records, valid_span_line, workdir
+from fuzz_helpers import (
+    DEFAULT_SETTINGS, json_values, long_fuzz, mutated, skip_unless_long,
+    valid_records, valid_span_line, workdir,
+)
 from interop_helpers import TOOL, make_spans, spec_dict
 from test_serve_rules import collector
 
@@ -144,6 +147,7 @@ def test_any_body_is_answered_2xx_or_4xx() -> None:
     _run(FAST_EXAMPLES, derandomize=True)
 
 
-@pytest.mark.slow
+@long_fuzz
+@skip_unless_long
 def test_long_any_body_is_answered_2xx_or_4xx() -> None:
     _run(LONG, derandomize=False)

@@ -20,7 +20,10 @@ from agenttrace_tui.serve.spool import Spool
 from agenttrace_tui.interop import SourceFormat, sniff
 from agenttrace_tui.store import InputSource, Store, ingest
 
-from fuzz_helpers import DEFAULT_SETTINGS, LONG_EXAMPLES, json_values, lines, valid_records, valid_span_line, workdir
+from fuzz_helpers import (
+    DEFAULT_SETTINGS, LONG_EXAMPLES, json_values, lines, long_fuzz,
+    skip_unless_long, valid_records, valid_span_line, workdir,
+)
 
 HOST = "http://127.0.0.1"
 B = b'"session_id":"s","start_time":0'
@@ -164,7 +167,8 @@ def test_generated_lines_are_answered_as_the_ingest_stores_them(generated: list[
         _check_agreement(directory, generated)
 
 
-@pytest.mark.slow
+@long_fuzz
+@skip_unless_long
 @settings(DEFAULT_SETTINGS, max_examples=LONG_EXAMPLES // 10, derandomize=False)
 @given(st.lists(generated_lines, min_size=1, max_size=12))
 def test_long_generated_lines_are_answered_as_the_ingest_stores_them(generated: list[bytes]) -> None:

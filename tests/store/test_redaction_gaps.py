@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 from store_helpers import span, write_jsonl
+from fuzz_helpers import long_fuzz, skip_unless_long
 
 from agenttrace_tui.interop import otlp_request_to_records
 from agenttrace_tui.store import Store
@@ -278,7 +279,8 @@ def test_property_a_secret_in_a_known_place_never_reaches_the_store(tmp_path: Pa
     _property(tmp_path, cases, next(_RUNS))
 
 
-@pytest.mark.slow
+@long_fuzz
+@skip_unless_long
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cases=st.lists(placements(), min_size=1, max_size=60))
 def test_property_a_secret_in_a_known_place_never_reaches_the_store_long(tmp_path: Path,

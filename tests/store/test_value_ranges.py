@@ -19,6 +19,7 @@ from agenttrace_tui.serve.validate import line_problem
 from agenttrace_tui.store import Store
 
 from store_helpers import invoke, old_store, run_cli, span, write_jsonl
+from fuzz_helpers import long_fuzz, skip_unless_long
 
 GOOD = [span("good", span_id=f"g{i}", duration_ms=5) for i in range(3)]
 
@@ -213,7 +214,8 @@ def test_any_line_the_ingest_accepts_is_read_back(tmp_path: Path, records: list[
     _check_accepted_lines_are_read(tmp_path, records)
 
 
-@pytest.mark.slow
+@long_fuzz
+@skip_unless_long
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_edge_spans(), min_size=1, max_size=12))
 def test_long_any_line_the_ingest_accepts_is_read_back(tmp_path: Path, records: list[dict[str, Any]]) -> None:
