@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -26,6 +27,24 @@ generous for a loaded 2-core machine; never a timing claim."""
 POLL_ROUNDS = 1500
 """Polls for a state (a server started, the store readable, a count reached) are bounded by a number of rounds,
 not by the clock: a loaded machine gets as many looks as an idle one."""
+
+
+@contextmanager
+def serve_log_lines(level: int = logging.DEBUG) -> Iterator[list[str]]:
+    """The messages the collector logs (logger "agenttrace.serve") at `level` or above, while inside."""
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Keep(level)
+    logger = logging.getLogger("agenttrace.serve")
+    logger.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
 
 
 @dataclass

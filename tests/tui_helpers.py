@@ -18,7 +18,8 @@ from textual.pilot import Pilot
 from textual.worker import WorkerState
 
 from agenttrace_tui.tui.app import AgentTraceApp
-from agenttrace_tui.tui.screens.sessions import SessionTable
+from agenttrace_tui.tui.screens.session import SessionScreen
+from agenttrace_tui.tui.screens.sessions import SessionsScreen, SessionTable
 
 SIZE = (160, 48)
 
@@ -68,3 +69,19 @@ async def wait_for(pilot: Pilot[Any], predicate: object, *, rounds: int = IDLE_R
 
 def table(app: AgentTraceApp) -> SessionTable:
     return app.screen.query_one(SessionTable)
+
+
+async def open_every_session(app: AgentTraceApp, pilot: Pilot[Any]) -> list[str]:
+    """Wait for the list, then open each listed session's screen and come back; the ids, in list order."""
+    await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen) and app.screen.listing is not None
+                   and bool(app.screen.query(SessionTable)))
+    screen = app.screen
+    assert isinstance(screen, SessionsScreen) and screen.listing is not None
+    ids = [str(v) for v in screen.listing.raw["session_id"].to_pylist()]
+    for row in range(len(ids)):
+        table(app).move_cursor(row=row)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view is not None)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+    return ids

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve_helpers import serving
+from serve_helpers import serve_log_lines, serving
 from store_helpers import invoke
 
 from agenttrace_tui.serve import ServeError, ServeOptions, listen, prepare
@@ -160,19 +160,8 @@ def test_every_error_is_json_with_a_one_line_reason(tmp_path: Path) -> None:
 
 @pytest.fixture
 def serve_log() -> Iterator[list[str]]:
-    lines: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(record.getMessage())
-
-    handler = Keep()
-    logger = logging.getLogger("agenttrace.serve")
-    logger.addHandler(handler)
-    try:
+    with serve_log_lines(logging.DEBUG) as lines:
         yield lines
-    finally:
-        logger.removeHandler(handler)
 
 
 @pytest.mark.parametrize("db", ["ducklake:postgres:dbname=traces host=db.internal password=hunter2-secret",

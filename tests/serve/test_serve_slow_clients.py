@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve_helpers import POLL_ROUNDS, WAIT_SECONDS, serving, wait_for_count
+from serve_helpers import POLL_ROUNDS, WAIT_SECONDS, serve_log_lines, serving, wait_for_count
 
 from agenttrace_tui.serve import ServeError, ServeOptions
 from agenttrace_tui.serve import connections as connections_module
@@ -83,20 +83,8 @@ def error_of(answer: bytes) -> tuple[int, str]:
 
 @pytest.fixture
 def warnings() -> Iterator[list[str]]:
-    lines: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.levelno >= logging.WARNING:
-                lines.append(record.getMessage())
-
-    handler = Keep()
-    logger = logging.getLogger("agenttrace.serve")
-    logger.addHandler(handler)
-    try:
+    with serve_log_lines(logging.WARNING) as lines:
         yield lines
-    finally:
-        logger.removeHandler(handler)
 
 
 def test_half_sent_requests_are_closed_by_the_server(tmp_path: Path, warnings: list[str]) -> None:

@@ -170,22 +170,11 @@ def _read_by_the_cli(db: Path, session_ids: list[str]) -> None:
 async def _read_by_the_explorer(db: Path) -> None:
     """The explorer's list, then every session's screen, under Pilot: it must not end on an exception."""
     from agenttrace_tui.tui.app import AgentTraceApp
-    from agenttrace_tui.tui.screens.session import SessionScreen
-    from agenttrace_tui.tui.screens.sessions import SessionsScreen, SessionTable
-    from tui_helpers import SIZE, table, wait_for
+    from tui_helpers import SIZE, open_every_session
 
     app = AgentTraceApp(Store(db), keymap={})
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen) and app.screen.listing is not None
-                       and bool(app.screen.query(SessionTable)))
-        screen = app.screen
-        assert isinstance(screen, SessionsScreen) and screen.listing is not None
-        for row in range(screen.listing.raw.num_rows):
-            table(app).move_cursor(row=row)
-            await pilot.press("enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view is not None)
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        await open_every_session(app, pilot)
     assert app.return_code in (None, 0)
 
 

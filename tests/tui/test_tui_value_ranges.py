@@ -9,11 +9,9 @@ import pytest
 
 from agenttrace_tui.store import Store
 from agenttrace_tui.tui.app import AgentTraceApp
-from agenttrace_tui.tui.screens.session import SessionScreen
-from agenttrace_tui.tui.screens.sessions import SessionsScreen, SessionTable
 
 from store_helpers import old_store
-from tui_helpers import SIZE, table, wait_for
+from tui_helpers import SIZE, open_every_session
 
 
 @pytest.mark.slow
@@ -21,15 +19,5 @@ async def test_the_explorer_opens_every_session_of_anold_store(tmp_path: Path) -
     store = Store(old_store(tmp_path))
     app = AgentTraceApp(store, keymap={})
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: bool(app.screen.query(SessionTable)))
-        screen = app.screen
-        assert isinstance(screen, SessionsScreen) and screen.listing is not None
-        ids = [str(v) for v in screen.listing.raw["session_id"].to_pylist()]
-        assert set(ids) == {"good", "x", "year0", "year10000", "long"}
-        for row in range(len(ids)):
-            table(app).move_cursor(row=row)
-            await pilot.press("enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view is not None)
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        assert set(await open_every_session(app, pilot)) == {"good", "x", "year0", "year10000", "long"}
     assert app.return_code in (None, 0)
