@@ -281,3 +281,12 @@ def test_every_help_text_shows_its_config_tables() -> None:
         for param in command.params:
             for table in re.findall(r"\[[a-z][^\]]*\]", (param.help or "").replace("\\[", "[")):
                 assert table in shown, (name, param.opts, table)
+
+
+def test_a_store_given_as_a_trace_is_one_error_not_a_reject_per_line(paths: dict[str, Path], tmp_path: Path) -> None:
+    """It gave 166 rejects ("not valid UTF-8", "not valid JSON") for a small store; the traces beside it are stored."""
+    other = tmp_path / "other.duckdb"
+    code, stdout, stderr = run(paths, "ingest", str(paths["store"]), str(paths["trace"]), "--db", str(other))
+    assert code == 2, stderr
+    assert f"agenttrace: {paths['store']}: a DuckDB database (an agenttrace store?), not a trace file" in stderr
+    assert "rejected" in stderr and ", 0 rejected," in stderr and "2 stored" in stderr, stderr

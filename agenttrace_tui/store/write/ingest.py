@@ -24,7 +24,7 @@ import pyarrow as pa
 from agenttrace_tui import config as config_file
 from agenttrace_tui.interop import SNIFF_BYTES, Converted, SourceFormat, convert_file, sniff
 from agenttrace_tui.store.backend import StoreTarget, WriteSession, open_backend
-from agenttrace_tui.store.backend.connection import DEFAULT_WAIT_SECONDS
+from agenttrace_tui.store.backend.connection import DEFAULT_WAIT_SECONDS, DUCKDB_MAGIC
 from agenttrace_tui.store.errors import StoreError
 from agenttrace_tui.store.write import merge_sql, preload
 from agenttrace_tui.store.write import parse_sql
@@ -242,6 +242,8 @@ def ingest(
                                 source.key)
                 except OSError as exc:
                     file_result.error = f"{source.name}: cannot read: {exc.strerror or exc}"
+                except NotATraceFile as exc:
+                    file_result.error = f"{source.name}: {exc}"
                 except EOFError as exc:  # gzip stream cut short
                     file_result.error = f"{source.name}: cannot read: {exc}"
                 except duckdb.Error as exc:
@@ -252,6 +254,11 @@ def ingest(
             writer.close()
     result.elapsed_seconds = time.perf_counter() - started
     return result
+
+
+class NotATraceFile(Exception):
+    """A file that is certainly no trace (a DuckDB database: a store given where traces go): one error, not a
+    reject for each of its lines."""
 
 
 def _rolled_back(file_result: FileResult, error: str) -> None:
@@ -327,6 +334,9 @@ def _ingest_path(
     fingerprint = (stat.st_size, stat.st_mtime_ns)
     with open_binary(path) as stream:
         head = stream.read(SNIFF_BYTES)
+        if head[8:12] == DUCKDB_MAGIC:
+            raise NotATraceFile("a DuckDB database (an agenttrace store?), not a trace file: read it with --db, "
+                                "or add its sessions to another store with `agenttrace copy --from`")
         if _direct_suits(writer, con, key, head, stat.st_size, strict):
             direct = _ingest_directly(writer, key, PrefixedStream(head, stream), file_result, settings, on_bytes,
                                       fingerprint, on_stage)
