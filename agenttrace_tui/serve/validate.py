@@ -126,15 +126,26 @@ def _is_integer(value: Any) -> bool:
     return _is_number(value) and (isinstance(value, int) or (math.isfinite(value) and value == math.floor(value)))
 
 
-def _epoch_us(value: int | float) -> float:
+def _epoch_us(value: int | float) -> int | float:
+    """Microseconds since the epoch, as the ingest's SQL computes them (parse_sql._epoch_us): an integer stays
+    an integer (nanoseconds near year 9999 lose their last digits, not their value to a float), a float is
+    floored to whole microseconds."""
+    if isinstance(value, int):
+        if value >= 10**17:
+            return value // 1000
+        if value >= 10**14:
+            return value
+        if value >= 10**11:
+            return value * 1000
+        return value * 1_000_000
     magnitude = abs(value)
     if magnitude >= 1e17:
-        return value / 1000
+        return math.floor(value / 1000)
     if magnitude >= 1e14:
-        return value
+        return math.floor(value)
     if magnitude >= 1e11:
-        return value * 1000
-    return value * 1_000_000
+        return math.floor(value * 1000)
+    return math.floor(value * 1_000_000)
 
 
 def _parse_rfc3339(text: str) -> datetime | None:
