@@ -202,7 +202,7 @@ def test_json_escapes_are_exact_data() -> None:
     assert b"\\udb40\\udc41" in document and "😀".encode() in document
 
 
-@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(derandomize=True, max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(text=TEXT)
 def test_property_no_unsafe_character_reaches_the_terminal(tmp_path_factory: pytest.TempPathFactory,
