@@ -20,6 +20,8 @@ from textual.worker import WorkerState
 from agenttrace_tui.tui.app import AgentTraceApp
 from agenttrace_tui.tui.screens.session import SessionScreen
 from agenttrace_tui.tui.screens.sessions import SessionsScreen, SessionTable
+from agenttrace_tui.tui.widgets.detail import DetailPane
+from agenttrace_tui.tui.widgets.path_tree import PathTree, SpanRef
 
 SIZE = (160, 48)
 
@@ -85,3 +87,21 @@ async def open_every_session(app: AgentTraceApp, pilot: Pilot[Any]) -> list[str]
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
     return ids
+
+
+async def open_first_span(app: AgentTraceApp, pilot: Pilot[Any], showing: str) -> SessionScreen:
+    """From the list: open the selected session, its first folder, and its first span, whose detail shows
+    `showing`; the session screen."""
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view is not None)
+    screen = app.screen
+    assert isinstance(screen, SessionScreen)
+    tree = screen.query_one(PathTree)
+    await wait_for(pilot, lambda: bool(tree.root.children))
+    folder = tree.root.children[0]
+    tree.select_line_of(folder)
+    await pilot.press("l")
+    await wait_for(pilot, lambda: any(isinstance(c.data, SpanRef) for c in folder.children))
+    await pilot.press("j")
+    await wait_for(pilot, lambda: showing in screen.query_one(DetailPane).rendered_text())
+    return screen

@@ -16,7 +16,7 @@ from agenttrace_tui.tui.widgets.path_tree import FolderRef, PathTree, SpanRef
 from agenttrace_tui.tui.widgets.timeline import Timeline
 
 from store_helpers import SAMPLES, span, write_jsonl
-from tui_helpers import SIZE, table, wait_for
+from tui_helpers import SIZE, open_first_span, table, wait_for
 
 @pytest.fixture(scope="module")
 def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
@@ -172,18 +172,7 @@ async def test_untrusted_names_are_shown_literally(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: "boom" in _svg_text(app.export_screenshot()))
         shown = _svg_text(app.export_screenshot())
         assert "[bold red]boom[/]" in shown and "␛[2J" in shown and "\x1b" not in shown
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view is not None)
-        screen = app.screen
-        assert isinstance(screen, SessionScreen)
-        tree = screen.query_one(PathTree)
-        await wait_for(pilot, lambda: bool(tree.root.children))
-        folder = tree.root.children[0]
-        tree.select_line_of(folder)
-        await pilot.press("l")
-        await wait_for(pilot, lambda: any(isinstance(c.data, SpanRef) for c in folder.children))
-        await pilot.press("j")
-        await wait_for(pilot, lambda: "boom" in screen.query_one(DetailPane).rendered_text())
+        await open_first_span(app, pilot, "boom")
         text = _svg_text(app.export_screenshot())
         assert "[bold]x" in text and "[bold red]boom[/]" in text and "\x1b" not in text
 

@@ -19,13 +19,11 @@ from rich.segment import Segment
 from agenttrace_tui.store import Store
 from agenttrace_tui.textsafe import sanitize
 from agenttrace_tui.tui.app import AgentTraceApp
-from agenttrace_tui.tui.screens.session import SessionScreen
 from agenttrace_tui.tui.screens.sessions import SessionsScreen
 from agenttrace_tui.tui.widgets.detail import DetailPane
-from agenttrace_tui.tui.widgets.path_tree import PathTree, SpanRef
 
 from store_helpers import span, write_jsonl
-from tui_helpers import SIZE, table, wait_for
+from tui_helpers import SIZE, open_first_span, table, wait_for
 
 INVISIBLE = "\u200d\u2060\u00ad\u3164\u115f\uffa0\U000e0041\U000e0100\ufe0f\u200b\u2066\u202e\u2028"
 HOSTILE = "\x1b[2J\x1b]52;c;ZXZpbA==\x07" + INVISIBLE + "\n; touch /tmp/pwned\n"
@@ -96,22 +94,6 @@ def screen_text(app: AgentTraceApp) -> str:
     return "".join(texts)
 
 
-async def open_span(app: AgentTraceApp, pilot: Any) -> SessionScreen:
-    await pilot.press("enter")
-    await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.view is not None)
-    screen = app.screen
-    assert isinstance(screen, SessionScreen)
-    tree = screen.query_one(PathTree)
-    await wait_for(pilot, lambda: bool(tree.root.children))
-    folder = tree.root.children[0]
-    tree.select_line_of(folder)
-    await pilot.press("l")
-    await wait_for(pilot, lambda: any(isinstance(c.data, SpanRef) for c in folder.children))
-    await pilot.press("j")
-    await wait_for(pilot, lambda: "first line" in screen.query_one(DetailPane).rendered_text())
-    return screen
-
-
 async def test_copy_on_the_list_is_the_text_as_shown(store: Store, clipboard: list[str]) -> None:
     app = AgentTraceApp(store, keymap={})
     async with app.run_test(size=SIZE) as pilot:
@@ -133,7 +115,7 @@ async def test_copy_on_the_session_screen_keeps_an_output_s_lines_only(store: St
     app = AgentTraceApp(store, keymap={})
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen) and table(app).row_count == 1)
-        await open_span(app, pilot)
+        await open_first_span(app, pilot, "first line")
         await pilot.press("y")  # the span's output: its newlines and tabs are content, as the detail pane shows
         await wait_for(pilot, lambda: len(clipboard) == 1)
         assert clipboard[-1] == sanitize(OUTPUT, single_line=False)
@@ -151,7 +133,7 @@ async def test_no_invisible_character_is_drawn(store: Store) -> None:
         shown = screen_text(app)
         assert bad(shown, lines=True) == [], shown
         assert "\\u200d" in shown  # a stand-in, not nothing
-        screen = await open_span(app, pilot)
+        screen = await open_first_span(app, pilot, "first line")
         await pilot.pause()
         shown = screen_text(app)
         assert "STEP" in shown and bad(shown, lines=True) == [], shown
