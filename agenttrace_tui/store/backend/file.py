@@ -124,7 +124,8 @@ class FileWriteSession:
         if self.con is None or self.memory_lifted:
             return False
         total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20)
-        self.con.execute(f"SET GLOBAL memory_limit = '{total_mb * 8 // 10}MB'")  # DuckDB's default: 80% of RAM
+        with self.con.cursor() as side:  # a query may be running on self.con: a long line met mid-file (ingest.py)
+            side.execute(f"SET GLOBAL memory_limit = '{total_mb * 8 // 10}MB'")  # DuckDB's default: 80% of RAM
         self.memory_lifted = True
         return True
 

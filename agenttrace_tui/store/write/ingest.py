@@ -26,7 +26,7 @@ from agenttrace_tui.interop import SNIFF_BYTES, Converted, SourceFormat, convert
 from agenttrace_tui.store.backend import StoreTarget, WriteSession, open_backend
 from agenttrace_tui.store.backend.connection import DEFAULT_WAIT_SECONDS, DUCKDB_MAGIC
 from agenttrace_tui.store.errors import StoreError
-from agenttrace_tui.store.write import merge_sql, preload
+from agenttrace_tui.store.write import long_lines, merge_sql, preload
 from agenttrace_tui.store.write import parse_sql
 from agenttrace_tui.store.write.backpressure import ReleaseGate
 from agenttrace_tui.store.write.direct_udfs import ASIDE_FIELDS, AsideFull, LinesAside, PriceLookup
@@ -430,7 +430,7 @@ def _ingest_directly(
                                                 ASIDE_FUNCTION, ASIDE_FIELDS)
         try:
             inserted = _run_over_lines(con, read_line_batches(stream, state, on_bytes, max_line_bytes=settings.max_line_bytes),
-                                       statement, params)
+                                       statement, params, writer.lift_memory_limit)
         except duckdb.Error:
             # DuckDB's error hides what a function raised. Giving up on the direct way, and a KeyboardInterrupt
             # (where store/write/interrupts.py is not in place), must stay themselves; other failures are the file's.
@@ -522,7 +522,7 @@ def _ingest_one(
     try:
         # Parsed outside the transaction (into a temp table, local to this connection), so that a team
         # store's retry after a write conflict runs the writes again without reading the stream again.
-        _parse_file(con, batches, settings.redaction)
+        _parse_file(con, batches, settings.redaction, writer.lift_memory_limit)
         if on_stage is not None:
             on_stage("storing")
         def write() -> None:
@@ -581,18 +581,20 @@ def _drop_temporaries(con: duckdb.DuckDBPyConnection) -> None:
 
 LINE_SCHEMA: Final = pa.schema(
     [("line_no", pa.int64()), ("raw", pa.large_string()), ("bad_utf8_at", pa.int64()), ("unterminated", pa.bool_()),
-     ("known_reason", pa.string())]
+     ("known_reason", pa.string()), ("extra_keys", pa.bool_())]
 )
 
 
-def _parse_file(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch],
-                redaction: RedactionRules | None = None) -> None:
+def _parse_file(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch], redaction: RedactionRules | None = None,
+                before_long_line: Callable[[], object] | None = None) -> None:
     """Validate and normalize a whole file's lines into `parsed_lines`, in one query over an Arrow stream."""
-    _run_over_lines(con, batches, f"CREATE OR REPLACE TEMP TABLE parsed_lines AS {parse_sql.parse_lines_sql(redaction)}")
+    _run_over_lines(con, batches, f"CREATE OR REPLACE TEMP TABLE parsed_lines AS {parse_sql.parse_lines_sql(redaction)}",
+                    before_long_line=before_long_line)
 
 
 def _run_over_lines(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch], statement: str,
-                    params: Mapping[str, object] | None = None) -> int:
+                    params: Mapping[str, object] | None = None,
+                    before_long_line: Callable[[], object] | None = None) -> int:
     """Run `statement` (which reads parse_sql.LINE_BATCH) over a file's lines: one query, not one per block;
     returns the rows it wrote.
 
@@ -608,8 +610,13 @@ def _run_over_lines(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch]
         try:
             for batch in batches:
                 gate.wait()
+                length = long_lines.long_line_bytes(batch)
+                if length >= long_lines.LIFT_CAP_BYTES and before_long_line is not None:
+                    before_long_line()
+                if length >= long_lines.CHECKED_BYTES:
+                    batch = long_lines.with_extra_keys(batch)
                 batch.lines = gate.track(batch.lines)
-                yield from _line_table(batch).to_batches()
+                yield from line_table(batch).to_batches()
         except BaseException as exc:  # raised again below: DuckDB would turn it into its own error
             failure.append(exc)
             raise
@@ -629,7 +636,8 @@ def _run_over_lines(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch]
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def _line_table(batch: LineBatch) -> pa.Table:
+def line_table(batch: LineBatch) -> pa.Table:
+    """A batch as the registered table of parse_sql.LINE_BATCH."""
     count = len(batch.lines)
     numbers = batch.line_numbers
     return pa.table(
@@ -641,6 +649,7 @@ def _line_table(batch: LineBatch) -> pa.Table:
             # Only a file's last line can lack its newline; read_line_batches yields it alone.
             "unterminated": pa.repeat(not batch.terminated, count) if count else pa.array([], pa.bool_()),
             "known_reason": batch.reasons if batch.reasons is not None else pa.nulls(count, pa.string()),
+            "extra_keys": batch.extra_keys if batch.extra_keys is not None else pa.nulls(count, pa.bool_()),
         },
         schema=LINE_SCHEMA,
     )

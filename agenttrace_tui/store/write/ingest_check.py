@@ -25,7 +25,7 @@ import re2
 
 from agenttrace_tui import config as config_file
 from agenttrace_tui.store.write import parse_sql
-from agenttrace_tui.store.write.ingest import LINE_SCHEMA, configured_max_line_bytes
+from agenttrace_tui.store.write.ingest import LINE_SCHEMA, configured_max_line_bytes, line_table
 from agenttrace_tui.store.write.lines import FileReadState, read_line_batches
 from agenttrace_tui.store.write.redaction import RedactionRules, load_rules
 
@@ -64,18 +64,7 @@ class IngestCheck:
         # A first blank line: a BOM the ingest strips only at a file's start stays on a line of ours.
         data = b"\n" + b"\n".join(lines) + b"\n"
         batches = read_line_batches(io.BytesIO(data), FileReadState(), max_line_bytes=self.max_line_bytes)
-        tables = []
-        for batch in batches:
-            count = len(batch.lines)
-            numbers = batch.line_numbers if batch.line_numbers is not None else pa.array(
-                range(batch.first_line, batch.first_line + count), pa.int64())
-            tables.append(pa.table({
-                "line_no": numbers,
-                "raw": batch.lines,
-                "bad_utf8_at": batch.bad_utf8_at if batch.bad_utf8_at is not None else pa.nulls(count, pa.int64()),
-                "unterminated": pa.repeat(False, count) if count else pa.array([], pa.bool_()),
-                "known_reason": batch.reasons if batch.reasons is not None else pa.nulls(count, pa.string()),
-            }, schema=LINE_SCHEMA))
+        tables = [line_table(batch) for batch in batches]
         with duckdb.connect() as con:
             con.register(parse_sql.LINE_BATCH, pa.concat_tables(tables) if tables else LINE_SCHEMA.empty_table())
             rows = con.execute(f"SELECT line_no, reason FROM ({parse_sql.parse_lines_sql(self.redaction)}) "

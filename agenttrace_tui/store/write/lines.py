@@ -38,6 +38,7 @@ class LineBatch:
     terminated: bool = True  # False for a file's last line when no newline ends it
     line_numbers: pa.Array | None = None  # int64, when not consecutive from first_line (converted files)
     reasons: pa.Array | None = None  # why a line is already known to be bad (a conversion failed), else null
+    extra_keys: pa.Array | None = None  # bool, set for a long line before its parse (long_lines.py)
 
     @property
     def last_line(self) -> int:

@@ -373,6 +373,11 @@ def _redacted_lines(rules: RedactionRules | None) -> str:
             f"FROM (SELECT *, CASE WHEN careful THEN {leftover_sql('raw')} ELSE false END AS too_deep FROM ({redacted}))")
 
 
+_READ_BEFORE: Final = "(extra_keys IS NOT NULL AND NOT careful)"
+"""A long line parsed before this SQL (long_lines.py) is known to be a JSON object, and whether it has extra keys,
+unless redaction rewrote it: json_valid and json_keys would each keep a copy of it."""
+
+
 def parse_lines_sql(redaction: RedactionRules | None = None) -> str:
     """SELECT over the registered line batch → one row per non-blank line: typed columns, and a
     `reason` for bad lines (whose `raw` text is kept; good lines drop it).
@@ -439,8 +444,9 @@ def parse_lines_sql(redaction: RedactionRules | None = None) -> str:
     return f"""
 WITH lines AS (
     -- A line may end in its newline (and CR): JSON ignores them; the text kept for a reject drops them.
-    SELECT line_no, raw, bad_utf8_at, unterminated, known_reason,
-           bad_utf8_at IS NULL AND known_reason IS NULL AND json_valid(raw) AND {_STRICT_JSON} AS valid_json
+    SELECT line_no, raw, bad_utf8_at, unterminated, known_reason, careful, extra_keys,
+           bad_utf8_at IS NULL AND known_reason IS NULL AND {_STRICT_JSON}
+           AND CASE WHEN {_READ_BEFORE} THEN true ELSE json_valid(raw) END AS valid_json
     FROM ({_redacted_lines(redaction)})
 ), staged AS (
     -- Blank lines carry nothing. trim copies the line, so only lines not starting with '{{' pay for it.
@@ -509,7 +515,8 @@ SELECT
     {_json('tags')} AS tags,
     -- Counting keys is cheaper than naming them, and most lines have only known fields (a line with a key
     -- twice is looked at closer, and has no extras when only known keys repeat).
-    CASE WHEN s.reason IS NULL AND len(json_keys(s.raw)) > {_PRESENT_FIELDS}
+    CASE WHEN s.reason IS NULL AND CASE WHEN {_READ_BEFORE} THEN s.extra_keys
+                                         ELSE len(json_keys(s.raw)) > {_PRESENT_FIELDS} END
          THEN nullif(json_merge_patch(s.raw, '{_KNOWN_AS_NULLS}'), '{{}}') END AS extra
 FROM judged s
 """
