@@ -149,11 +149,18 @@ def usage(attributes: Mapping[str, Any]) -> dict[str, int] | None:
     return found or None
 
 
+_PROVIDER_USAGE_KEYS: Final = frozenset({"prompt_tokens", "completion_tokens", "input_tokens", "output_tokens"})
+
+
 def _langfuse_usage(value: Any) -> dict[str, int] | None:
-    """Langfuse usage details are additive (their total is the sum of all keys): cache keys add to input."""
+    """Langfuse's own usage keys are additive (their total is the sum of all keys): cache keys add to input.
+    Its OpenAI integration writes the provider's usage object as it came instead (`prompt_tokens`, nested
+    `prompt_tokens_details`; langfuse/openai.py `_parse_usage`): read as the provider's."""
     details = msg.maybe_json(value)
     if not isinstance(details, Mapping):
         return None
+    if _PROVIDER_USAGE_KEYS & details.keys():
+        return normalize_usage(details)
     counts = {str(k): c for k, v in details.items() if (c := _token(v)) is not None}
     result: dict[str, int] = {}
     cache_read = sum(c for k, c in counts.items() if "cache" in k and "read" in k or k == "input_cached_tokens")

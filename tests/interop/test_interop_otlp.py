@@ -19,7 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agenttrace_tui.format import json_schema
 from agenttrace_tui.interop import (
@@ -218,6 +221,29 @@ def test_langfuse_and_trace_id_sessions(spans: list[ReadableSpan]) -> None:
     assert generation["input"] == [{"role": "user", "content": "hello"}]
     assert generation["status"] == "error" and generation["error"] == {"message": "content filter"}
     assert generation["properties"] == {"experiment": "b"}
+
+
+@pytest.mark.parametrize("usage, expected", [
+    pytest.param({"completion_tokens": 9, "prompt_tokens": 126, "total_tokens": 135,
+                  "completion_tokens_details": {"reasoning_tokens": 2, "audio_tokens": 0},
+                  "prompt_tokens_details": {"cached_tokens": 100}},
+                 {"input_tokens": 126, "output_tokens": 9, "cache_read_tokens": 100, "reasoning_tokens": 2}, id="chat"),
+    pytest.param({"input_tokens": 40, "output_tokens": 5, "total_tokens": 45,
+                  "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}},
+                 {"input_tokens": 40, "output_tokens": 5, "cache_read_tokens": 0, "reasoning_tokens": 0}, id="responses"),
+])
+def test_langfuse_openai_integration_usage_is_the_providers(usage: dict[str, Any], expected: dict[str, int]) -> None:
+    """langfuse.openai writes the OpenAI usage object as it came (its `_parse_usage` only turns the nested details
+    into dicts): read as OpenAI's, not as Langfuse's own additive keys (tokens were null: $0 for every call)."""
+    exporter = InMemorySpanExporter()
+    tracer = TracerProvider(resource=Resource.create({"service.name": "svc"}))
+    tracer.add_span_processor(SimpleSpanProcessor(exporter))
+    with tracer.get_tracer("langfuse-sdk").start_as_current_span("OpenAI-generation", attributes={
+            "langfuse.observation.type": "generation", "langfuse.observation.model.name": "gpt-4o-mini",
+            "langfuse.observation.usage_details": json.dumps(usage)}):
+        pass
+    records = records_of(convert_file(SourceFormat.OTLP, lines_of(exporter.get_finished_spans(), protobuf_dict)))
+    assert by_name(records, "OpenAI-generation")["usage"] == expected
 
 
 def test_resource_attributes_and_any_values(spans: list[ReadableSpan]) -> None:
