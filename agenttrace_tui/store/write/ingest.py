@@ -623,6 +623,9 @@ def _run_over_lines(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch]
 
     reader = pa.RecordBatchReader.from_batches(LINE_SCHEMA, record_batches())
     con.register(parse_sql.LINE_BATCH, reader)
+    # A filter gathers the few rows of a small chunk into a cache, copying them: a long line comes alone in its
+    # block, so each filter of the parse copied it whole. Full blocks gain nothing from the cache.
+    con.execute("SET enable_caching_operators = false")
     try:
         row = con.execute(statement, params or {}).fetchone()
     except duckdb.Error:
@@ -630,6 +633,7 @@ def _run_over_lines(con: duckdb.DuckDBPyConnection, batches: Iterator[LineBatch]
             raise failure[0] from None
         raise
     finally:
+        con.execute("RESET enable_caching_operators")
         con.unregister(parse_sql.LINE_BATCH)
     if failure:
         raise failure[0]

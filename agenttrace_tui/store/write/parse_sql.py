@@ -510,8 +510,8 @@ SELECT
     CASE WHEN {_HEADER_PROPERTIES} IS NULL THEN {_json('properties')}
          ELSE json_merge_patch({_HEADER_PROPERTIES}, coalesce({_json('properties')}, '{{}}')) END AS properties,
     coalesce({_string('user_id')}, {_header('helicone-user-id')}) AS user_id,
-    {_json('input')} AS input,
-    {_json('output')} AS output,
+    r.input AS input,  -- JSON null is SQL NULL already (from_json): a CASE here would copy a long prompt
+    r.output AS output,
     {_json('tags')} AS tags,
     -- Counting keys is cheaper than naming them, and most lines have only known fields (a line with a key
     -- twice is looked at closer, and has no extras when only known keys repeat).
