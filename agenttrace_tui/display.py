@@ -36,10 +36,11 @@ def cost_or_unpriced(value: float, unpriced: int) -> str:
     return cost(value, unpriced)
 
 
-def cost_with_source(value: float | None, source: str | None) -> str:
-    """One span's cost and where it came from: `$0.0045 computed`, `unpriced` (never $0), `—` when none."""
+def cost_with_source(value: float | None, source: str | None, reported_usage: bool = True) -> str:
+    """One span's cost and where it came from: `$0.0045 computed`, `unpriced` (never $0), `—` when none.
+    `reported_usage`: False for a call with no token counts, whose cost is unknown for that reason."""
     if source == "unpriced":
-        return "unpriced"
+        return "unpriced" if reported_usage else "unpriced: no usage reported"
     if value is None:
         return "—"
     return cost(value) + (f" {sanitize(source)}" if source else "")

@@ -285,6 +285,12 @@ async def test_unpriced_cost_is_never_zero_dollars() -> None:
             text = "\n".join(painted(await show(pilot, make_detail(row))))
             assert "cost       unpriced" in text
             assert "$0" not in text
+        # a call that reported no usage: its cost is unknown for that reason (issue 19, finding 3)
+        no_usage = make_row(span_id="n", model="gpt-4o-mini", cost_usd=None, cost_source="unpriced",
+                            input_tokens=None, output_tokens=None)
+        text = "\n".join(painted(await show(pilot, make_detail(no_usage, cache_read_tokens=None,
+                                                                reasoning_tokens=None))))
+        assert "cost       unpriced: no usage reported" in text and "tokens" not in text
         reported = make_detail(make_row(span_id="r", cost_usd=0.42, cost_source="reported"))
         text = "\n".join(painted(await show(pilot, reported)))
         assert "cost       $0.42 reported" in text

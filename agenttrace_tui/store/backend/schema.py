@@ -18,9 +18,10 @@ from agenttrace_tui.store.backend.session_groups import (
     INPUT_HASH_PROBE,
     REHASH_INPUTS_SQL,
 )
+from agenttrace_tui.store.backend.session_stats import ROLLUP_SQL
 from agenttrace_tui.store.errors import StoreError
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 """Bump with an entry in MIGRATIONS; a store newer than this is refused, never guessed at."""
 
 TABLES: Final = """
@@ -166,7 +167,12 @@ SELECT
     coalesce(cost_reported, cost_computed) AS cost_usd,
     CASE WHEN cost_reported IS NOT NULL THEN 'reported'
          WHEN cost_computed IS NOT NULL THEN 'computed'
-         WHEN model IS NOT NULL AND (coalesce(input_tokens, 0) + coalesce(output_tokens, 0)) > 0 THEN 'unpriced'
+         -- A call of a model is unpriced when its cost is unknown: no price for its tokens, or no tokens (a call
+         -- that reported no usage is not free). Zeros reported are a cost of $0.
+         WHEN model IS NOT NULL AND ((coalesce(input_tokens, 0) + coalesce(output_tokens, 0)) > 0
+                                     OR (coalesce(kind, 'llm') = 'llm' AND input_tokens IS NULL
+                                         AND output_tokens IS NULL AND cache_read_tokens IS NULL
+                                         AND cache_write_tokens IS NULL)) THEN 'unpriced'
     END AS cost_source,
     properties,
     user_id,
@@ -268,6 +274,17 @@ WHERE start_time NOT BETWEEN TIMESTAMP '1970-01-01' AND make_timestamp(253402300
 UPDATE session_stats SET duration_ms = (epoch_us(end_time) - epoch_us(start_time)) / 1000.0
 WHERE duration_ms > 253402300799999;
 """,
+    # 5: a call of a model with no token counts was costed $0; its cost is unknown (unpriced). Its sessions are
+    # rolled up again (REBUILT_ROLLUPS) once the views count it so.
+    4: """
+CREATE OR REPLACE TEMP TABLE touched_sessions AS
+SELECT DISTINCT session_id FROM span_data
+WHERE cost_computed IS NOT NULL AND input_tokens IS NULL AND output_tokens IS NULL
+  AND cache_read_tokens IS NULL AND cache_write_tokens IS NULL;
+UPDATE span_data SET cost_computed = NULL
+WHERE cost_computed IS NOT NULL AND input_tokens IS NULL AND output_tokens IS NULL
+  AND cache_read_tokens IS NULL AND cache_write_tokens IS NULL;
+""",
 }
 """from_version → SQL that upgrades a store to from_version + 1: tables and columns only (the views of this
 version are created after every step has run)."""
@@ -275,6 +292,8 @@ version are created after every step has run)."""
 REBUILT_ROLLUPS: Final[dict[int, str]] = {
     2: "CREATE OR REPLACE TEMP TABLE touched_sessions AS SELECT DISTINCT session_id FROM span_data;\n"
        + GROUPS_ROLLUP_SQL,
+    # The sessions step 4 touched (all of them, after step 2's rollup on an older store).
+    5: ROLLUP_SQL,
 }
 """version → the rollups that version added or changed, computed for every session when a store older than it is
 upgraded (after the upgrade's views exist: rollups read the `spans` view)."""

@@ -389,7 +389,9 @@ class DetailPane(ScrollView, can_focus=True):
 
         if row.cost_source is not None or row.cost_usd is not None or row.kind == "llm":
             _label(out, "cost")
-            out.append(display.cost_with_source(row.cost_usd, row.cost_source), _cost_style(row))
+            reported = not (row.input_tokens is None and row.output_tokens is None
+                            and detail.cache_read_tokens is None and detail.cache_write_tokens is None)
+            out.append(display.cost_with_source(row.cost_usd, row.cost_source, reported), _cost_style(row))
 
         if detail.user_id:
             _label(out, "user")
