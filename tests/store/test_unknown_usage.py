@@ -18,10 +18,12 @@ RECORDS = [
     span("u1", span_id="zeros", duration_ms=5, kind="llm", model="gpt-4o-mini",
          usage={"input_tokens": 0, "output_tokens": 0}),  # reported zeros: free
     span("u1", span_id="agent", duration_ms=5, kind="agent", model="gpt-4o-mini"),  # its calls are its children
+    span("u1", span_id="rate-limited", duration_ms=5, kind="llm", model="gpt-4o-mini", status_code=429),  # unbilled: $0
     span("u2", span_id="other-no-usage", duration_ms=5, kind="llm", model="claude-sonnet-4"),
 ]
 EXPECTED_SPANS = [("agent", None, None), ("no-kind", None, "unpriced"), ("no-usage", None, "unpriced"),
-                  ("other-no-usage", None, "unpriced"), ("priced", 0.00021, "computed"), ("zeros", 0.0, "computed")]
+                  ("other-no-usage", None, "unpriced"), ("priced", 0.00021, "computed"), ("rate-limited", 0.0, "computed"),
+                  ("zeros", 0.0, "computed")]
 
 
 def _ingested(tmp_path: Path) -> Path:
@@ -62,7 +64,8 @@ def test_a_call_with_no_usage_is_unpriced_everywhere(tmp_path: Path) -> None:
 def test_a_schema_4_store_that_costed_them_0_is_corrected_when_opened(tmp_path: Path) -> None:
     db = _ingested(tmp_path)
     with duckdb.connect(str(db)) as con:  # what schema 4 wrote: $0 computed, no unpriced calls
-        con.execute("UPDATE span_data SET cost_computed = 0.0 WHERE span_id IN ('no-usage', 'no-kind', 'other-no-usage')")
+        con.execute("UPDATE span_data SET cost_computed = 0.0 "
+                    "WHERE span_id IN ('no-usage', 'no-kind', 'other-no-usage', 'rate-limited')")
         con.execute("UPDATE session_stats SET unpriced = 0")
         con.execute("UPDATE session_groups SET unpriced = 0")
         con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")

@@ -168,11 +168,15 @@ SELECT
     CASE WHEN cost_reported IS NOT NULL THEN 'reported'
          WHEN cost_computed IS NOT NULL THEN 'computed'
          -- A call of a model is unpriced when its cost is unknown: no price for its tokens, or no tokens (a call
-         -- that reported no usage is not free). Zeros reported are a cost of $0.
+         -- that reported no usage is not free; one that failed, a 429 or a 500, is taken as unbilled: $0,
+         -- merge_sql._cost_computed). Zeros reported are a cost of $0.
          WHEN model IS NOT NULL AND ((coalesce(input_tokens, 0) + coalesce(output_tokens, 0)) > 0
                                      OR (coalesce(kind, 'llm') = 'llm' AND input_tokens IS NULL
                                          AND output_tokens IS NULL AND cache_read_tokens IS NULL
-                                         AND cache_write_tokens IS NULL)) THEN 'unpriced'
+                                         AND cache_write_tokens IS NULL
+                                         AND coalesce(status, CASE WHEN error IS NOT NULL OR status_code >= 400
+                                                                     OR status_code < 0 THEN 'error' END, 'ok') = 'ok'))
+              THEN 'unpriced'
     END AS cost_source,
     properties,
     user_id,

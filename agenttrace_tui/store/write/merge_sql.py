@@ -185,9 +185,15 @@ def _rate(price_class: str) -> str:
     )
 
 
+FAILED_SQL: Final = ("coalesce(s.status, CASE WHEN s.error IS NOT NULL OR s.status_code >= 400 OR s.status_code < 0 "
+                     "THEN 'error' END, 'ok') = 'error'")
+"""Span `s` failed, as the `spans` view's `status` says."""
+
+
 def _cost_computed() -> str:
-    """The cost of span `s` at prices `p`: NULL when no price row joined, or when the span has no token counts
-    (a call that reported no usage is unpriced, not free: schema.py's `cost_source`)."""
+    """The cost of span `s` at prices `p`: NULL when no price row joined, or when the span has no token counts (a
+    call that reported no usage is unpriced, not free: schema.py's `cost_source`), unless it failed: a 429 or a
+    500 is taken as unbilled, $0."""
     return f"""CASE WHEN s.input_tokens IS NOT NULL OR s.output_tokens IS NOT NULL OR s.cache_read_tokens IS NOT NULL
           OR s.cache_write_tokens IS NOT NULL THEN (
       greatest(coalesce(s.input_tokens, 0) - coalesce(s.cache_read_tokens, 0)
@@ -195,7 +201,7 @@ def _cost_computed() -> str:
     + coalesce(s.cache_read_tokens, 0) * coalesce({_rate('cache_read')}, {_rate('input')})
     + coalesce(s.cache_write_tokens, 0) * coalesce({_rate('cache_write')}, {_rate('input')})
     + coalesce(s.output_tokens, 0) * ({_rate('output')})
-) / 1e6 END"""
+) / 1e6 WHEN s.model IS NOT NULL AND {FAILED_SQL} THEN 0.0 END"""
 
 
 def apply_prices_sql(scope: str) -> str:
