@@ -171,6 +171,10 @@ class _Mapped:
     agent_name: str | None
 
 
+AGENT_PROPERTIES: Final = ("Agent-Name", "Parent-Agent")
+"""The properties a span gets from the agent spans above it: the agent it works for, and that agent's parent."""
+
+
 def _segment(name: str) -> str:
     cleaned = name.replace("/", PATH_SEPARATOR_STAND_IN).strip()
     return cleaned or UNNAMED
@@ -254,14 +258,39 @@ def build_records(spans: Iterable[OtelSpan]) -> list[tuple[int, dict[str, Any]]]
             record["orphan_of"] = span.parent_id
         agent, parent_agent = _agents(m, by_key, agents)
         if agent is not None:
-            properties: dict[str, Any] = {"Agent-Name": agent}
+            properties: dict[str, Any] = {AGENT_PROPERTIES[0]: agent}
             if parent_agent is not None:
-                properties["Parent-Agent"] = parent_agent
+                properties[AGENT_PROPERTIES[1]] = parent_agent
             properties.update(record.get("properties") or {})
             record["properties"] = properties
         record["otel"] = _otel_extra(span)
+        record["otel"]["assembly"] = _assembly(m)
         records.append((span.line, {k: v for k, v in record.items() if v is not None}))
     return records
+
+
+def _ranked(merged: Mapping[str, Any], keys: tuple[str, ...]) -> list[Any] | None:
+    """[rank of the first of `keys` the span sets, its value]: a trace's value is the lowest rank's, nearest the
+    root (as _trace_session picks it)."""
+    for rank, key in enumerate(keys):
+        if merged.get(key) not in (None, ""):
+            return [rank, str(merged[key])]
+    return None
+
+
+def _assembly(m: _Mapped) -> dict[str, Any]:
+    """What the store needs to place this span again when more of its trace arrives in another request, file or
+    follow round (store/write/trace_assembly.py): build_records sees one batch only."""
+    own = m.fields.get("properties") or {}
+    return {
+        "session": _ranked(m.merged, attrs.SESSION_KEYS),
+        "session_name": _ranked(m.merged, attrs.SESSION_NAME_KEYS),
+        "path": m.explicit_path,
+        "segment": _segment(m.span.name),
+        "agent": m.agent_name,
+        # Agent-Name and Parent-Agent the span sets itself win over the ones worked out from its ancestors.
+        "own_agent_properties": any(key in own for key in AGENT_PROPERTIES),
+    }
 
 
 def _ancestors(m: _Mapped, by_key: Mapping[tuple[str, str], _Mapped]) -> list[_Mapped]:
@@ -281,7 +310,7 @@ def _ancestors(m: _Mapped, by_key: Mapping[tuple[str, str], _Mapped]) -> list[_M
 
 def _trace_session(members: list[_Mapped], by_key: Mapping[tuple[str, str], _Mapped]) -> tuple[str, str | None]:
     """(session id, session name) for a whole trace: the root-most span that names a session wins; without
-    one the trace id is the session, named after its earliest top span."""
+    one the trace id is the session."""
     ordered = sorted(members, key=lambda m: (len(_ancestors(m, by_key)), m.span.start_ns))
     session_id = name = None
     for key in attrs.SESSION_KEYS:
@@ -292,9 +321,10 @@ def _trace_session(members: list[_Mapped], by_key: Mapping[tuple[str, str], _Map
         name = next((str(m.merged[key]) for m in ordered if m.merged.get(key) not in (None, "")), None)
         if name is not None:
             break
-    if session_id is None:
-        return members[0].span.trace_id, name or ordered[0].span.name or None
-    return session_id, name
+    # Unnamed: the agent nearest the root, else the first top span (store/write/trace_assembly.py does the same
+    # when more of the trace arrives).
+    name = name or next((m.agent_name for m in ordered if m.agent_name), None) or ordered[0].span.name or None
+    return (members[0].span.trace_id if session_id is None else session_id), name
 
 
 def _path(m: _Mapped, by_key: Mapping[tuple[str, str], _Mapped], memo: dict[tuple[str, str], str]) -> str:

@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS span_data (
     source_file VARCHAR,
     source_line BIGINT,
     ingested_at TIMESTAMP,
-    input_hash UBIGINT  -- session_groups.input_hash_sql of `input` (last: version 2 added it)
+    input_hash UBIGINT,  -- session_groups.input_hash_sql of `input` (version 2 added it)
+    trace_id VARCHAR  -- an OpenTelemetry span's trace, whose pieces are placed together (version 5 added it)
 );
 
 -- `type: "session"` records, merged the same way.
@@ -185,7 +186,8 @@ SELECT
     extra,
     source_file,
     source_line,
-    input_hash
+    input_hash,
+    trace_id
 FROM span_data;
 
 CREATE OR REPLACE VIEW sessions AS
@@ -228,7 +230,6 @@ MIGRATIONS: Final[dict[int, str]] = {
     # REBUILT_ROLLUPS once the views are in place. Written out, not imported: a later version's changes to
     # those must not change what this step does.
     1: """
-ALTER TABLE span_data ADD COLUMN input_hash UBIGINT;
 UPDATE span_data SET input_hash = md5_number_lower(CAST(input AS VARCHAR)) WHERE input IS NOT NULL;
 CREATE TABLE session_groups (
     session_id VARCHAR NOT NULL,
@@ -279,19 +280,34 @@ UPDATE session_stats SET duration_ms = (epoch_us(end_time) - epoch_us(start_time
 WHERE duration_ms > 253402300799999;
 """,
     # 5: a call of a model with no token counts was costed $0; its cost is unknown (unpriced). Its sessions are
-    # rolled up again (REBUILT_ROLLUPS) once the views count it so.
+    # rolled up again (REBUILT_ROLLUPS) once the views count it so. And an OpenTelemetry span's trace id is a
+    # column, so that the pieces of a trace are found when another arrives (store/write/trace_assembly.py).
     4: """
+UPDATE span_data SET trace_id = extra->'$.otel'->>'trace_id'
+WHERE extra IS NOT NULL AND json_exists(extra, '$.otel.trace_id');
 CREATE OR REPLACE TEMP TABLE touched_sessions AS
 SELECT DISTINCT session_id FROM span_data
 WHERE cost_computed IS NOT NULL AND input_tokens IS NULL AND output_tokens IS NULL
-  AND cache_read_tokens IS NULL AND cache_write_tokens IS NULL;
+  AND cache_read_tokens IS NULL AND cache_write_tokens IS NULL
+  AND coalesce(status, CASE WHEN error IS NOT NULL OR status_code >= 400 OR status_code < 0 THEN 'error' END,
+               'ok') = 'ok';
 UPDATE span_data SET cost_computed = NULL
 WHERE cost_computed IS NOT NULL AND input_tokens IS NULL AND output_tokens IS NULL
-  AND cache_read_tokens IS NULL AND cache_write_tokens IS NULL;
+  AND cache_read_tokens IS NULL AND cache_write_tokens IS NULL
+  AND coalesce(status, CASE WHEN error IS NOT NULL OR status_code >= 400 OR status_code < 0 THEN 'error' END,
+               'ok') = 'ok';
 """,
 }
 """from_version → SQL that upgrades a store to from_version + 1: tables and columns only (the views of this
 version are created after every step has run)."""
+
+COLUMNS_ADDED: Final[dict[int, str]] = {
+    1: "ALTER TABLE span_data ADD COLUMN input_hash UBIGINT;",
+    # IF NOT EXISTS: a store a test aged (its version number lowered) has it.
+    4: "ALTER TABLE span_data ADD COLUMN IF NOT EXISTS trace_id VARCHAR;",
+}
+"""from_version → the columns that step adds, all added before any step's MIGRATIONS run: DuckDB cannot commit
+a transaction that alters a table after updating it ("another transaction has altered this table")."""
 
 REBUILT_ROLLUPS: Final[dict[int, str]] = {
     2: "CREATE OR REPLACE TEMP TABLE touched_sessions AS SELECT DISTINCT session_id FROM span_data;\n"
@@ -346,6 +362,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, backend_tables: str = "") -> N
             con.execute(TABLES.replace("{payload_compression}", _payload_compression(con))
                         .replace("{groups_columns}", GROUPS_COLUMNS))
         else:
+            for step in range(version, SCHEMA_VERSION):
+                if step in COLUMNS_ADDED:
+                    con.execute(COLUMNS_ADDED[step])
             while version < SCHEMA_VERSION:
                 con.execute(MIGRATIONS[version])
                 version += 1

@@ -42,6 +42,7 @@ from agenttrace_tui.store.write.lines import (
 )
 from agenttrace_tui.store.write.pricing import PriceOverrides, load_overrides, resolve_prices
 from agenttrace_tui.store.write.redaction import RedactionRules, load_rules
+from agenttrace_tui.store.write.trace_assembly import assemble_traces
 
 STDIN_NAME: Final = "<stdin>"
 TRACE_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
@@ -727,6 +728,7 @@ def _merge_session_records_and_roll_up(con: duckdb.DuckDBPyConnection, params: M
     con.execute(merge_sql.MERGE_SESSION_RECORDS_SQL, params)
     con.execute(merge_sql.REPLACE_SESSION_RECORDS_SQL)
     con.execute(merge_sql.TOUCHED_SESSIONS_SQL)
+    assemble_traces(con)  # OpenTelemetry traces that arrived in pieces, placed together (adds to touched_sessions)
     con.execute(merge_sql.ROLLUP_SQL)
     touched = con.execute("SELECT count(*) FROM touched_sessions").fetchone()
     return int(touched[0]) if touched else 0

@@ -40,6 +40,7 @@ MERGED_SPAN_COLUMNS: Final = (
     "input",
     "output",
     "extra",
+    "trace_id",
 )
 
 
@@ -267,7 +268,7 @@ WHERE span_id IN (SELECT span_id FROM span_data WHERE {DIRECT_NEW_SPANS})
 """Spans of a direct insert the store held already, or that the file has twice: nonzero means roll back."""
 
 DIRECT_FILE_SPANS_SQL: Final = f"""
-CREATE OR REPLACE TEMP TABLE file_spans AS SELECT span_id, session_id FROM span_data WHERE {DIRECT_NEW_SPANS}
+CREATE OR REPLACE TEMP TABLE file_spans AS SELECT span_id, session_id, trace_id FROM span_data WHERE {DIRECT_NEW_SPANS}
 """
 LINES_ASIDE: Final = "lines_aside"
 ASIDE_PARSED_LINES_SQL: Final = f"""

@@ -517,7 +517,9 @@ SELECT
     -- twice is looked at closer, and has no extras when only known keys repeat).
     CASE WHEN s.reason IS NULL AND CASE WHEN {_READ_BEFORE} THEN s.extra_keys
                                          ELSE len(json_keys(s.raw)) > {_PRESENT_FIELDS} END
-         THEN nullif(json_merge_patch(s.raw, '{_KNOWN_AS_NULLS}'), '{{}}') END AS extra
+         THEN nullif(json_merge_patch(s.raw, '{_KNOWN_AS_NULLS}'), '{{}}') END AS extra,
+    -- An OpenTelemetry span's trace (interop/otlp.py puts it there): its pieces are placed together.
+    CASE WHEN extra IS NOT NULL THEN extra->'$.otel'->>'trace_id' END AS trace_id
 FROM judged s
 """
 

@@ -1,0 +1,126 @@
+"""The pieces of an OpenTelemetry trace placed together, whatever the order they arrive in.
+
+An exporter sends a trace in batches (every 5 s by default; one request per span with SimpleSpanProcessor), and
+children end, so arrive, before their parents. The importer (interop/otlp.py) places a span from its batch alone:
+a child without its parent is a top span of the trace-id session. So after every ingest, each trace the file
+touched is placed again from everything the store holds of it, with what the importer noted per span
+(`extra.otel.assembly`): the session is the one named nearest the root (by the attribute that ranks first, as
+the importer picks it), else the trace id; its name is the one a span gives, else the agent nearest the root,
+else the first top span's; a path is the span's own path
+attribute, else its parent's path and its name; the agent a span works for is the nearest agent span above it.
+Sessions left empty, and the ones the spans moved to, are rolled up again (their ids join `touched_sessions`).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import duckdb
+
+_TRACES: Final = """
+CREATE OR REPLACE TEMP TABLE assembled_traces AS
+SELECT DISTINCT trace_id FROM file_spans WHERE trace_id IS NOT NULL
+"""
+
+_MEMBERS: Final = """
+CREATE OR REPLACE TEMP TABLE trace_members AS
+WITH m AS (
+    SELECT span_id, trace_id, parent_id, session_id, session_name, path, properties, extra, start_time,
+           extra->'$.otel'->'assembly' AS a, extra->'$.otel'->>'name' AS otel_name
+    FROM span_data
+    WHERE trace_id IN (SELECT trace_id FROM assembled_traces)
+)
+SELECT span_id, trace_id, parent_id, session_id, session_name, path, properties, extra, start_time, otel_name,
+       a->>'path' AS own_path,
+       -- A span stored before the importer noted these keeps the last part of the path it had.
+       coalesce(a->>'segment', regexp_extract(path, '[^/]*$')) AS segment,
+       a->>'agent' AS agent,
+       coalesce(TRY_CAST(a->>'own_agent_properties' AS BOOLEAN), true) AS own_agent_properties,
+       TRY_CAST(a->'session'->>0 AS INTEGER) AS session_rank, a->'session'->>1 AS session_value,
+       TRY_CAST(a->'session_name'->>0 AS INTEGER) AS name_rank, a->'session_name'->>1 AS name_value
+FROM m
+"""
+
+_TREE: Final = """
+CREATE OR REPLACE TEMP TABLE trace_tree AS
+WITH RECURSIVE tree(span_id, trace_id, depth, path, agent, parent_agent) AS (
+    -- Top spans: roots, and spans whose parent has not arrived (yet).
+    SELECT m.span_id, m.trace_id, 1, coalesce(m.own_path, '/' || m.segment), m.agent, NULL::VARCHAR
+    FROM trace_members m
+    WHERE m.parent_id IS NULL
+       OR NOT EXISTS (SELECT 1 FROM trace_members p WHERE p.trace_id = m.trace_id AND p.span_id = m.parent_id)
+    UNION ALL
+    SELECT c.span_id, c.trace_id, t.depth + 1, coalesce(c.own_path, rtrim(t.path, '/') || '/' || c.segment),
+           coalesce(c.agent, t.agent),
+           CASE WHEN c.agent IS NULL OR c.agent = t.agent THEN t.parent_agent ELSE t.agent END
+    FROM trace_members c JOIN tree t ON c.trace_id = t.trace_id AND c.parent_id = t.span_id
+)
+SELECT * FROM tree
+"""
+"""Spans in a parent cycle are not reached from a top span: they keep what they had."""
+
+_SESSIONS: Final = """
+CREATE OR REPLACE TEMP TABLE trace_sessions AS
+SELECT m.trace_id,
+       arg_min(m.session_value, [m.session_rank, coalesce(t.depth, 1000000000), epoch_us(m.start_time)])
+           FILTER (WHERE m.session_value IS NOT NULL) AS named,
+       arg_min(m.name_value, [m.name_rank, coalesce(t.depth, 1000000000), epoch_us(m.start_time)])
+           FILTER (WHERE m.name_value IS NOT NULL) AS name,
+       arg_min(m.agent, [coalesce(t.depth, 1000000000), epoch_us(m.start_time)]) FILTER (WHERE m.agent IS NOT NULL)
+           AS top_agent,
+       arg_min(m.otel_name, [coalesce(t.depth, 1000000000), epoch_us(m.start_time)]) AS first_top_name
+FROM trace_members m LEFT JOIN trace_tree t USING (span_id)
+GROUP BY m.trace_id
+"""
+
+_ASSEMBLED: Final = """
+CREATE OR REPLACE TEMP TABLE assembled_spans AS
+SELECT * FROM (
+    SELECT m.span_id, m.session_id AS previous_session_id,
+           coalesce(s.named, m.trace_id) AS session_id,
+           coalesce(s.name, s.top_agent, nullif(s.first_top_name, '')) AS session_name,
+           coalesce(t.path, m.path) AS path,
+           CASE WHEN m.own_agent_properties OR t.span_id IS NULL THEN m.properties
+                ELSE nullif(json_merge_patch(coalesce(m.properties, '{}'),
+                                             json_object('Agent-Name', t.agent, 'Parent-Agent', t.parent_agent)),
+                            '{}') END AS properties,
+           -- A parent that arrived: the span is no longer an orphan.
+           CASE WHEN json_exists(m.extra, '$.orphan_of')
+                     AND EXISTS (SELECT 1 FROM trace_members p WHERE p.trace_id = m.trace_id AND p.span_id = m.parent_id)
+                THEN json_merge_patch(m.extra, '{"orphan_of": null}') ELSE m.extra END AS extra,
+           m.session_name AS previous_session_name, m.path AS previous_path, m.properties AS previous_properties,
+           m.extra AS previous_extra
+    FROM trace_members m JOIN trace_sessions s USING (trace_id) LEFT JOIN trace_tree t USING (span_id)
+)
+WHERE session_id IS DISTINCT FROM previous_session_id OR session_name IS DISTINCT FROM previous_session_name
+   OR path IS DISTINCT FROM previous_path OR properties::VARCHAR IS DISTINCT FROM previous_properties::VARCHAR
+   OR extra::VARCHAR IS DISTINCT FROM previous_extra::VARCHAR
+"""
+
+_APPLY: Final = """
+INSERT INTO touched_sessions
+SELECT previous_session_id FROM assembled_spans UNION SELECT session_id FROM assembled_spans
+EXCEPT SELECT session_id FROM touched_sessions;
+UPDATE span_data AS d
+SET session_id = a.session_id, session_name = a.session_name, path = a.path, properties = a.properties,
+    extra = a.extra
+FROM assembled_spans a
+WHERE d.span_id = a.span_id;
+"""
+
+
+def assemble_traces(con: duckdb.DuckDBPyConnection) -> int:
+    """Place again every span of the traces this file's spans (`file_spans`) belong to; returns how many spans
+    moved. Runs inside the file's transaction, before its sessions are rolled up."""
+    con.execute(_TRACES)
+    traces = con.execute("SELECT count(*) FROM assembled_traces").fetchone()
+    if not traces or not traces[0]:
+        return 0  # no OpenTelemetry span in the file: nothing read of the store
+    con.execute(_MEMBERS)
+    con.execute(_TREE)
+    con.execute(_SESSIONS)
+    con.execute(_ASSEMBLED)
+    changed = con.execute("SELECT count(*) FROM assembled_spans").fetchone()
+    if changed and changed[0]:
+        con.execute(_APPLY)
+    return int(changed[0]) if changed else 0
