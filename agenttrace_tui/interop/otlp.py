@@ -193,6 +193,7 @@ def _map_span(span: OtelSpan) -> _Mapped:
         "name": tool_name if kind == "tool" and tool_name else span.name,
         "start_time": format_timestamp(span.start_ns),
         "end_time": format_timestamp(span.end_ns) if span.end_ns is not None else None,
+        "first_token_ms": attrs.first_token_ms(merged, span.events, span.start_ns, span.end_ns),
         "status": "error" if error is not None else None,
         "status_code": attrs.http_status(merged),
         "error": error or None,

@@ -9,6 +9,7 @@ docs/interop.md has the table. Attributes arrive as a plain dict (resource attri
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any, Final
 
 import orjson
@@ -357,6 +358,52 @@ def payloads(attributes: Mapping[str, Any], events: list[dict[str, Any]], kind: 
                                 or msg.has_prefix(attributes, "llm.output_messages.")):
         span_output = llm_output(attributes, events)
     return span_input, span_output
+
+
+FIRST_TOKEN_EVENTS: Final = frozenset({
+    "First Token Stream Event",  # OpenInference: added at the first streamed chunk, stamped by the SDK
+    "llm.content.completion.chunk",  # OpenLLMetry: one per chunk
+    "gen_ai.content.completion.chunk",
+})
+TIME_TO_FIRST_CHUNK_KEYS: Final = ("gen_ai.response.time_to_first_chunk",)  # GenAI semantic conventions, seconds
+COMPLETION_START_KEYS: Final = ("langfuse.observation.completion_start_time",)  # Langfuse: a JSON-quoted ISO time
+
+
+def first_token_ms(attributes: Mapping[str, Any], events: list[dict[str, Any]], start_ns: int,
+                   end_ns: int | None) -> float | None:
+    """Milliseconds from a call's start to its first streamed token, from whichever of an event, a duration or
+    a time the instrumentation writes; None when none does, or when it falls outside the span."""
+    found: float | None = None
+    chunk_times = [e["time"] for e in events if e.get("name") in FIRST_TOKEN_EVENTS and e.get("time")]
+    if chunk_times:
+        found = (min(chunk_times) - start_ns) / 1e6
+    if found is None and (seconds := first(attributes, TIME_TO_FIRST_CHUNK_KEYS)) is not None:
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+            found = float(seconds) * 1000
+    if found is None and (stamp := first(attributes, COMPLETION_START_KEYS)) is not None:
+        found = _ms_after(stamp, start_ns)
+    if found is None or found < 0 or (end_ns is not None and found > (end_ns - start_ns) / 1e6):
+        return None
+    return found
+
+
+def _ms_after(stamp: Any, start_ns: int) -> float | None:
+    if not isinstance(stamp, str):
+        return None
+    if stamp.startswith('"'):  # JSON-quoted, as Langfuse's SDK serializes it
+        try:
+            stamp = orjson.loads(stamp)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(stamp, str):
+            return None
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)  # Langfuse writes UTC
+    return (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds() * 1000 - start_ns / 1e6
 
 
 def http_status(attributes: Mapping[str, Any]) -> int | None:

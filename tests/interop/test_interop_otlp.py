@@ -246,6 +246,37 @@ def test_langfuse_openai_integration_usage_is_the_providers(usage: dict[str, Any
     assert by_name(records, "OpenAI-generation")["usage"] == expected
 
 
+def test_first_token_from_each_instrumentations_signal() -> None:
+    """OpenInference adds a `First Token Stream Event` at the first chunk, OpenLLMetry an event per chunk, the
+    GenAI conventions `gen_ai.response.time_to_first_chunk` (seconds), Langfuse a JSON-quoted ISO
+    `completion_start_time` (issue 19, finding 7)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "svc"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("t")
+    start = 1_740_830_400_000_000_000  # 2025-03-01T12:00:00Z
+
+    def call(name: str, attributes: dict[str, Any], events: Sequence[tuple[str, int]] = ()) -> None:
+        span = tracer.start_span(name, attributes={"gen_ai.request.model": "gpt-4o", **attributes}, start_time=start)
+        for event_name, at in events:
+            span.add_event(event_name, timestamp=at)
+        span.end(end_time=start + 2_000_000_000)
+
+    call("openinference", {}, [("First Token Stream Event", start + 312_500_000)])
+    call("openllmetry", {}, [("llm.content.completion.chunk", start + 400_000_000),
+                             ("llm.content.completion.chunk", start + 250_000_000)])
+    call("semconv", {"gen_ai.response.time_to_first_chunk": 0.125})
+    call("langfuse", {"langfuse.observation.completion_start_time": json.dumps("2025-03-01T12:00:00.750000Z")})
+    call("langfuse-naive", {"langfuse.observation.completion_start_time": json.dumps("2025-03-01T12:00:01.5")})
+    call("after-the-end", {"gen_ai.response.time_to_first_chunk": 3.0})
+    call("none", {})
+    records = records_of(convert_file(SourceFormat.OTLP, lines_of(exporter.get_finished_spans(), protobuf_dict)))
+    assert {name: by_name(records, name).get("first_token_ms") for name in (
+        "openinference", "openllmetry", "semconv", "langfuse", "langfuse-naive", "after-the-end", "none")} == {
+        "openinference": 312.5, "openllmetry": 250.0, "semconv": 125.0, "langfuse": 750.0, "langfuse-naive": 1500.0,
+        "after-the-end": None, "none": None}
+
+
 def test_resource_attributes_and_any_values(spans: list[ReadableSpan]) -> None:
     records = records_of(convert_file(SourceFormat.OTLP, lines_of(spans, protobuf_dict)))
     step = by_name(records, "step")
