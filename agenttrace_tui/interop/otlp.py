@@ -190,7 +190,9 @@ def _map_span(span: OtelSpan) -> _Mapped:
     fields: dict[str, Any] = {
         "span_id": span.span_id,
         "kind": kind,
-        "name": tool_name if kind == "tool" and tool_name else span.name,
+        # Logfire names a span by its message template (`Chat Completion with {request_data[model]!r}`) and
+        # renders it in `logfire.msg`: the rendered one is the name; paths keep the template (one per step).
+        "name": tool_name if kind == "tool" and tool_name else attrs.first_str(merged, ("logfire.msg",)) or span.name,
         "start_time": format_timestamp(span.start_ns),
         "end_time": format_timestamp(span.end_ns) if span.end_ns is not None else None,
         "first_token_ms": attrs.first_token_ms(merged, span.events, span.start_ns, span.end_ns),
@@ -237,9 +239,48 @@ def unique_spans(spans: Iterable[OtelSpan]) -> list[OtelSpan]:
     return list(seen.values())
 
 
+def _logfire_streams(mapped: list[_Mapped]) -> dict[tuple[str, str], _Mapped]:
+    """Logfire's streamed calls: the request span (`Chat Completion with ...`, ended when the stream opened) →
+    the log it writes when the stream is done (`streaming response from ... took ...`, `logfire.span_type` log,
+    zero duration, a sibling: output, usage, response model). Paired by parent and `request_data`, each log with
+    the earliest request before it that has none yet."""
+    logs = sorted((m for m in mapped if m.merged.get("logfire.span_type") == "log"
+                   and str(m.merged.get("logfire.msg_template", "")).startswith("streaming response")),
+                  key=lambda m: m.span.start_ns)
+    if not logs:
+        return {}
+    requests = sorted((m for m in mapped if m.merged.get("logfire.span_type") == "span" and m.fields["kind"] == "llm"
+                       and "request_data" in m.merged), key=lambda m: m.span.start_ns)
+    pairs: dict[tuple[str, str], _Mapped] = {}
+    for log in logs:
+        request = next((r for r in requests if r.span.key not in pairs and r.span.start_ns <= log.span.start_ns
+                        and r.span.parent_id == log.span.parent_id
+                        and r.merged.get("request_data") == log.merged.get("request_data")
+                        and (r.span.trace_id == log.span.trace_id or r.span.parent_id is None)), None)
+        if request is not None:
+            pairs[request.span.key] = log
+    return pairs
+
+
+def _with_stream(request: _Mapped, log: _Mapped) -> None:
+    """One call from a request span and its stream's log: what the response said, and the end of the stream."""
+    for name in ("output", "usage", "model", "cost_usd", "provider"):
+        if log.fields.get(name) is not None:
+            request.fields[name] = log.fields[name]
+    if request.span.end_ns is None or log.span.start_ns > request.span.end_ns:
+        request.fields["end_time"] = format_timestamp(log.span.start_ns)
+
+
 def build_records(spans: Iterable[OtelSpan]) -> list[tuple[int, dict[str, Any]]]:
     """(source line, record) for every distinct span, in input order, with the whole trees known."""
     mapped = [_map_span(span) for span in unique_spans(spans)]
+    streams = _logfire_streams(mapped)
+    if streams:
+        merged_away = {log.span.key for log in streams.values()}
+        mapped = [m for m in mapped if m.span.key not in merged_away]
+        for m in mapped:
+            if m.span.key in streams:
+                _with_stream(m, streams[m.span.key])
     by_key = {m.span.key: m for m in mapped}
     traces: dict[str, list[_Mapped]] = {}
     for m in mapped:
@@ -265,6 +306,8 @@ def build_records(spans: Iterable[OtelSpan]) -> list[tuple[int, dict[str, Any]]]
             properties.update(record.get("properties") or {})
             record["properties"] = properties
         record["otel"] = _otel_extra(span)
+        if span.key in streams:  # the log merged into this call, kept whole
+            record["otel"]["stream_log"] = _otel_extra(streams[span.key].span)
         record["otel"]["assembly"] = _assembly(m)
         records.append((span.line, {k: v for k, v in record.items() if v is not None}))
     return records
