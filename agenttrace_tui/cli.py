@@ -658,14 +658,21 @@ def serve(
     allow_host: Annotated[list[str] | None, typer.Option(
         "--allow-host", envvar="AGENTTRACE_ALLOW_HOSTS", show_default=False,
         help="A Host name answered besides localhost and the bound address; repeatable.")] = None,
+    grpc_port: Annotated[int | None, typer.Option(
+        "--grpc-port", min=0, max=65535, show_default=False,
+        help="OTLP/gRPC port (default 4317, skipped with a warning if taken; 0: any free one).")] = None,
+    no_grpc: Annotated[bool, typer.Option("--no-grpc", help="No OTLP/gRPC listener.")] = False,
 ) -> None:
-    """Collect traces over HTTP (Helicone logger, OTLP, trace-format lines) and proxy OpenAI calls into the store."""
-    from agenttrace_tui.serve import ServeError, ServeOptions, run
+    """Collect traces over HTTP (Helicone logger, OTLP, trace-format lines) and OTLP/gRPC, and proxy OpenAI calls
+    into the store."""
+    from agenttrace_tui.serve import DEFAULT_GRPC_PORT, ServeError, ServeOptions, run
 
     try:
         with user_errors():  # e.g. a team store URL, which serve's settings do not take yet
             run(ServeOptions(host=host, port=port, db=db, token=token, upstream=upstream, spool_dir=spool_dir,
-                             allow_origins=tuple(allow_origin or ()), allow_hosts=tuple(allow_host or ())))
+                             allow_origins=tuple(allow_origin or ()), allow_hosts=tuple(allow_host or ()),
+                             grpc_port=None if no_grpc else (DEFAULT_GRPC_PORT if grpc_port is None else grpc_port),
+                             grpc_required=grpc_port is not None))
     except ServeError as exc:
         fail(str(exc))
 

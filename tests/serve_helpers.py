@@ -54,6 +54,12 @@ class Running:
     spool_dir: Path
     server: uvicorn.Server
 
+    @property
+    def grpc_port(self) -> int | None:
+        """The OTLP/gRPC listener's port, when serving(..., grpc_port=0) started one."""
+        port: int | None = self.server.config.app.state.grpc_port
+        return port
+
 
 def _start_thread(server: uvicorn.Server, sock: Any) -> threading.Thread:
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

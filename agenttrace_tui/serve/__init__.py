@@ -1,4 +1,4 @@
-"""`agenttrace serve`: a local collector (Helicone logger, OTLP/HTTP, native lines) and OpenAI gateway.
+"""`agenttrace serve`: a local collector (Helicone logger, OTLP/HTTP and gRPC, native lines) and OpenAI gateway.
 
 Requests are acknowledged once their records are fsync'd in a spool; a background thread ingests the
 spool into the store through the store's own ingest. No SQL and no Textual here (docs/collector.md).
@@ -6,6 +6,6 @@ spool into the store through the store's own ingest. No SQL and no Textual here 
 
 from __future__ import annotations
 
-from agenttrace_tui.serve.server import ServeError, ServeOptions, listen, prepare, run
+from agenttrace_tui.serve.server import DEFAULT_GRPC_PORT, ServeError, ServeOptions, listen, prepare, run
 
-__all__ = ["ServeError", "ServeOptions", "listen", "prepare", "run"]
+__all__ = ["DEFAULT_GRPC_PORT", "ServeError", "ServeOptions", "listen", "prepare", "run"]

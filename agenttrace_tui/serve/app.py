@@ -42,6 +42,9 @@ class AppSettings:
     ingest_interval: float = INTERVAL_SECONDS
     body_timeout: float = BODY_TIMEOUT
     exposure: Exposure = field(default_factory=Exposure)
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int | None = None
+    """OTLP/gRPC's port (0: any free one); None: off."""
 
 
 def _error(status: int, reason: str, *, close: bool = False) -> JSONResponse:
@@ -193,9 +196,18 @@ def build_app(settings: AppSettings, spool: Spool) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ingester.start()
+        grpc_server = None
+        if settings.grpc_port is not None:
+            from agenttrace_tui.serve.otlp_grpc import start_grpc  # grpcio loads only when gRPC is on
+
+            started = await start_grpc(spool, settings.token, settings.grpc_host, settings.grpc_port)
+            if started is not None:
+                grpc_server, app.state.grpc_port = started
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop(grace=5)  # exports in flight are answered (and spooled) first
             if gateway is not None:
                 await gateway.close()
             await asyncio.to_thread(ingester.stop)  # the last records go into the store
@@ -224,4 +236,5 @@ def build_app(settings: AppSettings, spool: Spool) -> Starlette:
     app.state.spool = spool
     app.state.ingester = ingester
     app.state.settings = settings
+    app.state.grpc_port = None
     return app

@@ -161,23 +161,30 @@ def _otlp_request(body: bytes, protobuf: bool) -> Mapping[str, Any]:
     return decoded
 
 
+async def spool_otlp(spool: Spool, size: int, export: Callable[[], Mapping[str, Any]]) -> int:
+    """An OTLP export request (`export` decodes it: HTTP or gRPC) converted, judged and spooled; returns how many
+    records. A BodyError says what is wrong with it."""
+
+    def convert() -> list[bytes]:
+        request = export()
+        if not request:  # an empty request (protobuf leaves out empty lists): nothing to store, not an error
+            return []
+        records = _converted(lambda: otlp_request_to_records(request), "OTLP body")
+        return _record_lines(records, "OTLP")
+
+    lines = await _judged(await _off_loop(size, convert), "OTLP record", size)
+    if lines:
+        await _spool(spool, lines)
+    return len(lines)
+
+
 async def post_otlp_traces(request: Request) -> Response:
     content_type = _content_type(request)
     if content_type not in (PROTOBUF, "application/json"):
         raise BodyError(415, f"Content-Type must be {PROTOBUF} or application/json, got {content_type[:60]!r}")
     protobuf = content_type == PROTOBUF
     body = decode_content(request, await read_body(request))
-
-    def convert() -> list[bytes]:
-        export = _otlp_request(body, protobuf)
-        if not export:  # an empty request (protobuf leaves out empty lists): nothing to store, not an error
-            return []
-        records = _converted(lambda: otlp_request_to_records(export), "OTLP body")
-        return _record_lines(records, "OTLP")
-
-    lines = await _judged(await _off_loop(len(body), convert), "OTLP record", len(body))
-    if lines:
-        await _spool(request.app.state.spool, lines)
+    await spool_otlp(request.app.state.spool, len(body), lambda: _otlp_request(body, protobuf))
     if protobuf:  # an empty ExportTraceServiceResponse: everything accepted
         return Response(b"", media_type=PROTOBUF)
     return JSONResponse({})

@@ -35,6 +35,8 @@ from agenttrace_tui.store import StoreError, StoreLocation, default_db_path, res
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8585
+DEFAULT_GRPC_PORT: Final = 4317
+"""OTLP/gRPC's conventional port, where OpenTelemetry SDKs export by default."""
 MIN_TOKEN_CHARS: Final = 16
 
 
@@ -60,6 +62,10 @@ class ServeOptions:
     body_timeout: float = BODY_TIMEOUT
     max_connections: int | None = None
     """None: DEFAULT_MAX_CONNECTIONS, or fewer if the descriptor limit (`ulimit -n`) asks for it."""
+    grpc_port: int | None = None
+    """OTLP/gRPC's port (0: any free one); None: off (the CLI's default is 4317, see grpc_required)."""
+    grpc_required: bool = True
+    """False: a taken gRPC port is a warning and the server runs without it (the CLI's default port)."""
 
 
 def settings_for(options: ServeOptions) -> AppSettings:
@@ -86,7 +92,23 @@ def settings_for(options: ServeOptions) -> AppSettings:
         spool_dir = default_db_path().with_name("serve.spool")
     return AppSettings(db_path=db_path, spool_dir=spool_dir, token=options.token, upstream=options.upstream,
                        ingest_interval=options.ingest_interval, body_timeout=options.body_timeout,
-                       exposure=Exposure.for_bind(options.host, options.allow_origins, options.allow_hosts))
+                       exposure=Exposure.for_bind(options.host, options.allow_origins, options.allow_hosts),
+                       grpc_host=options.host, grpc_port=_grpc_port(options))
+
+
+def _grpc_port(options: ServeOptions) -> int | None:
+    """The gRPC port if it can be had: checked by binding it once, so a taken port is one clear line (or, for
+    the default port, a warning: another collector may hold 4317, and HTTP still works)."""
+    if options.grpc_port is None or options.grpc_port == 0:
+        return options.grpc_port
+    try:
+        listen(options.host, options.grpc_port).close()
+    except ServeError as exc:
+        if options.grpc_required:
+            raise ServeError(f"OTLP/gRPC: {exc} (--grpc-port N for another port, --no-grpc for none)") from None
+        logging.getLogger("agenttrace.serve").warning("OTLP/gRPC off: %s (--grpc-port N for another port)", exc)
+        return None
+    return options.grpc_port
 
 
 def connection_limits(options: ServeOptions) -> ConnectionLimits:

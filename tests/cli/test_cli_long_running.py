@@ -31,7 +31,8 @@ MAX_ROUNDS = 20_000
 COMMANDS: dict[str, tuple[list[str], dict[str, str]]] = {
     "tui": (["paths?"], {"--db": "path", "--wait": "seconds", "--follow": "flag", "--upstream": "text"}),
     "serve": ([], {"--host": "host", "--port": "port", "--db": "path", "--token": "text", "--upstream": "text",
-                   "--spool-dir": "path", "--allow-origin": "text", "--allow-host": "text"}),
+                   "--spool-dir": "path", "--allow-origin": "text", "--allow-host": "text", "--grpc-port": "port",
+                   "--no-grpc": "flag"}),
     "ingest --follow": (["paths"], {"--db": "path", "--prices": "path", "--json": "flag", "--wait": "seconds",
                                     "--no-redact": "flag", "--strict": "flag", "--force": "flag",
                                     "--max-line-bytes": "int"}),
