@@ -171,6 +171,8 @@ class _Mapped:
     agent_name: str | None
 
 
+REQUEST_MODEL_PROPERTY: Final = "Request-Model"
+"""The model a call asked for, when the response names another (a dated version of it)."""
 AGENT_PROPERTIES: Final = ("Agent-Name", "Parent-Agent")
 """The properties a span gets from the agent spans above it: the agent it works for, and that agent's parent."""
 
@@ -298,6 +300,10 @@ def build_records(spans: Iterable[OtelSpan]) -> list[tuple[int, dict[str, Any]]]
         record.update((k, v) for k, v in m.fields.items() if v is not None)
         if span.parent_id is not None and parent is None:
             record["orphan_of"] = span.parent_id
+        request_model = attrs.first_str(m.merged, attrs.REQUEST_MODEL_KEYS)
+        if request_model is not None and m.fields.get("model") not in (None, request_model):
+            # `model` is the response's (gpt-4o-mini-2024-07-18): the one asked for stays beside it.
+            record["properties"] = {REQUEST_MODEL_PROPERTY: request_model, **(record.get("properties") or {})}
         agent, parent_agent = _agents(m, by_key, agents)
         if agent is not None:
             properties: dict[str, Any] = {AGENT_PROPERTIES[0]: agent}

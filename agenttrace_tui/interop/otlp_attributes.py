@@ -51,6 +51,7 @@ USER_KEYS: Final = ("user.id", "langfuse.user.id", "traceloop.association.proper
                     "traceloop.association.properties.user_id", "enduser.id")
 MODEL_KEYS: Final = ("gen_ai.response.model", "llm.model_name", "gen_ai.request.model",
                      "langfuse.observation.model.name", "embedding.model_name", "model_name")
+REQUEST_MODEL_KEYS: Final = ("gen_ai.request.model",)
 PROVIDER_KEYS: Final = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
 TOOL_NAME_KEYS: Final = ("gen_ai.tool.name", "tool.name")
 AGENT_NAME_KEYS: Final = ("gen_ai.agent.name", "agent.name", "agent_name")

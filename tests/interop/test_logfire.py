@@ -40,6 +40,7 @@ def test_a_streamed_call_is_one_call_with_the_streams_output_and_usage(otlp_line
     streamed, plain = sorted(calls, key=lambda c: c["start_time"])
     assert streamed["usage"] == {"input_tokens": 21, "output_tokens": 4}
     assert streamed["model"] == "gpt-4o-mini-2024-07-18"  # the response's, from the log
+    assert streamed["properties"] == plain["properties"] == {"Request-Model": "gpt-4o-mini"}  # and the one asked for
     assert streamed["output"]["choices"][0]["message"]["content"] == "Sunny, 18 C"
     log = streamed["otel"]["stream_log"]
     assert log["attributes"]["logfire.span_type"] == "log"
