@@ -587,3 +587,30 @@ async def test_bare_assistant_message_outputs(output: Any) -> None:
     async with DetailApp().run_test(size=(100, 40)) as pilot:
         text = "\n".join(painted(await show(pilot, make_detail(output=output))))
         assert "OUTPUT\n▍assistant  #1\nbare message" in text
+
+
+async def test_otel_events_and_links_are_listed_after_the_output() -> None:
+    """A span's OpenTelemetry events (issue 19): when each came after the start, an exception with its message and
+    the end of its stack, other attributes compact; its links; hostile text sanitized."""
+    start_ns = int(START.timestamp()) * 1_000_000_000 + START.microsecond * 1_000
+    stack = "Traceback (most recent call last):\n" + "".join(f'  File "a.py", line {n}\n' for n in range(1, 9)) \
+        + "TimeoutError: upstream\x1b[2J"
+    otel = {"events": [
+        {"time": start_ns + 312_500_000, "name": "First Token Stream Event", "attributes": {}},
+        {"time": start_ns + 1_500_000_000, "name": "exception", "attributes": {
+            "exception.type": "TimeoutError", "exception.message": "upstream did not answer", "exception.stacktrace": stack,
+            "exception.escaped": "False"}},
+        {"time": start_ns + 2_000_000_000, "name": "retry\x1b]52;c;aGk=\x07", "attributes": {"attempt": 2}},
+    ], "links": [{"trace_id": "5b8efff798038103d269b633813fc60c", "span_id": "eee19b7ec3c1b174",
+                  "attributes": {"link.kind": "previous_turn"}}]}
+    async with DetailApp().run_test(size=(120, 60)) as pilot:
+        text = "\n".join(painted(await show(pilot, make_detail(extra={"otel": otel}))))
+    events = text[text.index("EVENTS"):text.index("EXTRA")]
+    assert "+312ms   First Token Stream Event" in events
+    assert "+1.5s    exception  TimeoutError: upstream did not answer" in events
+    assert '  File "a.py", line 8' in events and "line 6" not in events  # the last 3 lines of the stack
+    assert "TimeoutError: upstream␛[2J" in events
+    assert '+2.0s    retry␛]52;c;aGk=␇  {"attempt": 2}' in events  # control characters shown, not sent
+    assert "trace 5b8efff798038103d269b633813fc60c  span eee19b7ec3c1b174" in events and "previous_turn" in events
+    assert "\x1b" not in text and "\x07" not in text
+    assert text.index("OUTPUT") < text.index("EVENTS") < text.index("LINKS") < text.index("EXTRA")

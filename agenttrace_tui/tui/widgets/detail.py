@@ -27,7 +27,7 @@ from agenttrace_tui import display
 from agenttrace_tui.llm.payloads import compact_json
 from agenttrace_tui.store import NodeStats, SpanDetail, SpanRow
 from agenttrace_tui.textsafe import sanitize, single_line
-from agenttrace_tui.tui.widgets import chat
+from agenttrace_tui.tui.widgets import chat, otel_events
 
 RAW_MAX_STRING_CHARS: Final = 100_000
 """Longest string the raw view shows whole: a long string is one JSON token, cheap to draw."""
@@ -482,6 +482,7 @@ class DetailPane(ScrollView, can_focus=True):
         else:
             chat.render_payload(out, detail.output, context, "output")
         if detail.extra:
+            otel_events.append_events(out, detail.extra, detail.row.start_time, SECTION_STYLE, LABEL_STYLE)
             out.append("\n\n")
             out.append("EXTRA", SECTION_STYLE)
             out.append("\n")
