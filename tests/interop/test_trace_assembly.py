@@ -6,7 +6,7 @@ OTLPSpanExporter with SimpleSpanProcessor (one request per span, children first)
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +61,9 @@ def _finished_spans() -> list[ReadableSpan]:
 SPANS = _finished_spans()
 
 
-def _placement(db: Path) -> tuple[dict[str, tuple[Any, ...]], list[tuple[Any, ...]]]:
+def _placement(db: Path | Store) -> tuple[dict[str, tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Each span's session, path, properties and orphan mark; each session's rollup."""
-    store = Store(db)
+    store = db if isinstance(db, Store) else Store(db)
     _, spans = store.sql("SELECT span_id, session_id, session_name, path, properties, extra->'$.orphan_of' "
                          "FROM spans ORDER BY span_id")
     _, sessions = store.sql("SELECT session_id, name, spans, llm_calls, tool_calls, input_tokens, output_tokens "
@@ -120,6 +120,16 @@ def _splits() -> list[Any]:
 def test_a_trace_in_pieces_ends_as_the_whole_trace(tmp_path: Path, whole: Any, pieces: list[list[ReadableSpan]]
                                                    ) -> None:
     assert _placement(_ingest_pieces(tmp_path, pieces, "pieces", encode=spec_dict)) == whole
+
+
+def test_a_trace_in_pieces_on_each_backend(new_store: Callable[[], Store], tmp_path: Path, whole: Any) -> None:
+    """A team store (DuckLake on PostgreSQL, in the slow run) places the pieces as a file store does."""
+    store = new_store()
+    for index, span in enumerate(SPANS):  # one request per span, children first
+        path = tmp_path / f"piece-{index}.jsonl"
+        path.write_bytes(orjson.dumps(protobuf_dict([span])) + b"\n")
+        assert store.ingest([str(path)]).ok
+    assert _placement(store) == whole
 
 
 def test_a_followed_file_settles_each_round(tmp_path: Path, whole: Any) -> None:
