@@ -184,11 +184,16 @@ def _segment(name: str) -> str:
 
 def _map_span(span: OtelSpan) -> _Mapped:
     merged = {**span.resource, **span.attributes} if span.resource else span.attributes
+    logfire = attrs.logfire_agents(merged)
+    if "group_id" in logfire:  # the conversation: a session key of the trace span
+        merged = {**merged, attrs.LOGFIRE_GROUP_KEY: logfire["group_id"]}
     model = attrs.first_str(merged, attrs.MODEL_KEYS)
-    tool_name = attrs.first_str(merged, attrs.TOOL_NAME_KEYS)
-    kind = attrs.span_kind(merged, model, tool_name)
+    tool_name = logfire.get("tool_name") or attrs.first_str(merged, attrs.TOOL_NAME_KEYS)
+    kind = logfire.get("kind") or attrs.span_kind(merged, model, tool_name)
     span_input, span_output = attrs.payloads(merged, span.events, kind, model)
-    error = attrs.error(merged, span.events, span.status_code, span.status_message)
+    if kind == "tool" and "tool_name" in logfire:
+        span_input, span_output = logfire["input"], logfire["output"]
+    error = logfire.get("error") or attrs.error(merged, span.events, span.status_code, span.status_message)
     fields: dict[str, Any] = {
         "span_id": span.span_id,
         "kind": kind,
@@ -210,7 +215,7 @@ def _map_span(span: OtelSpan) -> _Mapped:
         "properties": attrs.properties(merged),
         "user_id": attrs.first_str(merged, attrs.USER_KEYS),
     }
-    agent_name = attrs.first_str(merged, attrs.AGENT_NAME_KEYS)
+    agent_name = logfire.get("agent_name") or attrs.first_str(merged, attrs.AGENT_NAME_KEYS)
     if kind == "agent" and agent_name is None:
         agent_name = span.name or None
     return _Mapped(span, merged, fields, attrs.first_str(merged, attrs.PATH_KEYS),

@@ -38,10 +38,13 @@ TRACELOOP_KINDS: Final = {"workflow": "agent", "agent": "agent", "tool": "tool",
 TRACELOOP_REQUEST_KINDS: Final = {"chat": "llm", "completion": "llm", "embedding": "embedding",
                                   "rerank": "retrieval"}
 
+LOGFIRE_GROUP_KEY: Final = "openai_agents.group_id"
+"""A trace's `group_id` (the conversation, RunConfig.group_id) as Logfire's Agents SDK integration puts it on the
+trace span, under a session key of ours (logfire_agents)."""
 SESSION_KEYS: Final = (
     "session.id", "gen_ai.conversation.id", "langfuse.session.id",
     "traceloop.association.properties.Helicone-Session-Id", "traceloop.association.properties.session_id",
-    "helicone.session.id",
+    "helicone.session.id", LOGFIRE_GROUP_KEY,
 )
 """Where a span names its session, best first."""
 SESSION_NAME_KEYS: Final = ("traceloop.association.properties.Helicone-Session-Name", "helicone.session.name")
@@ -313,6 +316,47 @@ def _tools(attributes: Mapping[str, Any]) -> list[Any]:
     return []
 
 
+# Logfire's OpenAI Agents SDK integration (`logfire.instrument_openai_agents`) names spans by message templates
+# and puts what matters in plain attributes (checked against logfire 5.6.0 with openai-agents 0.25.0).
+LOGFIRE_AGENTS_TRACE: Final = "OpenAI Agents trace: {name}"
+LOGFIRE_AGENT_RUN: Final = "Agent run: {name!r}"
+LOGFIRE_FUNCTION: Final = "Function: {name}"
+
+
+def logfire_agents(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """What a span of Logfire's Agents SDK integration says in our terms: {} for any other span."""
+    template = attributes.get("logfire.msg_template")
+    name = attributes.get("name")
+    if template == LOGFIRE_FUNCTION and isinstance(name, str):
+        found: dict[str, Any] = {"kind": "tool", "tool_name": name,
+                                 "input": _json_value(attributes["input"]) if attributes.get("input") is not None else None,
+                                 "output": _json_value(attributes["output"]) if attributes.get("output") is not None
+                                 else None}
+        failure = msg.maybe_json(attributes.get("error"))
+        if isinstance(failure, Mapping) and failure.get("message") not in (None, ""):
+            # {"message": "Error running tool (non-fatal)", "data": {"tool_name", "error": "Tool execution failed..."}}
+            detail = failure["data"].get("error") if isinstance(failure.get("data"), Mapping) else None
+            found["error"] = {"message": str(failure["message"]) + (f": {detail}" if detail else "")}
+        elif isinstance(failure, str) and failure:
+            found["error"] = {"message": failure}
+        return found
+    if template == LOGFIRE_AGENT_RUN and isinstance(name, str):
+        return {"kind": "agent", "agent_name": name}
+    if template == LOGFIRE_AGENTS_TRACE and attributes.get("group_id") not in (None, ""):
+        return {"group_id": str(attributes["group_id"])}
+    return {}
+
+
+def _logfire_agents_output(attributes: Mapping[str, Any]) -> Any:
+    """The LLM span's `output`: the assistant messages of the response (tool calls included), as a list."""
+    if not str(attributes.get("logfire.msg_template", "")).startswith(("Chat completion with", "Responses API")):
+        return None
+    value = msg.maybe_json(attributes.get("output"))
+    if isinstance(value, list) and value and all(isinstance(m, Mapping) and "role" in m for m in value):
+        return msg.as_choices([{k: v for k, v in m.items() if v is not None} for m in value])
+    return None
+
+
 def llm_output(attributes: Mapping[str, Any], events: list[dict[str, Any]]) -> Any:
     finish = attributes.get("gen_ai.response.finish_reasons")
     reasons = finish if isinstance(finish, list) else None
@@ -330,7 +374,7 @@ def llm_output(attributes: Mapping[str, Any], events: list[dict[str, Any]]) -> A
     response = msg.maybe_json(attributes.get("response_data"))
     if isinstance(response, Mapping) and isinstance(response.get("message"), Mapping):
         return msg.as_choices([dict(response["message"])], reasons)
-    return None
+    return _logfire_agents_output(attributes)
 
 
 def retrieval_output(attributes: Mapping[str, Any]) -> Any:

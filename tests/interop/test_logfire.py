@@ -1,6 +1,8 @@
-"""Logfire's instrument_openai (issue 19, findings 4 and 5): a streamed call is one LLM call, not two (the request
+"""Logfire (issue 19, findings 4 and 5). instrument_openai: a streamed call is one LLM call, not two (the request
 span and the log Logfire writes when the stream ends are merged), and spans are named by their rendered message,
-not their template. The spans come from the real logfire package (tests/interop/logfire_agent.py)."""
+not their template. instrument_openai_agents: tools are tools with their arguments and result, an LLM's tool
+calls are its output, a failed tool says why, and the run's group_id is the session. The spans come from the real
+logfire and openai-agents packages (tests/interop/logfire_agent.py, logfire_agents_sdk_agent.py)."""
 
 from __future__ import annotations
 
@@ -61,3 +63,35 @@ def test_the_session_counts_two_calls(otlp_lines: bytes, tmp_path: Path) -> None
     assert ingest(tmp_path / "store.duckdb", expand_inputs([str(trace)])[0]).ok
     _, rows = Store(tmp_path / "store.duckdb").sql("SELECT llm_calls, input_tokens, output_tokens FROM sessions")
     assert rows == [(2, 26, 5)]
+
+
+AGENTS_SDK = Path(__file__).with_name("logfire_agents_sdk_agent.py")
+
+
+def _agents_sdk_records(*args: str) -> list[dict[str, Any]]:
+    run = subprocess.run([sys.executable, str(AGENTS_SDK), *args], capture_output=True, check=False, timeout=300)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    return _records(run.stdout)
+
+
+def test_the_agents_sdk_run_is_one_session_of_calls_and_tools() -> None:
+    records = _agents_sdk_records()
+    assert {r["session_id"] for r in records} == {"conv-42"}  # the RunConfig's group_id
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for record in sorted(records, key=lambda r: r["start_time"]):
+        by_kind.setdefault(record["kind"], []).append(record)
+    (tool,) = by_kind["tool"]
+    assert (tool["name"], tool["input"], tool["output"]) == ("get_weather", {"city": "Paris"}, "Sunny in Paris")
+    first, second = by_kind["llm"]
+    (call,) = first["output"]["choices"][0]["message"]["tool_calls"]
+    assert call["id"] == "call_1" and call["function"]["name"] == "get_weather"
+    assert second["output"]["choices"][0]["message"]["content"] == "It is sunny in Paris."
+    assert "Agent run: 'weather-agent'" in [a["name"] for a in by_kind["agent"]]
+    assert first["properties"]["Agent-Name"] == tool["properties"]["Agent-Name"] == "weather-agent"
+    assert any(r["name"] == "OpenAI Agents trace: Weather workflow" for r in records)
+
+
+def test_a_failed_tool_says_why() -> None:
+    (tool,) = [r for r in _agents_sdk_records("fail") if r["kind"] == "tool"]
+    assert tool["status"] == "error" and tool["input"] == {"city": "Nowhere"}
+    assert tool["error"]["message"].startswith("Error running tool (non-fatal): Tool execution failed")
