@@ -213,6 +213,31 @@ def genai_output(value: Any) -> list[Message]:
 # -- OpenInference (flattened) --------------------------------------------------------------------------
 
 
+def responses_output(value: Any) -> list[Message]:
+    """A Responses API object (`{"object": "response", "output": [...]}`, what OpenInference's Agents SDK
+    instrumentation keeps in `output.value` for a streamed call) as the assistant's message: its text, and its
+    `function_call` items as Chat Completions tool calls."""
+    if not isinstance(value, Mapping) or value.get("object") != "response" or not isinstance(value.get("output"), list):
+        return []
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for item in value["output"]:
+        if not isinstance(item, Mapping):
+            continue
+        if item.get("type") == "message":
+            texts += [str(part.get("text", "")) for part in item.get("content") or ()
+                      if isinstance(part, Mapping) and part.get("type") == "output_text"]
+        elif item.get("type") == "function_call":
+            calls.append({"id": item.get("call_id") or item.get("id"), "type": "function",
+                          "function": {"name": item.get("name"), "arguments": item.get("arguments")}})
+    if not texts and not calls:
+        return []
+    message: Message = {"role": "assistant", "content": "".join(texts) if texts else None}
+    if calls:
+        message["tool_calls"] = calls
+    return [message]
+
+
 def openinference_messages(attributes: Mapping[str, Any], prefix: str) -> list[Message]:
     items = unflatten(attributes, prefix)
     if not isinstance(items, list):

@@ -360,6 +360,8 @@ def _logfire_agents_output(attributes: Mapping[str, Any]) -> Any:
 def llm_output(attributes: Mapping[str, Any], events: list[dict[str, Any]]) -> Any:
     finish = attributes.get("gen_ai.response.finish_reasons")
     reasons = finish if isinstance(finish, list) else None
+    if reasons is None and isinstance(attributes.get("llm.finish_reason"), str):  # OpenInference
+        reasons = [attributes["llm.finish_reason"]]
     if attributes.get("gen_ai.output.messages") is not None:
         return msg.as_choices(msg.genai_output(attributes["gen_ai.output.messages"]), reasons)
     if msg.has_prefix(attributes, "llm.output_messages."):
@@ -371,6 +373,8 @@ def llm_output(attributes: Mapping[str, Any], events: list[dict[str, Any]]) -> A
     outputs = msg.event_messages(events)[1]
     if outputs:
         return msg.as_choices(outputs, reasons)
+    if streamed := msg.responses_output(msg.maybe_json(attributes.get("output.value"))):
+        return msg.as_choices(streamed, reasons)
     response = msg.maybe_json(attributes.get("response_data"))
     if isinstance(response, Mapping) and isinstance(response.get("message"), Mapping):
         return msg.as_choices([dict(response["message"])], reasons)
