@@ -59,7 +59,14 @@ def tool_call(raw: Any) -> ToolCall | None:
 
 
 def function_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
-    """A tool call in the Chat Completions shape (what importers write, so calls link to their tool spans)."""
+    """A tool call in the Chat Completions shape (what importers write, so calls link to their tool spans). Its
+    arguments are JSON text, as Chat Completions sends them, whatever the source held (the GenAI conventions and
+    some instrumentations write an object): one form for every importer. A tool span's input stays the value."""
+    if arguments is not None and not isinstance(arguments, str):
+        try:
+            arguments = json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
+        except (TypeError, ValueError):
+            arguments = str(arguments)
     call: dict[str, Any] = {"type": "function", "function": {"name": name, "arguments": arguments}}
     if call_id is not None:
         call["id"] = str(call_id)
