@@ -114,7 +114,7 @@ def _genai_message(item: Any) -> list[Message]:
         return [{"role": "?", "content": _text(item)}]
     parts = item.get("parts")
     if not isinstance(parts, list):  # already a chat message (OpenAI shape, or OpenLLMetry's role/content)
-        return [_chat_message(item)]
+        return [chat_message(item)]
     role = str(item.get("role") or "?")
     texts: list[str] = []
     others: list[Any] = []
@@ -150,7 +150,7 @@ def _genai_message(item: Any) -> list[Message]:
     return before + after
 
 
-def _chat_message(item: Mapping[str, Any]) -> Message:
+def chat_message(item: Mapping[str, Any]) -> Message:
     """An OpenAI-ish message; OpenLLMetry's flat tool calls (`{id, name, arguments}`) get the function shape."""
     message: Message = {str(key): value for key, value in item.items() if key != "finish_reason"}
     message.setdefault("role", "?")
@@ -310,13 +310,13 @@ def event_messages(events: list[dict[str, Any]]) -> tuple[list[Message], list[Me
                 message["tool_calls"] = calls
             if attributes.get("id") is not None and message["role"] == "tool":
                 message["tool_call_id"] = attributes["id"]
-            inputs.append(_chat_message(message))
+            inputs.append(chat_message(message))
         elif name == "gen_ai.choice":
             raw = maybe_json(attributes.get("message"))
             message = dict(raw) if isinstance(raw, Mapping) else {"content": attributes.get("content", raw)}
             message.setdefault("role", "assistant")
             if attributes.get("finish_reason") is not None:
                 message["finish_reason"] = attributes["finish_reason"]
-            outputs.append(_chat_message(message) | (
+            outputs.append(chat_message(message) | (
                 {"finish_reason": message["finish_reason"]} if "finish_reason" in message else {}))
     return inputs, outputs

@@ -388,14 +388,32 @@ def retrieval_output(attributes: Mapping[str, Any]) -> Any:
     return None
 
 
+def _as_response(output: Any) -> Any:
+    """An LLM output that is the assistant's message itself (Langfuse's OpenAI integration writes
+    `{"role": "assistant", "tool_calls": [...]}`) as a Chat Completions response, so its tool calls link to the
+    tool spans that answered them; anything else as it is."""
+    if isinstance(output, Mapping) and output.get("role") == "assistant":
+        return msg.as_choices([msg.chat_message(output)])
+    return output
+
+
+def _call_arguments(value: Any) -> Any:
+    """A tool's input as its arguments: Langfuse's `@observe` records a function's `{"args": [], "kwargs": {...}}`,
+    whose arguments are the keyword ones when there are no positional ones."""
+    if isinstance(value, Mapping) and set(value) == {"args", "kwargs"} and value["args"] == [] \
+            and isinstance(value["kwargs"], Mapping):
+        return dict(value["kwargs"])
+    return value
+
+
 def payloads(attributes: Mapping[str, Any], events: list[dict[str, Any]], kind: str,
              model: str | None) -> tuple[Any, Any]:
     """(input, output) for the span's kind: messages for LLM calls, arguments and result for tools."""
     if kind == "llm":
         return (llm_input(attributes, events, model) or _generic(attributes, GENERIC_INPUT_KEYS),
-                llm_output(attributes, events) or _generic(attributes, GENERIC_OUTPUT_KEYS))
+                llm_output(attributes, events) or _as_response(_generic(attributes, GENERIC_OUTPUT_KEYS)))
     if kind == "tool":
-        return _generic(attributes, TOOL_INPUT_KEYS), _generic(attributes, TOOL_OUTPUT_KEYS)
+        return _call_arguments(_generic(attributes, TOOL_INPUT_KEYS)), _generic(attributes, TOOL_OUTPUT_KEYS)
     span_input = _generic(attributes, GENERIC_INPUT_KEYS)
     span_output = _generic(attributes, GENERIC_OUTPUT_KEYS)
     if span_output is None and kind == "retrieval":
