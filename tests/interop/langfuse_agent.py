@@ -9,10 +9,9 @@ import json
 import sys
 
 import httpx
-from google.protobuf.json_format import MessageToDict
+from agent_runs import print_otlp, tool_then_answer
 from langfuse import Langfuse, observe
 from langfuse.openai import OpenAI
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 exporter = InMemorySpanExporter()
@@ -20,26 +19,9 @@ langfuse = Langfuse(public_key="pk-lf-test", secret_key="sk-lf-test", base_url="
                     span_exporter=exporter, flush_at=1)
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}}}}]
-answers = 0
-
-
-def handler(request: httpx.Request) -> httpx.Response:
-    """A tool call first, then the answer; the usage object as OpenAI sends it."""
-    global answers
-    answers += 1
-    if answers == 1:
-        message = {"role": "assistant", "content": None, "tool_calls": [{
-            "id": "call_1", "type": "function",
-            "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})}}]}
-    else:
-        message = {"role": "assistant", "content": "Sunny in Paris."}
-    return httpx.Response(200, json={
-        "id": f"c{answers}", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini-2024-07-18",
-        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if answers == 1 else "stop"}],
-        "usage": {"prompt_tokens": 126, "completion_tokens": 9, "total_tokens": 135,
-                  "completion_tokens_details": {"reasoning_tokens": 0}, "prompt_tokens_details": {"cached_tokens": 0}}})
-
-
+USAGE = {"prompt_tokens": 126, "completion_tokens": 9, "total_tokens": 135,  # OpenAI's, details included
+         "completion_tokens_details": {"reasoning_tokens": 0}, "prompt_tokens_details": {"cached_tokens": 0}}
+handler = tool_then_answer({"city": "Paris"}, "Sunny in Paris.", USAGE)
 client = OpenAI(api_key="sk-test", base_url="http://mock/v1",
                 http_client=httpx.Client(transport=httpx.MockTransport(handler)))
 
@@ -62,5 +44,4 @@ def weather_agent(question: str) -> str | None:
 
 print(weather_agent("Weather in Paris?"), file=sys.stderr)
 langfuse.flush()
-for span in exporter.get_finished_spans():
-    print(json.dumps(MessageToDict(encode_spans([span]))))
+print_otlp(exporter.get_finished_spans())

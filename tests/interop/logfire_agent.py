@@ -8,10 +8,9 @@ import json
 from typing import Any
 
 import httpx
+from agent_runs import print_otlp
 import logfire
 import openai
-from google.protobuf.json_format import MessageToDict
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -47,5 +46,4 @@ with logfire.span("agent run {name}", name="weather"):
         pass
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
 logfire.force_flush()
-for span in exporter.get_finished_spans():
-    print(json.dumps(MessageToDict(encode_spans([span]))))
+print_otlp(exporter.get_finished_spans())

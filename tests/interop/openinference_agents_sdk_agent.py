@@ -10,12 +10,11 @@ import sys
 from typing import Any
 
 import httpx
+from agent_runs import print_otlp
 from agents import Agent, OpenAIResponsesModel, RunConfig, Runner, function_tool
 from agents.tracing import set_trace_processors
-from google.protobuf.json_format import MessageToDict
 from openai import AsyncOpenAI
 from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -76,5 +75,4 @@ async def main() -> None:
 
 
 asyncio.run(main())
-for span in exporter.get_finished_spans():
-    print(json.dumps(MessageToDict(encode_spans([span]))))
+print_otlp(exporter.get_finished_spans())

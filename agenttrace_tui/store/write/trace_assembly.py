@@ -6,8 +6,8 @@ a child without its parent is a top span of the trace-id session. So after every
 touched is placed again from everything the store holds of it, with what the importer noted per span
 (`extra.otel.assembly`): the session is the one named nearest the root (by the attribute that ranks first, as
 the importer picks it), else the trace id; its name is the one a span gives, else the agent nearest the root,
-else the first top span's; a path is the span's own path
-attribute, else its parent's path and its name; the agent a span works for is the nearest agent span above it.
+else the first top span's; a path is the span's own path attribute, else its parent's path and its name; the
+agent a span works for is the nearest agent span above it (AGENT_PROPERTIES, as the importer sets them).
 Sessions left empty, and the ones the spans moved to, are rolled up again (their ids join `touched_sessions`).
 """
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import Final
 
 import duckdb
+
+from agenttrace_tui.interop.otlp import AGENT_PROPERTIES
 
 _TRACES: Final = """
 CREATE OR REPLACE TEMP TABLE assembled_traces AS
@@ -82,7 +84,7 @@ SELECT * FROM (
            coalesce(t.path, m.path) AS path,
            CASE WHEN m.own_agent_properties OR t.span_id IS NULL THEN m.properties
                 ELSE nullif(json_merge_patch(coalesce(m.properties, '{}'),
-                                             json_object('Agent-Name', t.agent, 'Parent-Agent', t.parent_agent)),
+                                             json_object('{AGENT}', t.agent, '{PARENT_AGENT}', t.parent_agent)),
                             '{}') END AS properties,
            -- A parent that arrived: the span is no longer an orphan.
            CASE WHEN json_exists(m.extra, '$.orphan_of')
@@ -95,7 +97,7 @@ SELECT * FROM (
 WHERE session_id IS DISTINCT FROM previous_session_id OR session_name IS DISTINCT FROM previous_session_name
    OR path IS DISTINCT FROM previous_path OR properties::VARCHAR IS DISTINCT FROM previous_properties::VARCHAR
    OR extra::VARCHAR IS DISTINCT FROM previous_extra::VARCHAR
-"""
+""".replace("{AGENT}", AGENT_PROPERTIES[0]).replace("{PARENT_AGENT}", AGENT_PROPERTIES[1])
 
 _APPLY: Final = """
 INSERT INTO touched_sessions
@@ -109,13 +111,13 @@ WHERE d.span_id = a.span_id;
 """
 
 
-def assemble_traces(con: duckdb.DuckDBPyConnection) -> int:
-    """Place again every span of the traces this file's spans (`file_spans`) belong to; returns how many spans
-    moved. Runs inside the file's transaction, before its sessions are rolled up."""
+def assemble_traces(con: duckdb.DuckDBPyConnection) -> None:
+    """Place again every span of the traces this file's spans (`file_spans`) belong to. Runs inside the file's
+    transaction, before its sessions are rolled up."""
     con.execute(_TRACES)
     traces = con.execute("SELECT count(*) FROM assembled_traces").fetchone()
     if not traces or not traces[0]:
-        return 0  # no OpenTelemetry span in the file: nothing read of the store
+        return  # no OpenTelemetry span in the file: nothing read of the store
     con.execute(_MEMBERS)
     con.execute(_TREE)
     con.execute(_SESSIONS)
@@ -123,4 +125,3 @@ def assemble_traces(con: duckdb.DuckDBPyConnection) -> int:
     changed = con.execute("SELECT count(*) FROM assembled_spans").fetchone()
     if changed and changed[0]:
         con.execute(_APPLY)
-    return int(changed[0]) if changed else 0
