@@ -132,6 +132,9 @@ STATUS_CODE_CANCELLED: Final = -3
 
 HELICONE_PREFIX: Final = "helicone-"
 HELICONE_PROPERTY_PREFIX: Final = "helicone-property-"
+AGENT_PROPERTIES: Final = ("Agent-Name", "Parent-Agent")
+"""The properties that place a span in a multi-agent run (Helicone's convention): the agent it works for, and that
+agent's parent. Importers set them from agent spans (interop/otlp.py, store/write/trace_assembly.py)."""
 HELICONE_HEADER_FIELDS: Final = {
     "helicone-session-id": "session_id",
     "helicone-session-name": "session_name",

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field as dataclass_field
 from typing import Any, Final
 
+from agenttrace_tui.format import AGENT_PROPERTIES
 from agenttrace_tui.interop import otlp_attributes as attrs
 from agenttrace_tui.interop.errors import ShapeError
 from agenttrace_tui.interop.otlp_values import (
@@ -173,8 +174,6 @@ class _Mapped:
 
 REQUEST_MODEL_PROPERTY: Final = "Request-Model"
 """The model a call asked for, when the response names another (a dated version of it)."""
-AGENT_PROPERTIES: Final = ("Agent-Name", "Parent-Agent")
-"""The properties a span gets from the agent spans above it: the agent it works for, and that agent's parent."""
 
 
 def _segment(name: str) -> str:

@@ -7,7 +7,7 @@ touched is placed again from everything the store holds of it, with what the imp
 (`extra.otel.assembly`): the session is the one named nearest the root (by the attribute that ranks first, as
 the importer picks it), else the trace id; its name is the one a span gives, else the agent nearest the root,
 else the first top span's; a path is the span's own path attribute, else its parent's path and its name; the
-agent a span works for is the nearest agent span above it (AGENT_PROPERTIES, as the importer sets them).
+agent a span works for is the nearest agent span above it (format.AGENT_PROPERTIES, as the importer sets them).
 Sessions left empty, and the ones the spans moved to, are rolled up again (their ids join `touched_sessions`).
 """
 
@@ -17,7 +17,7 @@ from typing import Final
 
 import duckdb
 
-from agenttrace_tui.interop.otlp import AGENT_PROPERTIES
+from agenttrace_tui.format import AGENT_PROPERTIES
 
 _TRACES: Final = """
 CREATE OR REPLACE TEMP TABLE assembled_traces AS
