@@ -24,6 +24,7 @@ from agenttrace_tui.interop.errors import ShapeError
 
 if TYPE_CHECKING:
     from agenttrace_tui.interop.otlp import OtelSpan
+    from agenttrace_tui.interop.otlp_logs import OtelLog
 
 # The converters (interop.otlp, interop.helicone) are imported where they are used: `agenttrace ingest` needs
 # only `sniff` for a file in the trace format, and the converters' imports cost ~20 ms at every start.
@@ -34,12 +35,14 @@ __all__ = [
     "SourceFormat",
     "convert_file",
     "helicone_body_to_records",
+    "is_logs_request",
     "otlp_request_to_records",
     "sniff",
 ]
 
 SNIFF_BYTES: Final = 64 * 1024
-OTLP_KEYS: Final = frozenset({"resourceSpans", "resource_spans"})
+OTLP_KEYS: Final = frozenset({"resourceSpans", "resource_spans", "resourceLogs", "resource_logs"})
+"""An OTLP trace export, or a log export (interop/otlp_logs.py): a file may hold both."""
 HELICONE_KEYS: Final = frozenset({"providerRequest"})
 _FIRST_KEY: Final = re.compile(rb'\A\s*[\[{]?\s*\{?\s*"((?:[^"\\]|\\.)*)"\s*:')
 _BOM: Final = b"\xef\xbb\xbf"
@@ -110,9 +113,20 @@ def sniff(head: bytes) -> SourceFormat:
         return SourceFormat.NATIVE
 
 
+def is_logs_request(request: Any) -> bool:
+    """An OTLP logs export (resourceLogs), not a trace export."""
+    return isinstance(request, Mapping) and (request.get("resourceLogs") is not None
+                                             or request.get("resource_logs") is not None)
+
+
 def otlp_request_to_records(request: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The records of one decoded ExportTraceServiceRequest (trees within this request only).
-    Raises ShapeError (a ValueError) with a one-line reason when the request has the wrong shape."""
+    """The records of one decoded ExportTraceServiceRequest or ExportLogsServiceRequest (trees within this
+    request only; the store places the pieces of a trace together). Raises ShapeError (a ValueError) with a
+    one-line reason when the request has the wrong shape."""
+    if is_logs_request(request):
+        from agenttrace_tui.interop.otlp_logs import build_records_with_logs, decode_logs
+
+        return [record for _, record in build_records_with_logs([], decode_logs(request))]
     from agenttrace_tui.interop.otlp import request_to_records
 
     return request_to_records(request)
@@ -180,16 +194,23 @@ def _dumps(record: Mapping[str, Any]) -> bytes:
 
 
 def _convert_otlp(data: bytes) -> Converted:
-    from agenttrace_tui.interop.otlp import build_records, decode_request
+    from agenttrace_tui.interop.otlp import decode_request
+    from agenttrace_tui.interop.otlp_logs import build_records_with_logs, decode_logs
 
     converted = Converted()
     spans: list[OtelSpan] = []
+    logs: list[OtelLog] = []
     for number, raw, value in _documents(data, converted.rejects):
+        logs_request = is_logs_request(value)
         try:
-            spans.extend(decode_request(value, number))
+            if logs_request:
+                logs.extend(decode_logs(value, number))
+            else:
+                spans.extend(decode_request(value, number))
         except ShapeError as exc:
-            converted.rejects.append((number, f"not an OTLP trace request: {_reason(exc)}", _text(raw)))
-    _emit(converted, build_records(spans), {})
+            what = "an OTLP logs request" if logs_request else "an OTLP trace request"
+            converted.rejects.append((number, f"not {what}: {_reason(exc)}", _text(raw)))
+    _emit(converted, build_records_with_logs(spans, logs), {})
     return converted
 
 

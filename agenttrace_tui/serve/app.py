@@ -216,6 +216,8 @@ def build_app(settings: AppSettings, spool: Spool) -> Starlette:
     routes = [
         Route("/v1/spans", collector.post_spans, methods=["POST"]),
         Route("/v1/traces", collector.post_otlp_traces, methods=["POST"]),
+        Route("/v1/logs", collector.post_otlp_logs, methods=["POST"]),
+        Route("/v1/metrics", collector.post_otlp_metrics, methods=["POST"]),
         Route("/custom/v1/log", collector.post_helicone_log, methods=["POST"]),
         Route("/oai/v1/log", collector.post_helicone_log, methods=["POST"]),
         Route("/anthropic/v1/log", collector.post_helicone_log, methods=["POST"]),

@@ -1,4 +1,4 @@
-"""The collector's endpoints: native trace-format lines, Helicone's manual logger, OTLP/HTTP.
+"""The collector's endpoints: native trace-format lines, Helicone's manual logger, OTLP/HTTP traces and logs.
 
 Each one turns its body into trace-format lines, judges every line by the ingest's rules (serve/validate.py),
 and answers only after the lines are in the spool (fsync'd). A body with any bad part gets 400 with the reason
@@ -17,7 +17,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from agenttrace_tui.interop import ShapeError, helicone_body_to_records, otlp_request_to_records
+from agenttrace_tui.interop import ShapeError, helicone_body_to_records, is_logs_request, otlp_request_to_records
 from agenttrace_tui.serve.body import BodyError, decode_content, read_body
 from agenttrace_tui.serve.header_case import helicone_headers
 from agenttrace_tui.serve.spool import Spool
@@ -146,29 +146,52 @@ async def post_helicone_log(request: Request) -> Response:
 
 # OTLP/HTTP --------------------------------------------------------------------------------------
 
-def _otlp_request(body: bytes, protobuf: bool) -> Mapping[str, Any]:
+SIGNALS: Final = {"traces": "/v1/traces", "logs": "/v1/logs"}
+"""The OTLP signals the collector stores, and the OTLP/HTTP path of each."""
+
+
+def _otlp_message(signal: str) -> Any:
+    if signal == "logs":
+        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+        return ExportLogsServiceRequest
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    return ExportTraceServiceRequest
+
+
+def _otlp_request(body: bytes, protobuf: bool, signal: str) -> Mapping[str, Any]:
     if not protobuf:
         return _json_object(body, "OTLP JSON body")
     from google.protobuf.json_format import MessageToDict
     from google.protobuf.message import DecodeError
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+    message_type = _otlp_message(signal)
     try:
-        message = ExportTraceServiceRequest.FromString(body)
+        message = message_type.FromString(body)
     except DecodeError as exc:
-        raise BodyError(400, f"OTLP protobuf body: not an ExportTraceServiceRequest ({exc})") from exc
+        raise BodyError(400, f"OTLP protobuf body: not an {message_type.__name__} ({exc})") from exc
     decoded: dict[str, Any] = MessageToDict(message)
     return decoded
 
 
-async def spool_otlp(spool: Spool, size: int, export: Callable[[], Mapping[str, Any]]) -> int:
-    """An OTLP export request (`export` decodes it: HTTP or gRPC) converted, judged and spooled; returns how many
-    records. A BodyError says what is wrong with it."""
+def _check_signal(request: Mapping[str, Any], signal: str) -> None:
+    """A JSON body of the other signal is the client's mistake (a wrong endpoint URL): say where it goes."""
+    sent = "logs" if is_logs_request(request) else "traces" if "resourceSpans" in request \
+        or "resource_spans" in request else None
+    if sent is not None and sent != signal:
+        raise BodyError(400, f"OTLP body: this is a {sent} export; post it to {SIGNALS[sent]}")
+
+
+async def spool_otlp(spool: Spool, size: int, export: Callable[[], Mapping[str, Any]], signal: str = "traces") -> int:
+    """An OTLP export request of `signal` (`export` decodes it: HTTP or gRPC) converted, judged and spooled;
+    returns how many records. A BodyError says what is wrong with it."""
 
     def convert() -> list[bytes]:
         request = export()
         if not request:  # an empty request (protobuf leaves out empty lists): nothing to store, not an error
             return []
+        _check_signal(request, signal)
         records = _converted(lambda: otlp_request_to_records(request), "OTLP body")
         return _record_lines(records, "OTLP")
 
@@ -178,13 +201,72 @@ async def spool_otlp(spool: Spool, size: int, export: Callable[[], Mapping[str, 
     return len(lines)
 
 
-async def post_otlp_traces(request: Request) -> Response:
+async def _post_otlp(request: Request, signal: str) -> Response:
     content_type = _content_type(request)
     if content_type not in (PROTOBUF, "application/json"):
         raise BodyError(415, f"Content-Type must be {PROTOBUF} or application/json, got {content_type[:60]!r}")
     protobuf = content_type == PROTOBUF
     body = decode_content(request, await read_body(request))
-    await spool_otlp(request.app.state.spool, len(body), lambda: _otlp_request(body, protobuf))
-    if protobuf:  # an empty ExportTraceServiceResponse: everything accepted
+    await spool_otlp(request.app.state.spool, len(body), lambda: _otlp_request(body, protobuf, signal), signal)
+    if protobuf:  # an empty Export*ServiceResponse: everything accepted
         return Response(b"", media_type=PROTOBUF)
     return JSONResponse({})
+
+
+async def post_otlp_traces(request: Request) -> Response:
+    return await _post_otlp(request, "traces")
+
+
+async def post_otlp_logs(request: Request) -> Response:
+    return await _post_otlp(request, "logs")
+
+
+METRICS_REFUSED: Final = "agenttrace stores traces and logs, not metrics: turn the metrics exporter off"
+
+
+def metrics_refusal(points: int) -> dict[str, Any]:
+    """OTLP's partial success for a metrics export: every point refused, and why. Coding agents export metrics
+    beside their logs; a 404 would have their exporter log an error on every interval, a partial success says
+    once what happened (and is not retried)."""
+    return {"partialSuccess": {"rejectedDataPoints": str(points), "errorMessage": METRICS_REFUSED}}
+
+
+def metric_points(message: Any) -> int:
+    """How many data points an ExportMetricsServiceRequest holds."""
+    return sum(len(getattr(metric, data).data_points)
+               for resource in message.resource_metrics for scope in resource.scope_metrics
+               for metric in scope.metrics if (data := metric.WhichOneof("data")) is not None)
+
+
+def _metric_points(body: bytes, protobuf: bool) -> int:
+    """How many data points a metrics export holds (0 when it cannot be read: it is refused anyway)."""
+    try:
+        if protobuf:
+            from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+            return metric_points(ExportMetricsServiceRequest.FromString(body))
+        value = orjson.loads(body)
+        return sum(len(data.get("dataPoints") or data.get("data_points") or [])
+                   for resource in value.get("resourceMetrics") or [] for scope in resource.get("scopeMetrics") or []
+                   for metric in scope.get("metrics") or [] for key, data in metric.items()
+                   if isinstance(data, dict) and key not in ("metadata",))
+    except Exception:  # a body we only count for the answer: any shape is refused the same way
+        return 0
+
+
+async def post_otlp_metrics(request: Request) -> Response:
+    content_type = _content_type(request)
+    protobuf = content_type == PROTOBUF
+    body = decode_content(request, await read_body(request))
+    points = await _off_loop(len(body), lambda: _metric_points(body, protobuf))
+    log.info("OTLP metrics export refused (%d points): %s", points, METRICS_REFUSED)
+    if protobuf:
+        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+            ExportMetricsPartialSuccess,
+            ExportMetricsServiceResponse,
+        )
+
+        answer = ExportMetricsServiceResponse(partial_success=ExportMetricsPartialSuccess(
+            rejected_data_points=points, error_message=METRICS_REFUSED))
+        return Response(answer.SerializeToString(), media_type=PROTOBUF)
+    return JSONResponse(metrics_refusal(points))

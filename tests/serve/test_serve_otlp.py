@@ -97,7 +97,10 @@ def test_bad_otlp_bodies_get_400_or_415(tmp_path: Path) -> None:
         bad = httpx.post(f"{server.url}/v1/traces", content=b"\xff\xff\xff garbage", headers=protobuf)
         assert bad.status_code == 400 and "not an ExportTraceServiceRequest" in bad.json()["error"]
         wrong = httpx.post(f"{server.url}/v1/traces", json={"resourceLogs": []})
-        assert wrong.status_code == 400 and wrong.json()["error"].startswith("OTLP body: no resourceSpans")
+        assert wrong.status_code == 400 and wrong.json()["error"] == \
+            "OTLP body: this is a logs export; post it to /v1/logs"
+        metrics = httpx.post(f"{server.url}/v1/traces", json={"resourceMetrics": []})
+        assert metrics.status_code == 400 and metrics.json()["error"].startswith("OTLP body: no resourceSpans")
         missing_id = json.loads(json.dumps(OTLP_JSON))
         del missing_id["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["spanId"]
         no_id = httpx.post(f"{server.url}/v1/traces", json=missing_id)

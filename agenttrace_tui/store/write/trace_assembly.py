@@ -18,6 +18,7 @@ from typing import Final
 import duckdb
 
 from agenttrace_tui.format import AGENT_PROPERTIES
+from agenttrace_tui.store.write.log_events import settle_log_spans
 
 _TRACES: Final = """
 CREATE OR REPLACE TEMP TABLE assembled_traces AS
@@ -125,3 +126,4 @@ def assemble_traces(con: duckdb.DuckDBPyConnection) -> None:
     changed = con.execute("SELECT count(*) FROM assembled_spans").fetchone()
     if changed and changed[0]:
         con.execute(_APPLY)
+    settle_log_spans(con)  # spans made from log records: GenAI events folded into their spans, turns extended
