@@ -122,3 +122,70 @@ def export_json(records: Sequence[ReadableLogRecord]) -> bytes:
     from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 
     return orjson.dumps(MessageToDict(encode_logs(records)))
+
+
+CONVERSATION = "0199a6c1-codex-conversation-01"
+CODEX_SCOPE = "codex_otel.log_only"
+
+
+def codex_events() -> list[Event]:
+    """A Codex conversation as codex-rs/otel logs it (docs/sources/coding-agent-otel-logs.md §2): Display fields
+    as strings, i64 fields as ints; an API request answered 429 then retried, its response's usage, a shell
+    tool call, and a failing tool."""
+    return [
+        Event("codex.conversation_starts", 0, {"provider_name": "OpenAI", "reasoning_effort": "medium",
+                                               "reasoning_summary": "auto", "context_window": 272000,
+                                               "approval_policy": "on-request", "sandbox_policy": "workspace-write",
+                                               "mcp_servers": ""}, None),
+        Event("codex.user_prompt", 100, {"prompt_length": "24", "prompt": "add a test for the parser"}, None),
+        Event("codex.api_request", 900, {"duration_ms": "780", "http.response.status_code": 429, "attempt": 1,
+                                         "endpoint": "/responses", "error.message": "rate limited"}, None),
+        Event("codex.api_request", 2_400, {"duration_ms": "1100", "http.response.status_code": 200, "attempt": 2,
+                                           "endpoint": "/responses"}, None),
+        Event("codex.sse_event", 2_500, {"event.kind": "response.output_item.done", "duration_ms": "3"}, None),
+        Event("codex.sse_event", 6_000, {"event.kind": "response.completed", "input_token_count": "5200",
+                                         "output_token_count": "310", "cached_token_count": 4096,
+                                         "reasoning_token_count": 128, "tool_token_count": "5510"}, None),
+        Event("codex.tool_decision", 6_100, {"tool_name": "shell", "call_id": "call_7", "decision": "approved",
+                                             "source": "config"}, None),
+        Event("codex.tool_result", 7_300, {"tool_name": "shell", "call_id": "call_7",
+                                           "arguments": '{"command":["pytest","-q"]}', "duration_ms": "1150",
+                                           "success": "true", "output": "3 passed", "mcp_server": "",
+                                           "mcp_server_origin": ""}, None),
+        Event("codex.tool_result", 7_400, {"tool_name": "apply_patch", "call_id": "", "arguments": "",
+                                           "duration_ms": "0", "success": "false",
+                                           "output": "patch did not apply", "mcp_server": "",
+                                           "mcp_server_origin": ""}, None),
+    ]
+
+
+class CodexEmitter(Emitter):
+    """Records as Codex's tracing bridge writes them: scope `codex_otel.log_only`, INFO, an empty body, the
+    record's event name a source location, only the observed time set, the name in `event.name`."""
+
+    def __post_init__(self) -> None:
+        self.provider = LoggerProvider(resource=Resource.create({"service.name": "codex_cli_rs",
+                                                                 "service.version": "0.58.0", "env": "dev"}))
+        self.provider.add_log_record_processor(SimpleLogRecordProcessor(self.exporter))
+
+    def emit(self, event: Event) -> None:
+        from opentelemetry._logs import SeverityNumber
+
+        at = T0 + event.at_ms * 1_000_000
+        stamp = datetime.datetime.fromtimestamp(at / 1e9, datetime.UTC).isoformat(timespec="milliseconds")
+        attributes = {"event.name": event.name, "event.timestamp": stamp.replace("+00:00", "Z"),
+                      "conversation.id": self.session, "app.version": "0.58.0", "auth_mode": "ApiKey",
+                      "originator": "codex_cli_rs", "terminal.type": "xterm-256color", "model": "gpt-5-codex",
+                      "slug": "gpt-5-codex", **event.fields}
+        self.provider.get_logger(CODEX_SCOPE).emit(
+            observed_timestamp=at, severity_number=SeverityNumber.INFO, severity_text="INFO",
+            event_name="event codex-rs/otel/src/events/session_telemetry.rs:412", attributes=attributes)
+
+
+def codex_emitted(events: list[Event]) -> list[ReadableLogRecord]:
+    collected = Collected()
+    emitter = CodexEmitter(collected, CONVERSATION)
+    for event in events:
+        emitter.emit(event)
+    emitter.close()
+    return collected.records

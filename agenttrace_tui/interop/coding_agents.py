@@ -8,6 +8,12 @@ docs/sources/coding-agent-otel-logs.md says what each version writes, read from 
 A session's steps become spans of one trace (its id from the session id), each turn a span of kind `agent` whose
 steps are its children; a call's start is its end (the record's time) less its `duration_ms`. The store extends a
 turn's end to its last step's as more of them arrive (store/write/log_events.py).
+
+Codex CLI (`[otel] exporter = { otlp-http = ... }` in ~/.codex/config.toml) names each record in its `event.name`
+attribute (`codex.api_request`, `codex.sse_event`, `codex.tool_result`, ...; the body is empty) with the
+conversation in `conversation.id`: a conversation is a session whose steps are children of its
+`codex.conversation_starts`, an LLM call an API request and its `response.completed` usage (no cost: priced from
+the model and tokens).
 """
 
 from __future__ import annotations
@@ -284,19 +290,219 @@ def is_claude_code(log: OtelLog) -> bool:
 
 def coding_agent_spans(logs: list[OtelLog]) -> tuple[list[LogSpan], list[OtelLog]]:
     """(the spans made from coding agents' records, the records that are not theirs)."""
-    sessions: dict[str, _ClaudeSession] = {}
+    claude: dict[str, _ClaudeSession] = {}
+    codex: dict[str, _CodexSession] = {}
     rest: list[OtelLog] = []
     for log in logs:
-        if not is_claude_code(log):
+        if is_claude_code(log):
+            session_id = _text(log.attributes.get("session.id")) or _text(log.resource.get("session.id")) \
+                or "claude-code"
+            session = claude.get(session_id)
+            if session is None:
+                session = claude[session_id] = _ClaudeSession(session_id)
+            session.add(log)
+        elif is_codex(log):
+            conversation = _text(log.attributes.get("conversation.id")) or "codex"
+            codex_session = codex.get(conversation)
+            if codex_session is None:
+                codex_session = codex[conversation] = _CodexSession(conversation)
+            codex_session.add(log)
+        else:
             rest.append(log)
-            continue
-        session_id = _text(log.attributes.get("session.id")) or _text(log.resource.get("session.id")) \
-            or "claude-code"
-        session = sessions.get(session_id)
-        if session is None:
-            session = sessions[session_id] = _ClaudeSession(session_id)
-        session.add(log)
-    for session in sessions.values():
+    made: list[LogSpan] = []
+    for session in claude.values():
         session.finish()
-    made = [span for session in sessions.values() for span in session.made]
+        made.extend(session.made)
+    for codex_session in codex.values():
+        codex_session.finish()
+        made.extend(codex_session.made)
     return made, rest
+
+
+# -- Codex CLI ------------------------------------------------------------------------------------------
+
+CODEX_PREFIX: Final = "codex."
+CODEX_PROVIDER: Final = "openai"
+CODEX_ROOT: Final = "codex"
+"""The conversation's span (from `codex.conversation_starts`): every step's parent, the id known from the
+conversation id alone, so steps sent in later requests find it."""
+CODEX_PROPERTIES: Final = (("provider_name", "Provider"), ("reasoning_effort", "Reasoning-Effort"),
+                           ("approval_policy", "Approval-Policy"), ("sandbox_policy", "Sandbox-Policy"),
+                           ("originator", "Originator"), ("slug", "Slug"))
+
+
+class _CodexSession:
+    """The records of one Codex conversation in one request. Codex logs an API request when its response starts
+    (`codex.api_request`, one per HTTP attempt) and the response's usage when it completes (`codex.sse_event` of
+    kind `response.completed`): in one request they are one LLM call; a completion whose request came in an
+    earlier request is a call of zero length, and a request whose completion comes later a step of its own, so
+    a call is never counted twice."""
+
+    def __init__(self, conversation: str) -> None:
+        self.conversation = conversation
+        self.trace_id = stable_id("codex", conversation, size=32)
+        self.root = stable_id("codex", conversation, "conversation")
+        self.made: list[LogSpan] = []
+        self.pending: list[OtelLog] = []  # successful API requests not yet completed
+        self.stream_events: list[OtelLog] = []  # a response's events before its completion
+        self.decisions: list[OtelLog] = []
+        self.tools: dict[str, LogSpan] = {}
+
+    def _id(self, *parts: object) -> str:
+        return stable_id("codex", self.conversation, *parts)
+
+    def _attributes(self, log: OtelLog) -> dict[str, Any]:
+        return {**log.attributes, "session.id": self.conversation}
+
+    def add(self, log: OtelLog) -> None:
+        event = (log.event_name or "").removeprefix(CODEX_PREFIX)
+        a = log.attributes
+        if event == "conversation_starts":
+            span = log_span(log, trace_id=self.trace_id, span_id=self.root, parent_id=None, name=CODEX_ROOT,
+                            attributes=self._attributes(log))
+            self.made.append(LogSpan(span, [log], {"kind": "agent", "name": "Codex", "input": None, "model": None,
+                                                   "properties": _properties(a, CODEX_PROPERTIES)}, extends=True))
+        elif event == "user_prompt":
+            text = a.get("prompt")
+            label = _label(text if isinstance(text, str) else None)
+            attributes = self._attributes(log)
+            if label is not None:
+                attributes[SESSION_NAME_KEY] = label
+            span = log_span(log, trace_id=self.trace_id, span_id=self._id("prompt", log.time_ns, log.index),
+                            parent_id=self.root, name="prompt", attributes=attributes)
+            self.made.append(LogSpan(span, [log], {"kind": "other", "name": label or "prompt",
+                                                   "input": text if label is not None else None, "model": None,
+                                                   "properties": _properties(a, (("prompt_length", "Prompt-Length"),))}))
+        elif event == "api_request":
+            self._api_request(log)
+        elif event == "sse_event" and (a.get("event.kind") == "response.completed" or _text(a.get("error.message"))):
+            self._response(log)
+        elif event == "sse_event":  # one per server-sent event of a response: counted on its call, not steps
+            self.stream_events.append(log)
+        elif event == "tool_decision":
+            self._tool_decision(log)
+        elif event == "tool_result":
+            self._tool_result(log)
+        else:
+            self._other(log, event)
+
+    def _api_request(self, log: OtelLog) -> None:
+        a = log.attributes
+        status = _count(a.get("http.response.status_code"))
+        message = _text(a.get("error.message"))
+        if message is None and (status is None or status < 400):
+            self.pending.append(log)
+            return
+        message = message or f"HTTP {status}"
+        model = _text(a.get("model"))
+        span = log_span(log, trace_id=self.trace_id, span_id=self._id("api", log.time_ns, log.index),
+                        parent_id=self.root, name=model or "api_request", attributes=self._attributes(log),
+                        start_ns=_start(log), status_code=2, status_message=message)
+        self.made.append(LogSpan(span, [log], {
+            "kind": "llm", "name": model or "api_request", "model": model, "provider": CODEX_PROVIDER,
+            "status": "error", "status_code": status, "error": {"type": "api_error", "message": message},
+            "usage": None, "input": None, "output": None,
+            "properties": _properties(a, (("attempt", "Attempt"), ("endpoint", "Endpoint")))}))
+
+    def _response(self, log: OtelLog) -> None:
+        a = log.attributes
+        model = _text(a.get("model"))
+        request = self.pending.pop(0) if self.pending else None
+        message = _text(a.get("error.message"))
+        usage: dict[str, int] = {}
+        for source, name in (("input_token_count", "input_tokens"), ("output_token_count", "output_tokens"),
+                             ("cached_token_count", "cache_read_tokens"),
+                             ("reasoning_token_count", "reasoning_tokens")):
+            count = _count(a.get(source))
+            if count is not None and (count or name in ("input_tokens", "output_tokens")):
+                usage[name] = count  # OpenAI's input includes the cached tokens, its output the reasoning ones
+        span = log_span(log, trace_id=self.trace_id, span_id=self._id("response", log.time_ns, log.index),
+                        parent_id=self.root, name=model or "response",
+                        attributes=self._attributes(log), start_ns=_start(request) if request else log.time_ns,
+                        status_code=2 if message else 0, status_message=message)
+        properties = _properties(request.attributes, (("attempt", "Attempt"), ("endpoint", "Endpoint"))) \
+            if request else None
+        if self.stream_events:
+            properties = {**(properties or {}), "Stream-Events": len(self.stream_events) + 1}
+        sources = ([request] if request else []) + self.stream_events + [log]
+        self.stream_events = []
+        self.made.append(LogSpan(span, sources, {
+            "kind": "llm", "name": model or "response", "model": model, "provider": CODEX_PROVIDER,
+            "usage": usage or None, "input": None, "output": None, "properties": properties,
+            "status": "error" if message else None,
+            "error": {"type": "stream_error", "message": message} if message else None}))
+
+    def _tool_decision(self, log: OtelLog) -> None:
+        """Approved (`approved`, `approved_for_session`, ...) joins its tool_result by call_id when the session's
+        records are read; denied or aborted is a failed tool step."""
+        a = log.attributes
+        decision = str(a.get("decision", "")).lower()
+        if decision.startswith("approved"):
+            self.decisions.append(log)
+            return
+        tool = _text(a.get("tool_name")) or "tool"
+        message = f"tool call {decision or 'not allowed'}" + (f" ({a['source']})" if _text(a.get("source")) else "")
+        span = log_span(log, trace_id=self.trace_id,
+                        span_id=self._id("decision", _text(a.get("call_id")) or (log.time_ns, log.index)),
+                        parent_id=self.root, name=tool, attributes=self._attributes(log), status_code=2,
+                        status_message=message)
+        self.made.append(LogSpan(span, [log], {
+            "kind": "tool", "name": tool, "model": None, "usage": None, "input": None, "output": None,
+            "status": "error", "error": {"type": "rejected", "message": message},
+            "properties": _properties(a, (("decision", "Decision"), ("source", "Decision-Source")))}))
+
+    def _tool_result(self, log: OtelLog) -> None:
+        a = log.attributes
+        tool = _text(a.get("tool_name")) or "tool"
+        failed = str(a.get("success", "true")).lower() == "false"
+        output = a.get("output")
+        arguments = _text(a.get("arguments"))
+        span = log_span(log, trace_id=self.trace_id,
+                        span_id=self._id("tool", _text(a.get("call_id")) or (log.time_ns, log.index)),
+                        parent_id=self.root, name=tool, attributes=self._attributes(log), start_ns=_start(log),
+                        status_code=2 if failed else 0)
+        made = LogSpan(span, [log], {
+            "kind": "tool", "name": tool, "model": None, "usage": None,
+            "input": msg.maybe_json(arguments) if arguments else None, "output": output,
+            "status": "error" if failed else "ok",
+            "error": {"message": (output if isinstance(output, str) and output else "the tool failed")[:2000]}
+            if failed else None,
+            "properties": _properties(a, (("mcp_server", "MCP-Server"),))})
+        self.made.append(made)
+        if _text(a.get("call_id")):
+            self.tools[a["call_id"]] = made
+
+    def _other(self, log: OtelLog, event: str) -> None:
+        name = event or "event"
+        span = log_span(log, trace_id=self.trace_id, span_id=self._id("event", name, log.time_ns, log.index),
+                        parent_id=self.root, name=name, attributes=self._attributes(log),
+                        start_ns=_start(log) if name == "api_request" else None)
+        message = _text(log.attributes.get("error.message"))
+        self.made.append(LogSpan(span, [log], {"kind": "other", "name": name, "input": None, "output": None,
+                                               "model": None, "usage": None, "status": "error" if message else None,
+                                               "error": {"message": message} if message else None}))
+
+    def finish(self) -> None:
+        for request in self.pending:  # its response is in a later request
+            self._other(request, "api_request")
+        for decision in self.decisions:
+            match = self.tools.get(str(decision.attributes.get("call_id")))
+            if match is None:
+                self._other(decision, "tool_decision")
+                continue
+            match.sources.append(decision)
+            decided = _properties(decision.attributes, (("decision", "Decision"), ("source", "Decision-Source")))
+            match.fields["properties"] = {**(decided or {}), **(match.fields.get("properties") or {})}
+        if self.stream_events:  # a response still streaming when this request was sent
+            last = self.stream_events[-1]
+            span = log_span(last, trace_id=self.trace_id, span_id=self._id("stream", last.time_ns, last.index),
+                            parent_id=self.root, name="sse_event", attributes=self._attributes(last),
+                            start_ns=self.stream_events[0].time_ns)
+            self.made.append(LogSpan(span, self.stream_events, {
+                "kind": "other", "name": "sse_event", "input": None, "output": None, "model": None, "usage": None,
+                "properties": {"Stream-Events": len(self.stream_events)}}))
+
+
+def is_codex(log: OtelLog) -> bool:
+    return (log.event_name or "").startswith(CODEX_PREFIX) and (
+        "conversation.id" in log.attributes or str(log.scope.get("name", "")).startswith("codex_otel"))

@@ -155,9 +155,10 @@ def _decode_log(raw: Mapping[str, Any], resource: dict[str, Any], scope: dict[st
         name = severity.removeprefix("SEVERITY_NUMBER_")
         severity_number = _SEVERITIES.index(name) if name in _SEVERITIES else 0
     severity_text = field(raw, "severityText", "severity_text")
-    event_name = field(raw, "eventName", "event_name")
+    # `event.name` first: Codex's bridge fills the record's own event name with a source location.
+    event_name = _event_name(body, attributes) or field(raw, "eventName", "event_name")
     if not isinstance(event_name, str) or not event_name:
-        event_name = _event_name(body, attributes)
+        event_name = None
     return OtelLog(
         time_ns=time_ns,
         severity_number=severity_number,

@@ -12,7 +12,18 @@ from typing import Any
 
 import orjson
 import pytest
-from coding_agent_logs import SESSION, Collected, Emitter, emitted, export_json, session_events
+from coding_agent_logs import (
+    CONVERSATION,
+    SESSION,
+    T0,
+    Collected,
+    Emitter,
+    codex_emitted,
+    codex_events,
+    emitted,
+    export_json,
+    session_events,
+)
 from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
@@ -302,3 +313,40 @@ def test_stable_ids_make_a_resent_request_one_copy(tmp_path: Path) -> None:
     _, rows = store.sql("SELECT count(*) FROM spans")
     assert rows[0][0] == 8
 
+
+
+# -- Codex CLI --------------------------------------------------------------------------------------------
+
+CODEX = codex_emitted(codex_events())
+
+
+def test_a_codex_conversation_is_a_session_of_calls_and_tools() -> None:
+    records = _records(export_json(CODEX))
+    assert {r["session_id"] for r in records} == {CONVERSATION}
+    assert {r["session_name"] for r in records} == {"add a test for the parser"}  # its first prompt
+    root = next(r for r in records if r["kind"] == "agent")
+    assert root["path"] == "/codex" and root["properties"]["Sandbox-Policy"] == "workspace-write"
+    assert all(r["parent_id"] == root["span_id"] for r in records if r is not root)
+    failed, call = [r for r in records if r["kind"] == "llm"]
+    assert (failed["status"], failed["status_code"], failed["error"]["message"]) == ("error", 429, "rate limited")
+    # The request and its response's usage are one call: from the request's start to the completion.
+    assert call["start_time"] == T0 + 2_400_000_000 - 1_100_000_000 and call["end_time"] == T0 + 6_000_000_000
+    assert call["usage"] == {"input_tokens": 5200, "output_tokens": 310, "cache_read_tokens": 4096,
+                             "reasoning_tokens": 128}
+    assert call["model"] == "gpt-5-codex" and call["properties"]["Stream-Events"] == 2
+    shell, patch = [r for r in records if r["kind"] == "tool"]
+    assert shell["input"] == {"command": ["pytest", "-q"]} and shell["output"] == "3 passed"
+    assert shell["properties"] == {"Decision": "approved", "Decision-Source": "config"}
+    assert (patch["status"], patch["error"]["message"], "input" in patch) == ("error", "patch did not apply", False)
+    assert len(records) == 6  # every one of the 9 records is in one of them
+
+
+def test_codex_in_one_request_per_record_counts_each_call_once(tmp_path: Path) -> None:
+    """A response's usage sent apart from its request: the call is the usage (zero length, its duration unknown)
+    and the request a step of its own, never two calls."""
+    whole = _ingest_pieces(tmp_path, [export_json(CODEX)], "whole")
+    pieces = _ingest_pieces(tmp_path, [export_json([r]) for r in CODEX], "pieces")
+    query = "SELECT spans, llm_calls, tool_calls, errors, input_tokens, output_tokens, cost_usd FROM sessions"
+    (whole_row,), (pieces_row,) = whole.sql(query)[1], pieces.sql(query)[1]
+    assert pieces_row[1:] == whole_row[1:]
+    assert pieces_row[0] > whole_row[0]  # the request, the stream's events and the decision are steps of their own
