@@ -186,7 +186,8 @@ def _map_span(span: OtelSpan) -> _Mapped:
     logfire = attrs.logfire_agents(merged)
     if "group_id" in logfire:  # the conversation: a session key of the trace span
         merged = {**merged, attrs.LOGFIRE_GROUP_KEY: logfire["group_id"]}
-    model = attrs.first_str(merged, attrs.MODEL_KEYS)
+    # A call without a response (it failed) is still a call to the model it asked for.
+    model = attrs.first_str(merged, attrs.MODEL_KEYS) or attrs.request_model(merged)
     tool_name = logfire.get("tool_name") or attrs.first_str(merged, attrs.TOOL_NAME_KEYS)
     kind = logfire.get("kind") or attrs.span_kind(merged, model, tool_name)
     span_input, span_output = attrs.payloads(merged, span.events, kind, model)
@@ -216,7 +217,8 @@ def _map_span(span: OtelSpan) -> _Mapped:
     }
     agent_name = logfire.get("agent_name") or attrs.first_str(merged, attrs.AGENT_NAME_KEYS)
     if kind == "agent" and agent_name is None:
-        agent_name = span.name or None
+        # OpenLLMetry names a `@workflow(name="weather")` span `weather.workflow`; the entity is `weather`.
+        agent_name = attrs.first_str(merged, (attrs.TRACELOOP_ENTITY_NAME,)) or span.name or None
     return _Mapped(span, merged, fields, attrs.first_str(merged, attrs.PATH_KEYS),
                    agent_name if kind == "agent" else None)
 
@@ -277,6 +279,25 @@ def _with_stream(request: _Mapped, log: _Mapped) -> None:
         request.fields["end_time"] = format_timestamp(log.span.start_ns)
 
 
+RESPONSE_ID_KEY: Final = "gen_ai.response.id"
+
+
+def _count_nested_calls_once(mapped: list[_Mapped], by_key: Mapping[tuple[str, str], _Mapped]) -> None:
+    """An LLM span whose child is an LLM span of the same call (the same `gen_ai.response.id`, or none on either:
+    a failed call) is that call recorded twice, a framework's span around the client library's: OpenLLMetry's
+    Agents SDK `openai.response` around its OpenAI instrumentation's, both on in a default Traceloop.init. The
+    child, the request itself (the model asked for, the system prompt, the tools, the exception), is the call; the
+    wrapper is kept as `other` without usage or cost, so the call's tokens and cost count once. Both must be in
+    this batch (as a Logfire stream's two spans)."""
+    for m in mapped:
+        parent = by_key.get((m.span.trace_id, m.span.parent_id)) if m.span.parent_id else None
+        if m.fields["kind"] != "llm" or parent is None or parent.fields["kind"] != "llm":
+            continue
+        ids = {attrs.first_str(m.merged, (RESPONSE_ID_KEY,)), attrs.first_str(parent.merged, (RESPONSE_ID_KEY,))}
+        if len(ids - {None}) <= 1:
+            parent.fields.update(kind="other", usage=None, cost_usd=None)
+
+
 def build_records(spans: Iterable[OtelSpan]) -> list[tuple[int, dict[str, Any]]]:
     """(source line, record) for every distinct span, in input order, with the whole trees known."""
     mapped = [_map_span(span) for span in unique_spans(spans)]
@@ -288,6 +309,7 @@ def build_records(spans: Iterable[OtelSpan]) -> list[tuple[int, dict[str, Any]]]
             if m.span.key in streams:
                 _with_stream(m, streams[m.span.key])
     by_key = {m.span.key: m for m in mapped}
+    _count_nested_calls_once(mapped, by_key)
     traces: dict[str, list[_Mapped]] = {}
     for m in mapped:
         traces.setdefault(m.span.trace_id, []).append(m)
@@ -304,7 +326,7 @@ def build_records(spans: Iterable[OtelSpan]) -> list[tuple[int, dict[str, Any]]]
         record.update((k, v) for k, v in m.fields.items() if v is not None)
         if span.parent_id is not None and parent is None:
             record["orphan_of"] = span.parent_id
-        request_model = attrs.first_str(m.merged, attrs.REQUEST_MODEL_KEYS)
+        request_model = attrs.request_model(m.merged)
         if request_model is not None and m.fields.get("model") not in (None, request_model):
             # `model` is the response's (gpt-4o-mini-2024-07-18): the one asked for stays beside it.
             record["properties"] = {REQUEST_MODEL_PROPERTY: request_model, **(record.get("properties") or {})}

@@ -8,6 +8,7 @@ docs/interop.md has the table. Attributes arrive as a plain dict (resource attri
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, Final
@@ -34,6 +35,7 @@ LANGFUSE_KINDS: Final = {
     "generation": "llm", "tool": "tool", "agent": "agent", "retriever": "retrieval", "embedding": "embedding",
     "chain": "other", "span": "other", "event": "other", "evaluator": "other", "guardrail": "other",
 }
+TRACELOOP_ENTITY_NAME: Final = "traceloop.entity.name"
 TRACELOOP_KINDS: Final = {"workflow": "agent", "agent": "agent", "tool": "tool", "task": "other"}
 TRACELOOP_REQUEST_KINDS: Final = {"chat": "llm", "completion": "llm", "embedding": "embedding",
                                   "rerank": "retrieval"}
@@ -54,7 +56,7 @@ USER_KEYS: Final = ("user.id", "langfuse.user.id", "traceloop.association.proper
                     "traceloop.association.properties.user_id", "enduser.id")
 MODEL_KEYS: Final = ("gen_ai.response.model", "llm.model_name", "gen_ai.request.model",
                      "langfuse.observation.model.name", "embedding.model_name", "model_name")
-REQUEST_MODEL_KEYS: Final = ("gen_ai.request.model",)
+REQUEST_MODEL_KEYS: Final = ("gen_ai.request.model", "llm.request.model_name")
 PROVIDER_KEYS: Final = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
 TOOL_NAME_KEYS: Final = ("gen_ai.tool.name", "tool.name")
 AGENT_NAME_KEYS: Final = ("gen_ai.agent.name", "agent.name", "agent_name")
@@ -100,6 +102,18 @@ def first(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
 def first_str(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
     value = first(attributes, keys)
     return None if value is None else str(value)
+
+
+def request_model(attributes: Mapping[str, Any]) -> str | None:
+    """The model a call asked for: `gen_ai.request.model` (GenAI), `llm.request.model_name` (OpenInference's
+    conventions), else the `model` in OpenInference's `llm.invocation_parameters`: its OpenAI instrumentation
+    (0.1.66) writes only the response's model (`llm.model_name`), and a call that failed has no response."""
+    found = first_str(attributes, REQUEST_MODEL_KEYS)
+    if found is None and attributes.get("llm.invocation_parameters") is not None:
+        parameters = msg.maybe_json(attributes["llm.invocation_parameters"])
+        asked = parameters.get("model") if isinstance(parameters, Mapping) else None
+        found = asked if isinstance(asked, str) and asked else None
+    return found
 
 
 def span_kind(attributes: Mapping[str, Any], model: str | None, tool_name: str | None) -> str:
@@ -229,11 +243,21 @@ def error(attributes: Mapping[str, Any], events: list[dict[str, Any]], status_co
                 ("type", "exception.type"), ("message", "exception.message"), ("stack", "exception.stacktrace"))
                 if exception.get(source) is not None}
     if "type" not in found and attributes.get("error.type") not in (None, ""):
-        found["type"] = str(attributes["error.type"])
+        found["type"] = _error_type(str(attributes["error.type"]))
     message = status_message or attributes.get("langfuse.observation.status_message")
     if "message" not in found and message:
         found["message"] = str(message)
     return found
+
+
+_CLASS_REPR: Final = re.compile(r"<class '([^'<>]+)'>")
+
+
+def _error_type(value: str) -> str:
+    """`error.type` as a type name. util-genai 1.1b0 (under opentelemetry-instrumentation-openai-v2 2.4b0) sets it
+    to the exception class itself, which the SDK writes as its str: `<class 'openai.RateLimitError'>`."""
+    matched = _CLASS_REPR.fullmatch(value.strip())
+    return matched.group(1) if matched else value
 
 
 def properties(attributes: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -262,9 +286,25 @@ def _json_value(value: Any, mime: Any = None) -> Any:
     return value
 
 
+JSON_TEXT_KEYS: Final = frozenset({"traceloop.entity.input", "traceloop.entity.output"})
+"""Always JSON text (OpenLLMetry's decorators `json.dumps` the value, a string too, which arrives quoted), so any
+JSON value is read, not only an object or an array; text that does not parse (truncated) stays text."""
+
+
+def _json_text(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
 def _generic(attributes: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     for key in keys:
         if attributes.get(key) is not None:
+            if key in JSON_TEXT_KEYS:
+                return _json_text(attributes[key])
             mime = attributes.get(key.replace(".value", ".mime_type")) if key.endswith(".value") else None
             return _json_value(attributes[key], mime)
     return None
@@ -290,8 +330,10 @@ def llm_input(attributes: Mapping[str, Any], events: list[dict[str, Any]], model
     tools = _tools(attributes)
     if tools:
         body["tools"] = tools
-    if model is not None:
-        body["model"] = model
+    # The request names the model asked for, not the dated one the response names (`model` is the response's).
+    asked = request_model(attributes) or model
+    if asked is not None:
+        body["model"] = asked
     for key, value in attributes.items():
         if key.startswith("gen_ai.request.") and key != "gen_ai.request.model":
             body[key[len("gen_ai.request."):]] = value
@@ -432,7 +474,11 @@ FIRST_TOKEN_EVENTS: Final = frozenset({
     "llm.content.completion.chunk",  # OpenLLMetry: one per chunk
     "gen_ai.content.completion.chunk",
 })
-TIME_TO_FIRST_CHUNK_KEYS: Final = ("gen_ai.response.time_to_first_chunk",)  # GenAI semantic conventions, seconds
+TIME_TO_FIRST_CHUNK_KEYS: Final = (
+    "gen_ai.response.time_to_first_chunk",  # GenAI semantic conventions, seconds
+    # Pydantic AI (2.75) writes the metric's name on the streamed chat span itself, seconds too.
+    "gen_ai.client.operation.time_to_first_chunk",
+)
 COMPLETION_START_KEYS: Final = ("langfuse.observation.completion_start_time",)  # Langfuse: a JSON-quoted ISO time
 
 

@@ -91,7 +91,8 @@ def test_sniff_tells_otlp_helicone_and_native_apart(spans: list[ReadableSpan]) -
     assert sniff(b'{"providerRequest": {"json": {}}, "timing": {}}\n') is SourceFormat.HELICONE
     assert sniff(b'{\n  "timing": {},\n  "providerRequest": {}\n}') is SourceFormat.HELICONE
     assert sniff(b'{"session_id": "s", "start_time": 1}\n') is SourceFormat.NATIVE
-    assert sniff(b'{"resourceLogs": []}\n') is SourceFormat.NATIVE
+    assert sniff(b'{"resourceLogs": []}\n') is SourceFormat.OTLP  # a log export (interop/otlp_logs.py)
+    assert sniff(b'{"resourceMetrics": []}\n') is SourceFormat.NATIVE
     assert sniff(b"\x00\xff garbage {") is SourceFormat.NATIVE
     assert sniff(b"") is SourceFormat.NATIVE
     assert sniff(b"[1, 2") is SourceFormat.NATIVE
@@ -374,7 +375,7 @@ def test_bad_lines_are_rejected_and_good_lines_kept(spans: list[ReadableSpan]) -
     bad_kind = copy.deepcopy(protobuf_dict(spans[4:5]))
     bad_kind["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["kind"] = "SPAN_KIND_WEIRD"
     data = b"\n".join([
-        good, b"{not json", b"[1, 2]", b'{"resourceLogs": []}', b'{"resourceSpans": {}}',
+        good, b"{not json", b"[1, 2]", b'{"resourceMetrics": []}', b'{"resourceSpans": {}}',
         orjson.dumps(bad_id), orjson.dumps(bad_kind), b"", b'{"resourceSpans": [{"scopeSpans": [{"spans": [7]}]}]}',
         orjson.dumps(protobuf_dict(spans[5:6])),
     ]) + b"\n"
@@ -384,7 +385,7 @@ def test_bad_lines_are_rejected_and_good_lines_kept(spans: list[ReadableSpan]) -
     assert set(reasons) == {2, 3, 4, 5, 6, 7, 9}
     assert reasons[2].startswith("not valid JSON")
     assert "not list" in reasons[3] or "not an object" in reasons[3] or "JSON object" in reasons[3]
-    assert "resourceLogs" in reasons[4]
+    assert "resourceMetrics" in reasons[4]
     assert "resourceSpans is dict, not a list" in reasons[5]
     assert "spanId 'not-an-id'" in reasons[6]
     assert "SPAN_KIND_WEIRD" in reasons[7]
@@ -476,3 +477,27 @@ def test_converted_traces_ingest_with_their_tree_and_fields(tmp_path: Path, span
     sessions = {row["session_id"] for row in store.sessions()}
     trace_session = by_name(records, "support-run")["session_id"]
     assert sessions == {"conv-42", "oi-session", trace_session, "from-resource"}
+
+
+def _nested_calls(inner_response_id: str) -> dict[str, dict[str, Any]]:
+    """An LLM span (a framework's) around another (the client library's), each with usage."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    usage = {"gen_ai.operation.name": "chat", "gen_ai.response.model": "gpt-4o-mini",
+             "gen_ai.usage.input_tokens": 40, "gen_ai.usage.output_tokens": 6}
+    with tracer.start_as_current_span("outer", attributes={**usage, "gen_ai.response.id": "resp_1"}):
+        with tracer.start_as_current_span("inner", attributes={**usage, "gen_ai.response.id": inner_response_id}):
+            pass
+    converted = convert_file(SourceFormat.OTLP, lines_of(exporter.get_finished_spans(), protobuf_dict))
+    return {r["otel"]["name"]: r for r in records_of(converted).values()}
+
+
+def test_a_call_recorded_at_two_levels_counts_once() -> None:
+    same = _nested_calls("resp_1")
+    assert (same["inner"]["kind"], same["inner"]["usage"]["input_tokens"]) == ("llm", 40)
+    assert same["outer"]["kind"] == "other" and "usage" not in same["outer"]
+    different = _nested_calls("resp_2")  # another call made inside a call: both count
+    assert {r["kind"] for r in different.values()} == {"llm"}
+    assert all(r["usage"]["input_tokens"] == 40 for r in different.values())
