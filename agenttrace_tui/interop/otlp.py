@@ -15,6 +15,9 @@ from agenttrace_tui.format import AGENT_PROPERTIES
 from agenttrace_tui.interop import otlp_attributes as attrs
 from agenttrace_tui.interop.errors import ShapeError
 from agenttrace_tui.interop.otlp_values import (
+    as_list,
+    as_object,
+    decode_scope,
     SPAN_KINDS,
     STATUS_CODES,
     decode_id,
@@ -57,20 +60,6 @@ class OtelSpan:
         return self.trace_id, self.span_id
 
 
-def _list(value: Any, where: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ShapeError(f"{where} is {type(value).__name__}, not a list")
-    return value
-
-
-def _object(value: Any, where: str) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ShapeError(f"{where} is {type(value).__name__}, not an object")
-    return value
 
 
 def decode_request(request: Any, line: int = 1) -> list[OtelSpan]:
@@ -83,25 +72,19 @@ def decode_request(request: Any, line: int = 1) -> list[OtelSpan]:
         others = [k for k in ("resourceLogs", "resourceMetrics", "resource_logs", "resource_metrics") if k in request]
         raise ShapeError("no resourceSpans" + (f" ({others[0]}: not a trace export)" if others else ""))
     spans: list[OtelSpan] = []
-    for r, block in enumerate(_list(blocks, "resourceSpans")):
+    for r, block in enumerate(as_list(blocks, "resourceSpans")):
         where = f"resourceSpans[{r}]"
-        block = _object(block, where)
-        resource = key_values(_object(block.get("resource"), f"{where}.resource").get("attributes"))
+        block = as_object(block, where)
+        resource = key_values(as_object(block.get("resource"), f"{where}.resource").get("attributes"))
         scope_blocks = field(block, "scopeSpans", "scope_spans")
         if scope_blocks is None:
             scope_blocks = field(block, "instrumentationLibrarySpans", "instrumentation_library_spans")
-        for s, scope_block in enumerate(_list(scope_blocks, f"{where}.scopeSpans")):
+        for s, scope_block in enumerate(as_list(scope_blocks, f"{where}.scopeSpans")):
             scope_where = f"{where}.scopeSpans[{s}]"
-            scope_block = _object(scope_block, scope_where)
-            raw_scope = _object(scope_block.get("scope") or scope_block.get("instrumentationLibrary"),
-                                f"{scope_where}.scope")
-            scope = {k: v for k, v in (("name", raw_scope.get("name")), ("version", raw_scope.get("version")))
-                     if v not in (None, "")}
-            scope_attributes = key_values(raw_scope.get("attributes"))
-            if scope_attributes:
-                scope["attributes"] = scope_attributes
-            for n, raw in enumerate(_list(scope_block.get("spans"), f"{scope_where}.spans")):
-                spans.append(_decode_span(_object(raw, f"{scope_where}.spans[{n}]"), resource, scope,
+            scope_block = as_object(scope_block, scope_where)
+            scope = decode_scope(scope_block, scope_where)
+            for n, raw in enumerate(as_list(scope_block.get("spans"), f"{scope_where}.spans")):
+                spans.append(_decode_span(as_object(raw, f"{scope_where}.spans[{n}]"), resource, scope,
                                           f"{scope_where}.spans[{n}]", line))
     return spans
 
@@ -122,15 +105,15 @@ def _decode_span(raw: Mapping[str, Any], resource: dict[str, Any], scope: dict[s
     if start is None:
         raise ShapeError(f"{where} has no startTimeUnixNano")
     end = to_int(field(raw, "endTimeUnixNano", "end_time_unix_nano"), f"{where}.endTimeUnixNano")
-    status = _object(raw.get("status"), f"{where}.status")
+    status = as_object(raw.get("status"), f"{where}.status")
     events = []
-    for i, event in enumerate(_list(raw.get("events"), f"{where}.events")):
-        event = _object(event, f"{where}.events[{i}]")
+    for i, event in enumerate(as_list(raw.get("events"), f"{where}.events")):
+        event = as_object(event, f"{where}.events[{i}]")
         events.append({"time": to_int(field(event, "timeUnixNano", "time_unix_nano"), f"{where}.events[{i}].time"),
                        "name": _event_name(event.get("name")), "attributes": key_values(event.get("attributes"))})
     links = []
-    for i, link in enumerate(_list(raw.get("links"), f"{where}.links")):
-        link = _object(link, f"{where}.links[{i}]")
+    for i, link in enumerate(as_list(raw.get("links"), f"{where}.links")):
+        link = as_object(link, f"{where}.links[{i}]")
         links.append({"trace_id": decode_id(field(link, "traceId", "trace_id"), 16, f"{where}.links[{i}].traceId"),
                       "span_id": decode_id(field(link, "spanId", "span_id"), 8, f"{where}.links[{i}].spanId"),
                       "attributes": key_values(link.get("attributes"))})

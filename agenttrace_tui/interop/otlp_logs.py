@@ -24,7 +24,16 @@ from agenttrace_tui.interop import messages as msg
 from agenttrace_tui.interop import otlp_attributes as attrs
 from agenttrace_tui.interop.errors import ShapeError
 from agenttrace_tui.interop.otlp import OtelSpan, build_records
-from agenttrace_tui.interop.otlp_values import any_value, decode_id, field, key_values, to_int
+from agenttrace_tui.interop.otlp_values import (
+    any_value,
+    as_list,
+    as_object,
+    decode_id,
+    decode_scope,
+    field,
+    key_values,
+    to_int,
+)
 
 FOLD_MESSAGE: Final = "message"
 """extra.otel.log.fold: the record is one input message of its parent span."""
@@ -93,20 +102,6 @@ def _severity_name(number: int) -> str:
     return _SEVERITIES[number] if 0 < number < len(_SEVERITIES) else str(number)
 
 
-def _list(value: Any, where: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ShapeError(f"{where} is {type(value).__name__}, not a list")
-    return value
-
-
-def _object(value: Any, where: str) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ShapeError(f"{where} is {type(value).__name__}, not an object")
-    return value
 
 
 def decode_logs(request: Any, line: int = 1) -> list[OtelLog]:
@@ -118,23 +113,20 @@ def decode_logs(request: Any, line: int = 1) -> list[OtelLog]:
     if blocks is None:
         raise ShapeError("no resourceLogs")
     logs: list[OtelLog] = []
-    for r, block in enumerate(_list(blocks, "resourceLogs")):
+    for r, block in enumerate(as_list(blocks, "resourceLogs")):
         where = f"resourceLogs[{r}]"
-        block = _object(block, where)
-        resource = key_values(_object(block.get("resource"), f"{where}.resource").get("attributes"))
+        block = as_object(block, where)
+        resource = key_values(as_object(block.get("resource"), f"{where}.resource").get("attributes"))
         scope_blocks = field(block, "scopeLogs", "scope_logs")
         if scope_blocks is None:
             scope_blocks = field(block, "instrumentationLibraryLogs", "instrumentation_library_logs")
-        for s, scope_block in enumerate(_list(scope_blocks, f"{where}.scopeLogs")):
+        for s, scope_block in enumerate(as_list(scope_blocks, f"{where}.scopeLogs")):
             scope_where = f"{where}.scopeLogs[{s}]"
-            scope_block = _object(scope_block, scope_where)
-            raw_scope = _object(scope_block.get("scope") or scope_block.get("instrumentationLibrary"),
-                                f"{scope_where}.scope")
-            scope = {k: v for k, v in (("name", raw_scope.get("name")), ("version", raw_scope.get("version")))
-                     if v not in (None, "")}
+            scope_block = as_object(scope_block, scope_where)
+            scope = decode_scope(scope_block, scope_where)
             records = field(scope_block, "logRecords", "log_records")
-            for n, raw in enumerate(_list(records, f"{scope_where}.logRecords")):
-                logs.append(_decode_log(_object(raw, f"{scope_where}.logRecords[{n}]"), resource, scope,
+            for n, raw in enumerate(as_list(records, f"{scope_where}.logRecords")):
+                logs.append(_decode_log(as_object(raw, f"{scope_where}.logRecords[{n}]"), resource, scope,
                                         f"{scope_where}.logRecords[{n}]", len(logs), line))
     return logs
 

@@ -33,6 +33,35 @@ def field(message: Mapping[str, Any], camel: str, snake: str) -> Any:
     return value
 
 
+def as_list(value: Any, where: str) -> list[Any]:
+    """A repeated field: absent is empty, anything but a list is a ShapeError naming `where`."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ShapeError(f"{where} is {type(value).__name__}, not a list")
+    return value
+
+
+def as_object(value: Any, where: str) -> Mapping[str, Any]:
+    """A message field: absent is empty, anything but an object is a ShapeError naming `where`."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ShapeError(f"{where} is {type(value).__name__}, not an object")
+    return value
+
+
+def decode_scope(scope_block: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A scope block's instrumentation scope (or the older instrumentationLibrary): name, version, attributes."""
+    raw_scope = as_object(scope_block.get("scope") or scope_block.get("instrumentationLibrary"), f"{where}.scope")
+    scope = {k: v for k, v in (("name", raw_scope.get("name")), ("version", raw_scope.get("version")))
+             if v not in (None, "")}
+    scope_attributes = key_values(raw_scope.get("attributes"))
+    if scope_attributes:
+        scope["attributes"] = scope_attributes
+    return scope
+
+
 def decode_id(value: Any, size: int, what: str) -> str | None:
     """A trace id (16 bytes) or span id (8 bytes) as lowercase hex; None for absent, empty or all-zero ids.
 
