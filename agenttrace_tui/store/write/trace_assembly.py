@@ -112,6 +112,32 @@ WHERE d.span_id = a.span_id;
 """
 
 
+_NESTED_CALLS: Final = """
+CREATE OR REPLACE TEMP TABLE nested_calls AS
+WITH calls AS (
+    SELECT span_id, trace_id, parent_id, session_id,
+           json_extract_string(extra, '$.otel.attributes."gen_ai.response.id"') AS response_id
+    FROM span_data
+    WHERE trace_id IN (SELECT trace_id FROM assembled_traces) AND kind = 'llm'
+)
+SELECT DISTINCT p.span_id, p.session_id
+FROM calls p JOIN calls c ON c.trace_id = p.trace_id AND c.parent_id = p.span_id
+WHERE p.response_id IS NULL OR c.response_id IS NULL OR p.response_id = c.response_id
+"""
+"""LLM spans around an LLM span of the same call (the same `gen_ai.response.id`, or none on either): a framework's
+span around the client library's, both instrumented (OpenLLMetry's Agents SDK and OpenAI instrumentations). The
+importer counts such a call once when both spans come in one batch (interop/otlp.py, _count_nested_calls_once);
+this does the same when they came apart: the wrapper is kept as `other`, without usage or cost."""
+
+_UNCOUNT_NESTED: Final = """
+INSERT INTO touched_sessions
+SELECT session_id FROM nested_calls EXCEPT SELECT session_id FROM touched_sessions;
+UPDATE span_data SET kind = 'other', input_tokens = NULL, output_tokens = NULL, cache_read_tokens = NULL,
+                     cache_write_tokens = NULL, reasoning_tokens = NULL, cost_reported = NULL, cost_computed = NULL
+WHERE span_id IN (SELECT span_id FROM nested_calls);
+"""
+
+
 def assemble_traces(con: duckdb.DuckDBPyConnection) -> None:
     """Place again every span of the traces this file's spans (`file_spans`) belong to. Runs inside the file's
     transaction, before its sessions are rolled up."""
@@ -126,4 +152,8 @@ def assemble_traces(con: duckdb.DuckDBPyConnection) -> None:
     changed = con.execute("SELECT count(*) FROM assembled_spans").fetchone()
     if changed and changed[0]:
         con.execute(_APPLY)
+    con.execute(_NESTED_CALLS)
+    nested = con.execute("SELECT count(*) FROM nested_calls").fetchone()
+    if nested and nested[0]:
+        con.execute(_UNCOUNT_NESTED)
     settle_log_spans(con)  # spans made from log records: GenAI events folded into their spans, turns extended
