@@ -39,17 +39,21 @@ CLAUDE_PROPERTIES: Final = (("query_source", "Query-Source"), ("speed", "Speed")
                             ("request_id", "Request-Id"))
 
 
+MAX_NUMBER: Final = 1e15
+"""Larger counts, costs and durations (ms: 31,000 years) are not what the agent meant: read as absent."""
+
+
 def _number(value: Any) -> float | None:
+    """A non-negative number, written as a number or (as Claude Code and Codex write most) a string."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value) if value == value and value >= 0 else None
     if isinstance(value, str):
         try:
-            number = float(value)
+            value = float(value)
         except ValueError:
             return None
-        return number if number == number and 0 <= number < float("inf") else None
+    if isinstance(value, (int, float)) and 0 <= value <= MAX_NUMBER:  # NaN fails both comparisons
+        return float(value)
     return None
 
 

@@ -26,6 +26,7 @@ from agenttrace_tui.interop.otlp_values import (
     field,
     format_timestamp,
     key_values,
+    time_ns,
     to_int,
 )
 
@@ -101,10 +102,10 @@ def _decode_span(raw: Mapping[str, Any], resource: dict[str, Any], scope: dict[s
     span_id = decode_id(field(raw, "spanId", "span_id"), 8, f"{where}.spanId")
     if trace_id is None or span_id is None:
         raise ShapeError(f"{where} has no {'traceId' if trace_id is None else 'spanId'}")
-    start = to_int(field(raw, "startTimeUnixNano", "start_time_unix_nano"), f"{where}.startTimeUnixNano")
+    start = time_ns(field(raw, "startTimeUnixNano", "start_time_unix_nano"), f"{where}.startTimeUnixNano")
     if start is None:
         raise ShapeError(f"{where} has no startTimeUnixNano")
-    end = to_int(field(raw, "endTimeUnixNano", "end_time_unix_nano"), f"{where}.endTimeUnixNano")
+    end = time_ns(field(raw, "endTimeUnixNano", "end_time_unix_nano"), f"{where}.endTimeUnixNano")
     status = as_object(raw.get("status"), f"{where}.status")
     events = []
     for i, event in enumerate(as_list(raw.get("events"), f"{where}.events")):

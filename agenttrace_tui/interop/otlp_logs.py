@@ -32,7 +32,7 @@ from agenttrace_tui.interop.otlp_values import (
     decode_scope,
     field,
     key_values,
-    to_int,
+    time_ns,
 )
 
 FOLD_MESSAGE: Final = "message"
@@ -133,11 +133,10 @@ def decode_logs(request: Any, line: int = 1) -> list[OtelLog]:
 
 def _decode_log(raw: Mapping[str, Any], resource: dict[str, Any], scope: dict[str, Any], where: str, index: int,
                 line: int) -> OtelLog:
-    time_ns = to_int(field(raw, "timeUnixNano", "time_unix_nano"), f"{where}.timeUnixNano")
-    if not time_ns:  # optional in the spec: the collector's receive time stands in
-        time_ns = to_int(field(raw, "observedTimeUnixNano", "observed_time_unix_nano"),
-                         f"{where}.observedTimeUnixNano")
-    if not time_ns:
+    at = time_ns(field(raw, "timeUnixNano", "time_unix_nano"), f"{where}.timeUnixNano")
+    if not at:  # optional in the spec: the collector's receive time stands in
+        at = time_ns(field(raw, "observedTimeUnixNano", "observed_time_unix_nano"), f"{where}.observedTimeUnixNano")
+    if not at:
         raise ShapeError(f"{where} has neither timeUnixNano nor observedTimeUnixNano")
     attributes = key_values(raw.get("attributes"))
     body = any_value(raw.get("body"))
@@ -152,7 +151,7 @@ def _decode_log(raw: Mapping[str, Any], resource: dict[str, Any], scope: dict[st
     if not isinstance(event_name, str) or not event_name:
         event_name = None
     return OtelLog(
-        time_ns=time_ns,
+        time_ns=at,
         severity_number=severity_number,
         severity_text=severity_text if isinstance(severity_text, str) and severity_text else None,
         body=body,

@@ -182,6 +182,16 @@ def key_values(items: Any) -> dict[str, Any]:
     return result
 
 
+def time_ns(value: Any, what: str) -> int | None:
+    """A nanosecond timestamp field: None when absent, a ShapeError naming the field when it is not an integer or
+    not in the trace format's years 1970..9999 (so the line is rejected with that reason, not the file)."""
+    ns = to_int(value, what)
+    if ns is not None and not 0 <= ns <= MAX_FORMAT_EPOCH_NS:
+        shown = str(ns) if len(str(ns)) <= 24 else str(ns)[:20] + f"... ({len(str(ns))} digits)"
+        raise ShapeError(f"{what} {shown} is outside 1970..9999")
+    return ns
+
+
 def format_timestamp(ns: int) -> int | str:
     """A nanosecond epoch as the trace format reads it: the integer itself when its magnitude says
     nanoseconds, else an RFC 3339 string with all nine fractional digits (no float on the way)."""

@@ -350,3 +350,30 @@ def test_codex_in_one_request_per_record_counts_each_call_once(tmp_path: Path) -
     (whole_row,), (pieces_row,) = whole.sql(query)[1], pieces.sql(query)[1]
     assert pieces_row[1:] == whole_row[1:]
     assert pieces_row[0] > whole_row[0]  # the request, the stream's events and the decision are steps of their own
+
+
+def test_times_out_of_range_reject_their_line_not_the_file() -> None:
+    """A time past 9999 (or a number no duration can be) is the line's error: the lines around it are kept."""
+    good, more = export_json(RECORDS[:2]), export_json(RECORDS[2:4])
+    late = orjson.loads(export_json(RECORDS[:1]))
+    late["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["timeUnixNano"] = 1e308
+    span_line = orjson.dumps(protobuf_dict(GENAI_SPANS[:1]))
+    late_span = protobuf_dict(GENAI_SPANS[1:2])
+    late_span["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["startTimeUnixNano"] = "9" * 40
+    converted = convert_file(SourceFormat.OTLP, b"\n".join([good, orjson.dumps(late), more, span_line,
+                                                              orjson.dumps(late_span)]) + b"\n")
+    reasons = {line: reason for line, reason, _ in converted.rejects}
+    assert set(reasons) == {2, 5}
+    assert reasons[2].endswith("logRecords[0].timeUnixNano 10000000000000000109... (309 digits) is outside 1970..9999")
+    assert reasons[5].endswith("spans[0].startTimeUnixNano 99999999999999999999... (40 digits) is outside 1970..9999")
+    assert sorted({line for line, _ in converted.records}) == [1, 3, 4]
+
+
+def test_impossible_numbers_are_read_as_absent() -> None:
+    events = session_events(second_prompt=None)
+    for event in events:
+        if event.name == "api_request":
+            event.fields.update(duration_ms="1e308", input_tokens="NaN", cost_usd="-1")
+    calls = [r for r in _records(export_json(emitted(events))) if r["kind"] == "llm" and "error" not in r]
+    assert calls and all(c["start_time"] == c["end_time"] for c in calls)  # no duration: a call of zero length
+    assert all("cost_usd" not in c and "input_tokens" not in (c.get("usage") or {}) for c in calls)
