@@ -247,7 +247,18 @@ def error(attributes: Mapping[str, Any], events: list[dict[str, Any]], status_co
     message = status_message or attributes.get("langfuse.observation.status_message")
     if "message" not in found and message:
         found["message"] = str(message)
+    if "message" not in found and (described := _logfire_error(attributes.get("error"))):
+        found["message"] = described  # Logfire's Agents SDK spans say why in `error` only (a failed agent run)
     return found
+
+
+def _logfire_error(value: Any) -> str | None:
+    """Logfire's Agents SDK `error` attribute, `{"message": ..., "data": {"error": ...}}` (JSON text), as one line."""
+    failure = msg.maybe_json(value)
+    if isinstance(failure, Mapping) and failure.get("message") not in (None, ""):
+        detail = failure["data"].get("error") if isinstance(failure.get("data"), Mapping) else None
+        return str(failure["message"]) + (f": {detail}" if detail else "")
+    return None
 
 
 _CLASS_REPR: Final = re.compile(r"<class '([^'<>]+)'>")
@@ -272,7 +283,8 @@ def properties(attributes: Mapping[str, Any]) -> dict[str, Any] | None:
             elif not lowered.startswith("helicone-") and lowered not in ("session_id", "user_id"):
                 found[name] = _scalar(value)
         elif key.startswith(LANGFUSE_METADATA_PREFIXES):
-            found[key.split(".", 3)[3]] = _scalar(value)
+            # Langfuse writes a value as JSON text (a string too: `"\"stop\""`): read it as such.
+            found[key.split(".", 3)[3]] = _scalar(_json_text(value))
     return found or None
 
 
@@ -322,7 +334,7 @@ def llm_input(attributes: Mapping[str, Any], events: list[dict[str, Any]], model
     elif attributes.get("gen_ai.prompt") is not None:
         messages += msg.genai_messages(attributes["gen_ai.prompt"])
     else:
-        messages += msg.event_messages(events)[0]
+        messages += msg.event_messages(events)[0] or _logfire_events_input(attributes)
     request = msg.maybe_json(attributes.get("request_data"))
     if not messages:
         return request if isinstance(request, Mapping) and "messages" in request else None
@@ -375,10 +387,9 @@ def logfire_agents(attributes: Mapping[str, Any]) -> dict[str, Any]:
                                  "output": _json_value(attributes["output"]) if attributes.get("output") is not None
                                  else None}
         failure = msg.maybe_json(attributes.get("error"))
-        if isinstance(failure, Mapping) and failure.get("message") not in (None, ""):
+        if described := _logfire_error(failure):
             # {"message": "Error running tool (non-fatal)", "data": {"tool_name", "error": "Tool execution failed..."}}
-            detail = failure["data"].get("error") if isinstance(failure.get("data"), Mapping) else None
-            found["error"] = {"message": str(failure["message"]) + (f": {detail}" if detail else "")}
+            found["error"] = {"message": described}
         elif isinstance(failure, str) and failure:
             found["error"] = {"message": failure}
         return found
@@ -389,10 +400,27 @@ def logfire_agents(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _logfire_agents_output(attributes: Mapping[str, Any]) -> Any:
-    """The LLM span's `output`: the assistant messages of the response (tool calls included), as a list."""
+def _logfire_events_input(attributes: Mapping[str, Any]) -> list[msg.Message]:
+    """A Logfire Responses API span's input messages: its `events` attribute, GenAI message events as a JSON list
+    (`{"event.name": "gen_ai.user.message", "role", "content"}`), which ends with the response's own assistant
+    messages (the output, read from `response`): those are left out."""
+    listed = msg.maybe_json(attributes.get("events"))
+    if not isinstance(listed, list) or not str(attributes.get("logfire.msg_template", "")).startswith("Responses API"):
+        return []
+    items = [e for e in listed if isinstance(e, Mapping)]
+    while items and items[-1].get("event.name") == "gen_ai.assistant.message":
+        items.pop()
+    return msg.event_messages([{"name": e.get("event.name"), "attributes": e} for e in items])[0]
+
+
+def _logfire_agents_output(attributes: Mapping[str, Any], reasons: list[Any] | None) -> Any:
+    """The LLM span's `output`: the assistant messages of the response (tool calls included), as a list; a
+    Responses API span's is the Responses object in `response`."""
     if not str(attributes.get("logfire.msg_template", "")).startswith(("Chat completion with", "Responses API")):
         return None
+    # The Agents SDK's Responses API span (its default model) keeps the whole Response object, not `output`.
+    if replied := msg.responses_output(msg.maybe_json(attributes.get("response"))):
+        return msg.as_choices(replied, reasons)
     value = msg.maybe_json(attributes.get("output"))
     if isinstance(value, list) and value and all(isinstance(m, Mapping) and "role" in m for m in value):
         return msg.as_choices([{k: v for k, v in m.items() if v is not None} for m in value])
@@ -400,7 +428,8 @@ def _logfire_agents_output(attributes: Mapping[str, Any]) -> Any:
 
 
 def llm_output(attributes: Mapping[str, Any], events: list[dict[str, Any]]) -> Any:
-    finish = attributes.get("gen_ai.response.finish_reasons")
+    # A list attribute may arrive as JSON text: Logfire sends every list value so (`"[\"stop\"]"`).
+    finish = msg.maybe_json(attributes.get("gen_ai.response.finish_reasons"))
     reasons = finish if isinstance(finish, list) else None
     if reasons is None and isinstance(attributes.get("llm.finish_reason"), str):  # OpenInference
         reasons = [attributes["llm.finish_reason"]]
@@ -419,8 +448,10 @@ def llm_output(attributes: Mapping[str, Any], events: list[dict[str, Any]]) -> A
         return msg.as_choices(streamed, reasons)
     response = msg.maybe_json(attributes.get("response_data"))
     if isinstance(response, Mapping) and isinstance(response.get("message"), Mapping):
-        return msg.as_choices([dict(response["message"])], reasons)
-    return _logfire_agents_output(attributes)
+        # Logfire's first format dumps the SDK's message whole: its unset fields (`refusal`, `audio`...) are nulls.
+        return msg.as_choices([{k: v for k, v in response["message"].items() if v is not None or k == "content"}],
+                              reasons)
+    return _logfire_agents_output(attributes, reasons)
 
 
 def retrieval_output(attributes: Mapping[str, Any]) -> Any:
@@ -436,7 +467,17 @@ def _as_response(output: Any) -> Any:
     tool spans that answered them; anything else as it is."""
     if isinstance(output, Mapping) and output.get("role") == "assistant":
         return msg.as_choices([msg.chat_message(output)])
+    if isinstance(output, str):  # a streamed reply's text (Langfuse's OpenAI integration): the assistant's
+        return msg.as_choices([{"role": "assistant", "content": output}])
     return output
+
+
+def _as_request(value: Any) -> Any:
+    """An LLM input that is a bare list of chat messages (Langfuse's OpenAI integration without tools) as a Chat
+    Completions request, the shape the chat view reads; anything else as it is."""
+    if isinstance(value, list) and value and all(isinstance(m, Mapping) and "role" in m for m in value):
+        return {"messages": [msg.chat_message(m) for m in value]}
+    return value
 
 
 def _call_arguments(value: Any) -> Any:
@@ -452,7 +493,7 @@ def payloads(attributes: Mapping[str, Any], events: list[dict[str, Any]], kind: 
              model: str | None) -> tuple[Any, Any]:
     """(input, output) for the span's kind: messages for LLM calls, arguments and result for tools."""
     if kind == "llm":
-        return (llm_input(attributes, events, model) or _generic(attributes, GENERIC_INPUT_KEYS),
+        return (llm_input(attributes, events, model) or _as_request(_generic(attributes, GENERIC_INPUT_KEYS)),
                 llm_output(attributes, events) or _as_response(_generic(attributes, GENERIC_OUTPUT_KEYS)))
     if kind == "tool":
         return _call_arguments(_generic(attributes, TOOL_INPUT_KEYS)), _generic(attributes, TOOL_OUTPUT_KEYS)

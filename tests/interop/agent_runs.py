@@ -1,15 +1,16 @@
-"""What the scripts that run a real instrumentation share (logfire_agent.py, logfire_agents_sdk_agent.py,
-langfuse_agent.py, openinference_agents_sdk_agent.py, and the three-run scripts openai_v2_agent.py,
-openinference_openai_agent.py, pydantic_ai_agent.py, traceloop_agent.py): a mock Chat Completions server, the
-finished spans printed as OTLP JSON requests (what the protobuf encoder writes), one a line, or posted to a
-collector; and what their tests share: running a script, converting, ingesting, collecting."""
+"""What the scripts that run a real instrumentation share (the three-run scripts: openai_v2_agent.py,
+openinference_openai_agent.py, openinference_agents_sdk_agent.py, pydantic_ai_agent.py, traceloop_agent.py,
+traceloop_agents_sdk_agent.py, logfire_agent.py, logfire_agents_sdk_agent.py, langfuse_agent.py): a mock Chat
+Completions or Responses server, the finished spans printed as OTLP JSON requests (what the protobuf encoder
+writes), one a line, or exported to a collector over OTLP/HTTP or gRPC; and what their tests share: running a
+script, converting, ingesting, collecting."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,24 +33,6 @@ def chat_completion(number: int, message: dict[str, Any], finish_reason: str, us
     return httpx.Response(200, json={
         "id": f"c{number}", "object": "chat.completion", "created": 1, "model": RESPONSE_MODEL,
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}], "usage": usage})
-
-
-def tool_then_answer(arguments: dict[str, Any], answer: str,
-                     usage: dict[str, Any]) -> Callable[[httpx.Request], httpx.Response]:
-    """A handler for httpx.MockTransport: a `get_weather` tool call first (id call_1), then `answer`."""
-    answers = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal answers
-        answers += 1
-        if answers == 1:
-            call = {"id": "call_1", "type": "function",
-                    "function": {"name": "get_weather", "arguments": json.dumps(arguments)}}
-            return chat_completion(answers, {"role": "assistant", "content": None, "tool_calls": [call]},
-                                   "tool_calls", usage)
-        return chat_completion(answers, {"role": "assistant", "content": answer}, "stop", usage)
-
-    return handler
 
 
 def print_otlp(spans: Iterable[ReadableSpan]) -> None:
@@ -143,7 +126,8 @@ class ChatServer:
 class SpanOutput:
     """Where a script's spans go: kept in memory and printed as OTLP JSON lines at the end (`finish`), or, when the
     script is given `--collector URL`, posted by the real OTLPSpanExporter (OTLP/HTTP, protobuf) to that
-    collector as each span ends (SimpleSpanProcessor: one request per span, children first)."""
+    collector as each span ends (SimpleSpanProcessor: one request per span, children first); with
+    `--grpc HOST:PORT`, the same by the real gRPC OTLPSpanExporter (opentelemetry-exporter-otlp-proto-grpc)."""
 
     def __init__(self, argv: list[str]) -> None:
         self.memory: InMemorySpanExporter | None = None
@@ -151,8 +135,15 @@ class SpanOutput:
         if "--collector" in argv:
             url = argv[argv.index("--collector") + 1]
             exporter = OTLPSpanExporter(endpoint=f"{url}/v1/traces", timeout=30)
+        elif "--grpc" in argv:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+                OTLPSpanExporter as GrpcSpanExporter,
+            )
+
+            exporter = GrpcSpanExporter(endpoint=argv[argv.index("--grpc") + 1], insecure=True, timeout=30)
         else:
             exporter = self.memory = InMemorySpanExporter()
+        self.exporter = exporter  # for an SDK that takes an exporter, not a processor (Langfuse)
         self.processor = SimpleSpanProcessor(exporter)
 
     def finish(self) -> None:
@@ -194,13 +185,23 @@ def ingested(lines: bytes, directory: Path) -> Store:
     return Store(directory / "store.duckdb")
 
 
-def collected(script: Path, directory: Path, expected_spans: int, *args: str) -> dict[str, dict[str, Any]]:
+def collected(script: Path, directory: Path, expected_spans: int, *args: str,
+              grpc: bool = False) -> dict[str, dict[str, Any]]:
     """The spans stored by `agenttrace serve` (in a thread, on a free loopback port) after the script posted its
-    own with the real OTLPSpanExporter (`--collector URL`), by span id."""
-    from serve_helpers import serving, spans_by_id, wait_for_count  # the collector's helpers: tests only
+    own with the real OTLPSpanExporter (`--collector URL`), or with `grpc` the real gRPC one to the collector's
+    OTLP/gRPC port (`--grpc HOST:PORT`), by span id."""
+    from serve_helpers import (  # the collector's helpers: tests only
+        serving,
+        spans_by_id,
+        wait_for_count,
+    )
 
-    with serving(directory) as server:
-        run_script(script, *args, "--collector", server.url)
+    with serving(directory, **({"grpc_port": 0} if grpc else {})) as server:
+        if grpc:
+            assert server.grpc_port
+            run_script(script, *args, "--grpc", f"localhost:{server.grpc_port}")
+        else:
+            run_script(script, *args, "--collector", server.url)
         assert wait_for_count(server.db, expected_spans) == expected_spans
     spans: dict[str, dict[str, Any]] = spans_by_id(server.db)
     return spans

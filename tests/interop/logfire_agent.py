@@ -1,49 +1,85 @@
-"""A streamed and a plain chat call through Logfire's instrument_openai (the real logfire and openai packages, the
-client on a mock transport: no network) inside a Logfire span; prints the finished spans as OTLP JSON requests
-(what the protobuf encoder writes), one span a line, in the order they ended. Run as a script: logfire.configure
-is process-wide."""
+"""Three runs of a weather agent under Logfire's OpenAI instrumentation (`logfire.instrument_openai`; the real
+logfire and openai packages, the client on a mock transport: no network). Each run is a Logfire span
+`agent run {name}` naming its agent and its conversation with the GenAI keys (`gen_ai.agent.name`,
+`gen_ai.conversation.id`, attributes the app sets: Logfire has no session key of its own, and its default scrubbing
+replaces a `session.id` value, which matches its pattern `session`); the tool is a Logfire span written with the GenAI tool keys (`gen_ai.operation.name` execute_tool,
+`gen_ai.tool.name`, `gen_ai.tool.call.id`, `.arguments`, `.result`): Logfire has no tool span of its own.
+
+  tool:   the model asks for get_weather, the tool runs, the model answers;
+  stream: one streamed call (usage in the stream), then a plain call in the same run;
+  retry:  the first call is rate limited twice (429: the client's own retry, max_retries=1, then it raises), the
+          app catches the error and calls again.
+
+`--semconv 1` writes Logfire's first attribute format (`request_data` / `response_data`), else its default, 2
+(GenAI `gen_ai.input.messages` / `gen_ai.output.messages`): `instrument_openai(version=...)`. Prints the finished
+spans as OTLP JSON requests, one span a line, or posts them with `--collector URL` (`--grpc HOST:PORT`). Run as a
+script: logfire.configure is process-wide."""
+
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import httpx
-from agent_runs import print_otlp
 import logfire
 import openai
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from agent_runs import MODEL, WEATHER_TOOL, ChatServer, SpanOutput
 
-exporter = InMemorySpanExporter()
-logfire.configure(send_to_logfire=False, console=False, additional_span_processors=[SimpleSpanProcessor(exporter)])
-
-
-def chunk(delta: dict[str, Any] | None, finish: str | None = None, usage: dict[str, int] | None = None) -> str:
-    body: dict[str, Any] = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini-2024-07-18",
-            "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]}
-    if usage:
-        body["usage"] = usage
-    return "data: " + json.dumps(body) + "\n\n"
+output = SpanOutput(sys.argv)
+semconv = int(sys.argv[sys.argv.index("--semconv") + 1]) if "--semconv" in sys.argv else 2
+logfire.configure(send_to_logfire=False, console=False, service_name="weather-agent",
+                  additional_span_processors=[output.processor])
+server = ChatServer(rate_limited={"Oslo": 2})
+client = openai.OpenAI(api_key="sk-test", base_url="http://mock/v1", max_retries=1,
+                       http_client=httpx.Client(transport=httpx.MockTransport(server)))
+logfire.instrument_openai(client, version=semconv)  # type: ignore[arg-type]
+runs = sys.argv[1:2] if sys.argv[1:2] and not sys.argv[1].startswith("--") else ["tool", "stream", "retry"]
 
 
-def handler(request: httpx.Request) -> httpx.Response:
-    data = json.loads(request.content)
-    if data.get("stream"):
-        sse = chunk({"role": "assistant", "content": ""}) + chunk({"content": "Sunny"}) + chunk({"content": ", 18 C"}, "stop") \
-            + chunk(None, usage={"prompt_tokens": 21, "completion_tokens": 4, "total_tokens": 25}) + "data: [DONE]\n\n"
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse.encode())
-    return httpx.Response(200, json={"id": "c2", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini-2024-07-18",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}})
+def get_weather(call: Any) -> str:
+    arguments = json.loads(call.function.arguments)
+    with logfire.span("execute_tool {gen_ai.tool.name}", **{
+            "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": call.function.name,
+            "gen_ai.tool.call.id": call.id, "gen_ai.tool.call.arguments": call.function.arguments}) as span:
+        result = f"Sunny in {arguments['city']}"
+        span.set_attribute("gen_ai.tool.call.result", result)
+    return result
 
 
-client = openai.OpenAI(api_key="sk-test", base_url="http://mock/v1", http_client=httpx.Client(transport=httpx.MockTransport(handler)))
-logfire.instrument_openai(client)
-with logfire.span("agent run {name}", name="weather"):
-    stream = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Weather?"}],
+def tool_run() -> str | None:
+    messages: list[dict[str, object]] = [{"role": "system", "content": "Be brief."},
+                                         {"role": "user", "content": "Weather in Paris?"}]
+    reply = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER_TOOL])
+    call = reply.choices[0].message.tool_calls[0]
+    result = get_weather(call)
+    messages += [reply.choices[0].message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": result}]
+    return client.chat.completions.create(model=MODEL, messages=messages,
+                                          tools=[WEATHER_TOOL]).choices[0].message.content
+
+
+def stream_run() -> str | None:
+    stream = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Weather in Rome?"}],
                                             stream=True, stream_options={"include_usage": True})
-    for _ in stream:
-        pass
-    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    return text + " / " + str(client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "And tomorrow in Rome?"}]).choices[0].message.content)
+
+
+def retry_run() -> str | None:
+    messages = [{"role": "user", "content": "Weather in Oslo?"}]
+    try:
+        client.chat.completions.create(model=MODEL, messages=messages)
+    except openai.RateLimitError:
+        pass  # the client retried once already: the app tries again
+    return client.chat.completions.create(model=MODEL, messages=messages).choices[0].message.content
+
+
+for run in runs:
+    with logfire.span("agent run {name}", name="weather", **{"gen_ai.agent.name": "weather-agent",
+                                                              "gen_ai.conversation.id": f"conv-{run}"}):
+        print({"tool": tool_run, "stream": stream_run, "retry": retry_run}[run](), file=sys.stderr)
+assert len(server.requests) == sum({"tool": 2, "stream": 2, "retry": 3}[run] for run in runs)  # 429, retry, again
 logfire.force_flush()
-print_otlp(exporter.get_finished_spans())
+output.finish()

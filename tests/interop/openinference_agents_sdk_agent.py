@@ -1,78 +1,75 @@
-"""A weather agent of the OpenAI Agents SDK run streamed (the real openai-agents package, its Responses model on
-a mock transport serving SSE: no network) under OpenInference's OpenAIAgentsInstrumentor; prints the finished
-spans as OTLP JSON requests, one span a line. Run as a script: the instrumentation is process-wide."""
+"""Three runs of an OpenAI Agents SDK agent under OpenInference's OpenAIAgentsInstrumentor (the real
+openinference-instrumentation-openai-agents and openai-agents packages; the Responses model's client on a mock
+transport: no network). Each run names its conversation (`RunConfig(group_id=...)`), which the instrumentation
+does not record: a run is a session by its trace.
+
+  tool:   the model asks for get_weather, the tool runs, the model answers (Runner.run);
+  stream: the same, streamed (Runner.run_streamed: SSE);
+  retry:  the first model request is rate limited twice (429: the client's own retry, max_retries=1, then the run
+          raises), the app catches the error and runs again.
+
+Prints the finished spans as OTLP JSON requests, one span a line, or posts them with `--collector URL`
+(`--grpc HOST:PORT`). Run as a script: the instrumentation replaces the Agents SDK's processors, process-wide."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
-from typing import Any
 
 import httpx
-from agent_runs import print_otlp
+import openai
+from agent_runs import MODEL, ResponsesServer, SpanOutput
 from agents import Agent, OpenAIResponsesModel, RunConfig, Runner, function_tool
 from agents.tracing import set_trace_processors
-from openai import AsyncOpenAI
 from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-exporter = InMemorySpanExporter()
-provider = TracerProvider()
-provider.add_span_processor(SimpleSpanProcessor(exporter))
+output = SpanOutput(sys.argv)
+provider = TracerProvider(resource=Resource.create({"service.name": "weather-agent"}))
+provider.add_span_processor(output.processor)
 set_trace_processors([])  # nothing goes to OpenAI's trace endpoint
 OpenAIAgentsInstrumentor().instrument(tracer_provider=provider)
-
-
-
-def sse(events: list[dict[str, Any]]) -> str:
-    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
-
-turn = {"n": 0}
-
-
-def response(output: list[dict[str, Any]], status: str = "completed") -> dict[str, Any]:
-    return {"id": f"resp_{turn['n']}", "object": "response", "created_at": 1, "status": status,
-            "model": "gpt-4o-mini-2024-07-18", "output": output, "parallel_tool_calls": True, "tool_choice": "auto",
-            "tools": [], "usage": {"input_tokens": 40, "output_tokens": 6, "total_tokens": 46,
-                                   "input_tokens_details": {"cached_tokens": 0},
-                                   "output_tokens_details": {"reasoning_tokens": 0}}}
-
-def handler(request: httpx.Request) -> httpx.Response:
-    """A function call first, then the answer: each a Responses stream."""
-    turn["n"] += 1
-    if turn["n"] == 1:
-        item = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather", "arguments": "{\"city\":\"Paris\"}", "status": "completed"}
-    else:
-        item = {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed", "content": [{"type": "output_text", "text": "Sunny in Paris.", "annotations": []}]}
-    final = response([item])
-    events = [{"type": "response.created", "sequence_number": 0, "response": {**response([], "in_progress"), "usage": None}},
-              {"type": "response.output_item.added", "sequence_number": 1, "output_index": 0, "item": item},
-              {"type": "response.output_item.done", "sequence_number": 2, "output_index": 0, "item": item},
-              {"type": "response.completed", "sequence_number": 3, "response": final}]
-    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse(events).encode())
-
+server = ResponsesServer(rate_limited={"Oslo": 2})
+client = openai.AsyncOpenAI(api_key="sk-test", base_url="http://mock/v1", max_retries=1,
+                            http_client=httpx.AsyncClient(transport=httpx.MockTransport(server)))
+runs = sys.argv[1:2] if sys.argv[1:2] and not sys.argv[1].startswith("--") else ["tool", "stream", "retry"]
 
 
 @function_tool
 def get_weather(city: str) -> str:
-    """Weather for a city."""
+    """The weather in a city."""
     return f"Sunny in {city}"
 
 
+agent = Agent(name="weather-agent", instructions="Be brief.", tools=[get_weather],
+              model=OpenAIResponsesModel(model=MODEL, openai_client=client))
 
-client = AsyncOpenAI(api_key="sk-test", base_url="http://mock/v1", http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)))
-agent = Agent(name="weather-agent", instructions="Be brief.", tools=[get_weather], model=OpenAIResponsesModel(model="gpt-4o-mini", openai_client=client))
+
+async def tool_run() -> str:
+    return str((await Runner.run(agent, "Weather in Paris?", run_config=RunConfig(group_id="conv-tool"))).final_output)
+
+
+async def stream_run() -> str:
+    result = Runner.run_streamed(agent, "Weather in Rome?", run_config=RunConfig(group_id="conv-stream"))
+    async for _ in result.stream_events():
+        pass
+    return str(result.final_output)
+
+
+async def retry_run() -> str:
+    try:
+        await Runner.run(agent, "Weather in Oslo?", run_config=RunConfig(group_id="conv-retry"))
+    except openai.RateLimitError:
+        pass  # the client retried once already: the app runs again
+    return str((await Runner.run(agent, "Weather in Oslo?", run_config=RunConfig(group_id="conv-retry"))).final_output)
 
 
 async def main() -> None:
-    result = Runner.run_streamed(agent, "Weather in Paris?", run_config=RunConfig(group_id="conv-9"))
-    async for _ in result.stream_events():
-        pass
-    print(result.final_output, file=sys.stderr)
+    for run in runs:
+        print(await {"tool": tool_run, "stream": stream_run, "retry": retry_run}[run](), file=sys.stderr)
 
 
 asyncio.run(main())
-print_otlp(exporter.get_finished_spans())
+assert len(server.requests) == sum({"tool": 2, "stream": 2, "retry": 4}[run] for run in runs), len(server.requests)
+output.finish()

@@ -221,7 +221,7 @@ def test_langfuse_and_trace_id_sessions(spans: list[ReadableSpan]) -> None:
     assert run["kind"] == "other" and generation["kind"] == "llm" and generation["model"] == "gpt-4.1"
     assert generation["usage"] == {"input_tokens": 150, "output_tokens": 10, "cache_read_tokens": 50}
     assert generation["cost_usd"] == 0.0123
-    assert generation["input"] == [{"role": "user", "content": "hello"}]
+    assert generation["input"] == {"messages": [{"role": "user", "content": "hello"}]}  # a bare list: a request
     assert generation["status"] == "error" and generation["error"] == {"message": "content filter"}
     assert generation["properties"] == {"experiment": "b"}
 
