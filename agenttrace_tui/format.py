@@ -135,6 +135,8 @@ HELICONE_PROPERTY_PREFIX: Final = "helicone-property-"
 AGENT_PROPERTIES: Final = ("Agent-Name", "Parent-Agent")
 """The properties that place a span in a multi-agent run (Helicone's convention): the agent it works for, and that
 agent's parent. Importers set them from agent spans (interop/otlp.py, store/write/trace_assembly.py)."""
+REQUEST_MODEL_PROPERTY: Final = "Request-Model"
+"""The model a call asked for, kept as a property when the response names another (a dated version of it)."""
 HELICONE_HEADER_FIELDS: Final = {
     "helicone-session-id": "session_id",
     "helicone-session-name": "session_name",

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field as dataclass_field
 from typing import Any, Final
 
-from agenttrace_tui.format import AGENT_PROPERTIES
+from agenttrace_tui.format import AGENT_PROPERTIES, REQUEST_MODEL_PROPERTY
 from agenttrace_tui.interop import otlp_attributes as attrs
 from agenttrace_tui.interop.errors import ShapeError
 from agenttrace_tui.interop.otlp_values import (
@@ -156,8 +156,6 @@ class _Mapped:
     agent_name: str | None
 
 
-REQUEST_MODEL_PROPERTY: Final = "Request-Model"
-"""The model a call asked for, when the response names another (a dated version of it)."""
 
 
 def _segment(name: str) -> str:

@@ -17,7 +17,7 @@ from typing import Final
 
 import duckdb
 
-from agenttrace_tui.format import AGENT_PROPERTIES
+from agenttrace_tui.format import AGENT_PROPERTIES, REQUEST_MODEL_PROPERTY
 from agenttrace_tui.store.write.log_events import settle_log_spans
 
 _TRACES: Final = """
@@ -138,6 +138,53 @@ WHERE span_id IN (SELECT span_id FROM nested_calls);
 """
 
 
+_STREAM_LOGS: Final = """
+CREATE OR REPLACE TEMP TABLE stream_logs AS
+WITH calls AS (
+    SELECT span_id, trace_id, parent_id, start_time, extra,
+           json_extract_string(extra, '$.otel.attributes."logfire.span_type"') AS span_type,
+           json_extract_string(extra, '$.otel.attributes."logfire.msg_template"') AS template,
+           json_extract(extra, '$.otel.attributes.request_data')::VARCHAR AS request_data, input_tokens
+    FROM span_data
+    WHERE trace_id IN (SELECT trace_id FROM assembled_traces) AND kind = 'llm'
+),
+logs AS (SELECT * FROM calls WHERE span_type = 'log' AND starts_with(template, 'streaming response')),
+requests AS (SELECT * FROM calls WHERE span_type = 'span' AND request_data IS NOT NULL AND input_tokens IS NULL
+                                   AND NOT json_exists(extra, '$.otel.stream_log'))
+SELECT l.span_id AS log_id, arg_max(r.span_id, r.start_time) AS request_id
+FROM logs l JOIN requests r ON r.trace_id = l.trace_id AND r.parent_id IS NOT DISTINCT FROM l.parent_id
+                           AND r.start_time <= l.start_time AND r.request_data = l.request_data
+GROUP BY l.span_id
+"""
+"""Logfire's streamed calls whose two spans came apart (one request per span; a batch boundary between the
+stream's start and its end): the request span (`Chat Completion with ...`, no usage) and the log written when
+the stream ended (`streaming response from ... took ...`: output, usage). The importer merges them within a batch
+(interop/otlp.py, _logfire_streams); this pairs a log with the latest request before it under the same parent
+with the same request_data."""
+
+_MERGE_STREAMS: Final = """
+INSERT INTO touched_sessions
+SELECT d.session_id FROM span_data d JOIN stream_logs s ON d.span_id IN (s.log_id, s.request_id)
+EXCEPT SELECT session_id FROM touched_sessions;
+UPDATE span_data AS r
+SET output = coalesce(l.output, r.output), model = coalesce(l.model, r.model),
+    provider = coalesce(l.provider, r.provider),
+    input_tokens = l.input_tokens, output_tokens = l.output_tokens, cache_read_tokens = l.cache_read_tokens,
+    cache_write_tokens = l.cache_write_tokens, reasoning_tokens = l.reasoning_tokens,
+    cost_reported = l.cost_reported, cost_computed = l.cost_computed,
+    end_time = CASE WHEN r.end_time IS NULL OR l.start_time > r.end_time THEN l.start_time ELSE r.end_time END,
+    duration_ms = NULL,
+    -- the model asked for stays beside the response's, as the importer keeps it
+    properties = CASE WHEN l.model IS NOT NULL AND r.model IS NOT NULL AND l.model <> r.model
+                      THEN json_merge_patch(coalesce(r.properties, '{}'), json_object('{REQUEST_MODEL}', r.model))
+                      ELSE r.properties END,
+    extra = json_merge_patch(r.extra, json_object('otel', json_object('stream_log', l.extra->'$.otel')))
+FROM stream_logs s JOIN span_data l ON l.span_id = s.log_id
+WHERE r.span_id = s.request_id;
+DELETE FROM span_data WHERE span_id IN (SELECT log_id FROM stream_logs);
+""".replace("{REQUEST_MODEL}", REQUEST_MODEL_PROPERTY)
+
+
 def assemble_traces(con: duckdb.DuckDBPyConnection) -> None:
     """Place again every span of the traces this file's spans (`file_spans`) belong to. Runs inside the file's
     transaction, before its sessions are rolled up."""
@@ -156,4 +203,8 @@ def assemble_traces(con: duckdb.DuckDBPyConnection) -> None:
     nested = con.execute("SELECT count(*) FROM nested_calls").fetchone()
     if nested and nested[0]:
         con.execute(_UNCOUNT_NESTED)
+    con.execute(_STREAM_LOGS)
+    streams = con.execute("SELECT count(*) FROM stream_logs").fetchone()
+    if streams and streams[0]:
+        con.execute(_MERGE_STREAMS)
     settle_log_spans(con)  # spans made from log records: GenAI events folded into their spans, turns extended
