@@ -9,6 +9,10 @@ the importer picks it), else the trace id; its name is the one a span gives, els
 else the first top span's; a path is the span's own path attribute, else its parent's path and its name; the
 agent a span works for is the nearest agent span above it (format.AGENT_PROPERTIES, as the importer sets them).
 Sessions left empty, and the ones the spans moved to, are rolled up again (their ids join `touched_sessions`).
+
+Then what the importer settles within one batch is settled across them: a call recorded twice (an LLM span around
+an LLM span of the same call) counts once, a Logfire stream's request span and its log are one call, and spans
+made from log records are settled (store/write/log_events.py).
 """
 
 from __future__ import annotations
