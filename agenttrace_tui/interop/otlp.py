@@ -15,17 +15,17 @@ from agenttrace_tui.format import AGENT_PROPERTIES, REQUEST_MODEL_PROPERTY
 from agenttrace_tui.interop import otlp_attributes as attrs
 from agenttrace_tui.interop.errors import ShapeError
 from agenttrace_tui.interop.otlp_values import (
-    as_list,
-    as_object,
-    decode_scope,
     SPAN_KINDS,
     STATUS_CODES,
+    as_list,
+    as_object,
     decode_id,
     enum_index,
     enum_name,
     field,
     format_timestamp,
     key_values,
+    scoped_items,
     time_ns,
     to_int,
 )
@@ -72,22 +72,8 @@ def decode_request(request: Any, line: int = 1) -> list[OtelSpan]:
     if blocks is None:
         others = [k for k in ("resourceLogs", "resourceMetrics", "resource_logs", "resource_metrics") if k in request]
         raise ShapeError("no resourceSpans" + (f" ({others[0]}: not a trace export)" if others else ""))
-    spans: list[OtelSpan] = []
-    for r, block in enumerate(as_list(blocks, "resourceSpans")):
-        where = f"resourceSpans[{r}]"
-        block = as_object(block, where)
-        resource = key_values(as_object(block.get("resource"), f"{where}.resource").get("attributes"))
-        scope_blocks = field(block, "scopeSpans", "scope_spans")
-        if scope_blocks is None:
-            scope_blocks = field(block, "instrumentationLibrarySpans", "instrumentation_library_spans")
-        for s, scope_block in enumerate(as_list(scope_blocks, f"{where}.scopeSpans")):
-            scope_where = f"{where}.scopeSpans[{s}]"
-            scope_block = as_object(scope_block, scope_where)
-            scope = decode_scope(scope_block, scope_where)
-            for n, raw in enumerate(as_list(scope_block.get("spans"), f"{scope_where}.spans")):
-                spans.append(_decode_span(as_object(raw, f"{scope_where}.spans[{n}]"), resource, scope,
-                                          f"{scope_where}.spans[{n}]", line))
-    return spans
+    return [_decode_span(raw, resource, scope, where, line)
+            for resource, scope, where, raw in scoped_items(blocks, "Spans", ("spans", "spans"))]
 
 
 def _event_name(value: Any) -> str | None:

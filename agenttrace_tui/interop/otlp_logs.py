@@ -26,12 +26,10 @@ from agenttrace_tui.interop.errors import ShapeError
 from agenttrace_tui.interop.otlp import OtelSpan, build_records
 from agenttrace_tui.interop.otlp_values import (
     any_value,
-    as_list,
-    as_object,
     decode_id,
-    decode_scope,
     field,
     key_values,
+    scoped_items,
     time_ns,
 )
 
@@ -112,23 +110,8 @@ def decode_logs(request: Any, line: int = 1) -> list[OtelLog]:
     blocks = field(request, "resourceLogs", "resource_logs")
     if blocks is None:
         raise ShapeError("no resourceLogs")
-    logs: list[OtelLog] = []
-    for r, block in enumerate(as_list(blocks, "resourceLogs")):
-        where = f"resourceLogs[{r}]"
-        block = as_object(block, where)
-        resource = key_values(as_object(block.get("resource"), f"{where}.resource").get("attributes"))
-        scope_blocks = field(block, "scopeLogs", "scope_logs")
-        if scope_blocks is None:
-            scope_blocks = field(block, "instrumentationLibraryLogs", "instrumentation_library_logs")
-        for s, scope_block in enumerate(as_list(scope_blocks, f"{where}.scopeLogs")):
-            scope_where = f"{where}.scopeLogs[{s}]"
-            scope_block = as_object(scope_block, scope_where)
-            scope = decode_scope(scope_block, scope_where)
-            records = field(scope_block, "logRecords", "log_records")
-            for n, raw in enumerate(as_list(records, f"{scope_where}.logRecords")):
-                logs.append(_decode_log(as_object(raw, f"{scope_where}.logRecords[{n}]"), resource, scope,
-                                        f"{scope_where}.logRecords[{n}]", len(logs), line))
-    return logs
+    return [_decode_log(raw, resource, scope, where, index, line) for index, (resource, scope, where, raw)
+            in enumerate(scoped_items(blocks, "Logs", ("logRecords", "log_records")))]
 
 
 def _decode_log(raw: Mapping[str, Any], resource: dict[str, Any], scope: dict[str, Any], where: str, index: int,

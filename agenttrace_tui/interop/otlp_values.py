@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import binascii
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from agenttrace_tui.interop.errors import ShapeError
@@ -49,6 +49,28 @@ def as_object(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ShapeError(f"{where} is {type(value).__name__}, not an object")
     return value
+
+
+def scoped_items(blocks: Any, signal: str, items: tuple[str, str]
+                 ) -> Iterator[tuple[dict[str, Any], dict[str, Any], str, Mapping[str, Any]]]:
+    """(resource attributes, scope, where, item) for every item of an export request's `resource<signal>` blocks
+    (`Spans`, `Logs`): their `scope<signal>` (or the older `instrumentationLibrary<signal>`) blocks' `items`
+    (camel and snake name). ShapeError names the first thing that is not a list or an object."""
+    snake = signal.lower()
+    for r, block in enumerate(as_list(blocks, f"resource{signal}")):
+        where = f"resource{signal}[{r}]"
+        block = as_object(block, where)
+        resource = key_values(as_object(block.get("resource"), f"{where}.resource").get("attributes"))
+        scope_blocks = field(block, f"scope{signal}", f"scope_{snake}")
+        if scope_blocks is None:
+            scope_blocks = field(block, f"instrumentationLibrary{signal}", f"instrumentation_library_{snake}")
+        for s, scope_block in enumerate(as_list(scope_blocks, f"{where}.scope{signal}")):
+            scope_where = f"{where}.scope{signal}[{s}]"
+            scope_block = as_object(scope_block, scope_where)
+            scope = decode_scope(scope_block, scope_where)
+            for n, raw in enumerate(as_list(field(scope_block, *items), f"{scope_where}.{items[0]}")):
+                item_where = f"{scope_where}.{items[0]}[{n}]"
+                yield resource, scope, item_where, as_object(raw, item_where)
 
 
 def decode_scope(scope_block: Mapping[str, Any], where: str) -> dict[str, Any]:

@@ -82,16 +82,21 @@ FROM extended_spans e WHERE d.span_id = e.span_id;
 """
 
 
+def run_when_found(con: duckdb.DuckDBPyConnection, build: str, table: str, apply: str) -> bool:
+    """Build `table`, then run `apply` only when it has rows: most ingests have nothing for it to change, and an
+    UPDATE that matches nothing still costs a pass (on a DuckLake store, a commit's worth of work)."""
+    con.execute(build)
+    found = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    if not found or not found[0]:
+        return False
+    con.execute(apply)
+    return True
+
+
 def settle_log_spans(con: duckdb.DuckDBPyConnection) -> None:
     """Fold GenAI events into their spans and extend turns, in the traces of `assembled_traces`."""
     con.execute(_EVENTS)
     events = con.execute("SELECT count(*) FROM log_event_spans").fetchone()
     if events and events[0]:
-        con.execute(_FOLDED)
-        folded = con.execute("SELECT count(*) FROM folded_spans").fetchone()
-        if folded and folded[0]:
-            con.execute(_FOLD)
-    con.execute(_EXTENDED)
-    extended = con.execute("SELECT count(*) FROM extended_spans").fetchone()
-    if extended and extended[0]:
-        con.execute(_EXTEND)
+        run_when_found(con, _FOLDED, "folded_spans", _FOLD)
+    run_when_found(con, _EXTENDED, "extended_spans", _EXTEND)

@@ -22,7 +22,7 @@ from typing import Final
 import duckdb
 
 from agenttrace_tui.format import AGENT_PROPERTIES, REQUEST_MODEL_PROPERTY
-from agenttrace_tui.store.write.log_events import settle_log_spans
+from agenttrace_tui.store.write.log_events import run_when_found, settle_log_spans
 
 _TRACES: Final = """
 CREATE OR REPLACE TEMP TABLE assembled_traces AS
@@ -199,16 +199,7 @@ def assemble_traces(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_MEMBERS)
     con.execute(_TREE)
     con.execute(_SESSIONS)
-    con.execute(_ASSEMBLED)
-    changed = con.execute("SELECT count(*) FROM assembled_spans").fetchone()
-    if changed and changed[0]:
-        con.execute(_APPLY)
-    con.execute(_NESTED_CALLS)
-    nested = con.execute("SELECT count(*) FROM nested_calls").fetchone()
-    if nested and nested[0]:
-        con.execute(_UNCOUNT_NESTED)
-    con.execute(_STREAM_LOGS)
-    streams = con.execute("SELECT count(*) FROM stream_logs").fetchone()
-    if streams and streams[0]:
-        con.execute(_MERGE_STREAMS)
+    run_when_found(con, _ASSEMBLED, "assembled_spans", _APPLY)
+    run_when_found(con, _NESTED_CALLS, "nested_calls", _UNCOUNT_NESTED)
+    run_when_found(con, _STREAM_LOGS, "stream_logs", _MERGE_STREAMS)
     settle_log_spans(con)  # spans made from log records: GenAI events folded into their spans, turns extended
