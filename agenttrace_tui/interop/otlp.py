@@ -367,7 +367,9 @@ def _trace_session(members: list[_Mapped], by_key: Mapping[tuple[str, str], _Map
             break
     # Unnamed: the agent nearest the root, else the first top span (store/write/trace_assembly.py does the same
     # when more of the trace arrives).
-    name = name or next((m.agent_name for m in ordered if m.agent_name), None) or ordered[0].span.name or None
+    # Logfire names spans by their template (`agent run {name}`): the rendered `logfire.msg` is what a person reads.
+    name = name or next((m.agent_name for m in ordered if m.agent_name), None) \
+        or attrs.first_str(ordered[0].merged, ("logfire.msg",)) or ordered[0].span.name or None
     return (members[0].span.trace_id if session_id is None else session_id), name
 
 

@@ -174,3 +174,22 @@ class _WaitingProcessor(SimpleSpanProcessor):
         super().on_end(span)
         self.exported += 1
         assert wait_for_count(self.db, self.exported) == self.exported
+
+
+@pytest.mark.parametrize("split", ["one-batch", "child-first"])
+def test_a_session_named_by_its_root_reads_logfires_rendered_name(tmp_path: Path, split: str) -> None:
+    """Logfire names a span by its template and renders it in `logfire.msg`: the session's name is the rendered
+    one, whether the root comes with its child or after it."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("logfire")
+    with tracer.start_as_current_span("handling request {id}", attributes={
+            "logfire.msg_template": "handling request {id}", "logfire.msg": "handling request 42",
+            "logfire.span_type": "span"}):
+        with tracer.start_as_current_span("lookup"):
+            pass
+    spans = list(exporter.get_finished_spans())  # the child first
+    db = _ingest_pieces(tmp_path, [spans] if split == "one-batch" else [[s] for s in spans], "logfire")
+    _, rows = Store(db).sql("SELECT name FROM sessions")
+    assert [row[0] for row in rows] == ["handling request 42"]

@@ -33,7 +33,9 @@ _MEMBERS: Final = """
 CREATE OR REPLACE TEMP TABLE trace_members AS
 WITH m AS (
     SELECT span_id, trace_id, parent_id, session_id, session_name, path, properties, extra, start_time,
-           extra->'$.otel'->'assembly' AS a, extra->'$.otel'->>'name' AS otel_name
+           extra->'$.otel'->'assembly' AS a,
+           -- the name a person reads: Logfire's rendered message before its template (as the importer names it)
+           coalesce(json_extract_string(extra, '$.otel.attributes."logfire.msg"'), extra->'$.otel'->>'name') AS otel_name
     FROM span_data
     WHERE trace_id IN (SELECT trace_id FROM assembled_traces)
 )
