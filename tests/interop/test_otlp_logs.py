@@ -6,7 +6,7 @@ OTLP encoder (tests/coding_agent_logs.py emits them as Claude Code's own code do
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -377,3 +377,33 @@ def test_impossible_numbers_are_read_as_absent() -> None:
     calls = [r for r in _records(export_json(emitted(events))) if r["kind"] == "llm" and "error" not in r]
     assert calls and all(c["start_time"] == c["end_time"] for c in calls)  # no duration: a call of zero length
     assert all("cost_usd" not in c and "input_tokens" not in (c.get("usage") or {}) for c in calls)
+
+
+def test_events_of_one_call_in_two_batches_are_all_kept(tmp_path: Path) -> None:
+    """A logs batch that ends inside a call: its first messages, then the rest, then the span; the messages
+    folded first are followed by the later ones, in the order they were emitted."""
+    first, rest = export_json(GENAI_LOGS[:1]), export_json(GENAI_LOGS[1:])
+    store = _ingest_pieces(tmp_path, [first, orjson.dumps(protobuf_dict(GENAI_SPANS)), rest])
+    span_input, span_output, stored, in_session = _chat(store)
+    messages, choices = _expected_chat()
+    assert span_input["messages"] == messages and span_output == {"choices": choices}
+    assert stored == in_session == 2
+
+
+def test_logs_in_pieces_on_each_backend(new_store: Callable[[], Store], tmp_path: Path, whole_claude: Any) -> None:
+    """A team store (DuckLake on PostgreSQL, in the slow run) settles turns, folded decisions and GenAI events as
+    a file store does."""
+    store = new_store()
+    for index, record in enumerate(reversed(RECORDS)):  # steps before their prompt, one request each
+        path = tmp_path / f"claude-{index}.json"
+        path.write_bytes(export_json([record]) + b"\n")
+        assert store.ingest([str(path)]).ok
+    assert _session_view(store) == whole_claude
+    store = new_store()
+    for index, piece in enumerate([export_json(GENAI_LOGS[:1]), orjson.dumps(protobuf_dict(GENAI_SPANS)),
+                                   export_json(GENAI_LOGS[1:])]):
+        path = tmp_path / f"genai-{index}.json"
+        path.write_bytes(piece + b"\n")
+        assert store.ingest([str(path)]).ok
+    span_input, span_output, stored, _ = _chat(store)
+    assert (span_input["messages"], span_output["choices"], stored) == (*_expected_chat(), 2)

@@ -4,7 +4,8 @@
   the span is in the store (before or after its events: an SDK exports logs and spans apart), its events are
   folded into it: input messages in the order they were emitted become its `input` (`{"messages": [...]}`),
   choices its `output` (`{"choices": [...]}`), util-genai's operation details its whole input and output. A span
-  that has its own input or output keeps it (its events said the same). A coding agent's decision to run a tool
+  that has its own input or output keeps it (its events said the same); events that arrive after others of the
+  same call (a logs batch that ended inside it) are appended to the ones folded before. A coding agent's decision to run a tool
   that arrived apart from the tool's result folds the same way, into the tool span's properties. The folded events are removed: they are
   the span's payloads now. Events whose span never arrives stay, as zero-length steps of the trace.
 - **Turns** of a coding agent (`extra.otel.assembly.extends`): a prompt's span ends when its last step does,
@@ -51,16 +52,42 @@ _FOLD: Final = f"""
 INSERT INTO touched_sessions
 SELECT session_id FROM folded_spans UNION SELECT unnest(event_sessions) FROM folded_spans
 EXCEPT SELECT session_id FROM touched_sessions;
+CREATE OR REPLACE TEMP TABLE folded_payloads AS
+SELECT d.span_id,
+       -- input: the span's own, else its events'; events of a span whose input came from earlier events (a logs
+       -- batch that ended inside the call) are appended to them
+       CASE WHEN d.input IS NULL
+                 THEN coalesce(f.whole_input, CASE WHEN f.messages IS NOT NULL THEN json_object('messages', f.messages) END)
+            WHEN d.folded_input AND f.messages IS NOT NULL
+                 THEN json_object('messages', to_json(list_concat(from_json(d.input->'$.messages', '["JSON"]'),
+                                                                  from_json(f.messages, '["JSON"]'))))
+            ELSE d.input END AS input,
+       CASE WHEN d.output IS NULL
+                 THEN coalesce(f.whole_output, CASE WHEN f.choices IS NOT NULL THEN json_object('choices', f.choices) END)
+            WHEN d.folded_output AND f.choices IS NOT NULL
+                 THEN json_object('choices', to_json(list_concat(from_json(d.output->'$.choices', '["JSON"]'),
+                                                                 from_json(f.choices, '["JSON"]'))))
+            ELSE d.output END AS output,
+       d.folded_input OR (d.input IS NULL AND (f.whole_input IS NOT NULL OR f.messages IS NOT NULL)) AS folded_input,
+       d.folded_output OR (d.output IS NULL AND (f.whole_output IS NOT NULL OR f.choices IS NOT NULL)) AS folded_output,
+       -- the span's own properties win over the ones its event adds
+       CASE WHEN f.properties IS NULL THEN d.properties
+            ELSE json_merge_patch(f.properties, coalesce(d.properties, '{{}}')) END AS properties
+FROM (SELECT span_id, input, output, properties,
+             coalesce(TRY_CAST(extra->'$.otel.folded'->>'input' AS BOOLEAN), false) AS folded_input,
+             coalesce(TRY_CAST(extra->'$.otel.folded'->>'output' AS BOOLEAN), false) AS folded_output
+      FROM span_data WHERE span_id IN (SELECT span_id FROM folded_spans)) d
+JOIN folded_spans f USING (span_id);
 UPDATE span_data AS d
-SET input = coalesce(d.input, f.whole_input, CASE WHEN f.messages IS NOT NULL THEN json_object('messages', f.messages) END),
-    output = coalesce(d.output, f.whole_output, CASE WHEN f.choices IS NOT NULL THEN json_object('choices', f.choices) END),
-    -- the span's own properties win over the ones its event adds
-    properties = CASE WHEN f.properties IS NULL THEN d.properties
-                      ELSE json_merge_patch(f.properties, coalesce(d.properties, '{{}}')) END
-FROM folded_spans f
-WHERE d.span_id = f.span_id;
-UPDATE span_data SET input_hash = {input_hash_sql("input")}
-WHERE span_id IN (SELECT span_id FROM folded_spans) AND input IS NOT NULL AND input_hash IS NULL;
+SET input = p.input, output = p.output, properties = p.properties,
+    input_hash = CASE WHEN p.folded_input THEN {input_hash_sql("p.input")} ELSE d.input_hash END,
+    -- which payloads came from events: later events of the same call are appended to those, never to the span's own
+    extra = CASE WHEN p.folded_input OR p.folded_output
+                 THEN json_merge_patch(d.extra, json_object('otel', json_object('folded', json_object(
+                          'input', p.folded_input, 'output', p.folded_output))))
+                 ELSE d.extra END
+FROM folded_payloads p
+WHERE d.span_id = p.span_id;
 DELETE FROM span_data WHERE span_id IN (SELECT unnest(events) FROM folded_spans);
 """
 
