@@ -13,14 +13,11 @@ Prints the finished spans as OTLP JSON requests, one span a line, or posts them 
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
-import httpx
-import openai
-from agent_runs import MODEL, ResponsesServer, SpanOutput
-from agents import Agent, OpenAIResponsesModel, RunConfig, Runner, function_tool
+from agent_runs import SpanOutput
 from agents.tracing import set_trace_processors
+from agents_sdk_runs import run_weather_agent
 from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -30,46 +27,5 @@ provider = TracerProvider(resource=Resource.create({"service.name": "weather-age
 provider.add_span_processor(output.processor)
 set_trace_processors([])  # nothing goes to OpenAI's trace endpoint
 OpenAIAgentsInstrumentor().instrument(tracer_provider=provider)
-server = ResponsesServer(rate_limited={"Oslo": 2})
-client = openai.AsyncOpenAI(api_key="sk-test", base_url="http://mock/v1", max_retries=1,
-                            http_client=httpx.AsyncClient(transport=httpx.MockTransport(server)))
-runs = sys.argv[1:2] if sys.argv[1:2] and not sys.argv[1].startswith("--") else ["tool", "stream", "retry"]
-
-
-@function_tool
-def get_weather(city: str) -> str:
-    """The weather in a city."""
-    return f"Sunny in {city}"
-
-
-agent = Agent(name="weather-agent", instructions="Be brief.", tools=[get_weather],
-              model=OpenAIResponsesModel(model=MODEL, openai_client=client))
-
-
-async def tool_run() -> str:
-    return str((await Runner.run(agent, "Weather in Paris?", run_config=RunConfig(group_id="conv-tool"))).final_output)
-
-
-async def stream_run() -> str:
-    result = Runner.run_streamed(agent, "Weather in Rome?", run_config=RunConfig(group_id="conv-stream"))
-    async for _ in result.stream_events():
-        pass
-    return str(result.final_output)
-
-
-async def retry_run() -> str:
-    try:
-        await Runner.run(agent, "Weather in Oslo?", run_config=RunConfig(group_id="conv-retry"))
-    except openai.RateLimitError:
-        pass  # the client retried once already: the app runs again
-    return str((await Runner.run(agent, "Weather in Oslo?", run_config=RunConfig(group_id="conv-retry"))).final_output)
-
-
-async def main() -> None:
-    for run in runs:
-        print(await {"tool": tool_run, "stream": stream_run, "retry": retry_run}[run](), file=sys.stderr)
-
-
-asyncio.run(main())
-assert len(server.requests) == sum({"tool": 2, "stream": 2, "retry": 4}[run] for run in runs), len(server.requests)
+run_weather_agent(sys.argv)
 output.finish()
